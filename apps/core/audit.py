@@ -1,0 +1,44 @@
+"""The one function every app calls on every change: record_audit()."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from . import request_context
+from .models import AuditEvent
+
+logger = logging.getLogger("aimatrix.audit")
+
+
+def record_audit(
+    action: str,
+    *,
+    actor=None,
+    obj: models.Model | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Write an audit entry. Callers pass only non-secret fields in before/after."""
+    ctx = request_context.current()
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    changes = {}
+    if before is not None:
+        changes["before"] = before
+    if after is not None:
+        changes["after"] = after
+    event = AuditEvent.objects.create(
+        actor=actor if is_user else None,
+        actor_repr=actor.get_username() if is_user else "system",
+        action=action,
+        object_type=ContentType.objects.get_for_model(obj) if obj is not None else None,
+        object_id=str(obj.pk) if obj is not None else "",
+        object_repr=str(obj)[:200] if obj is not None else "",
+        changes=changes,
+        ip=ctx.ip,
+        request_id=ctx.request_id,
+    )
+    logger.info("audit %s by %s on %s", action, event.actor_repr, event.object_repr or "-")
+    return event

@@ -1,0 +1,61 @@
+"""Prometheus metrics at /metrics.
+
+Job figures are read from the database at scrape time, so they are right whatever process ran
+the job; request counts are kept per web process.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+
+REGISTRY = CollectorRegistry()  # no auto-describe: collecting queries the database
+
+REQUESTS = Counter(
+    "aimatrix_http_requests", "HTTP requests answered by this web process",
+    ["method", "status"], registry=REGISTRY,
+)
+
+DURATION_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+
+
+def count_request(request, response) -> None:
+    REQUESTS.labels(request.method, str(response.status_code)).inc()
+
+
+class JobCollector:
+    def collect(self):
+        from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+
+        from apps.jobs.models import Job
+
+        by_status = GaugeMetricFamily("aimatrix_jobs", "Jobs by kind and status", labels=["kind", "status"])
+        for row in Job.objects.values("kind", "status").annotate(n=Count("id")).order_by():
+            by_status.add_metric([row["kind"], row["status"]], row["n"])
+        yield by_status
+
+        hist = HistogramMetricFamily(
+            "aimatrix_job_duration_seconds", "Run time of finished jobs", labels=["kind"]
+        )
+        # Bucket counts are computed by the database in one query, whatever the number of jobs.
+        aggregates = {f"le_{i}": Count("id", filter=Q(d__lte=timedelta(seconds=b)))
+                      for i, b in enumerate(DURATION_BUCKETS)}
+        rows = (
+            Job.objects.filter(started_at__isnull=False, finished_at__isnull=False)
+            .annotate(d=ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField()))
+            .values("kind").annotate(n=Count("id"), total=Sum("d"), **aggregates).order_by("kind")
+        )
+        for row in rows:
+            buckets = [(str(b), row[f"le_{i}"]) for i, b in enumerate(DURATION_BUCKETS)]
+            buckets.append(("+Inf", row["n"]))
+            total = row["total"].total_seconds() if row["total"] is not None else 0.0
+            hist.add_metric([row["kind"]], buckets, total)
+        yield hist
+
+
+REGISTRY.register(JobCollector())
+
+
+def render() -> bytes:
+    return generate_latest(REGISTRY)

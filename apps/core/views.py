@@ -1,0 +1,41 @@
+import hmac
+
+from django.conf import settings
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpResponse
+from django.views.generic import TemplateView
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from apps.jobs import services as job_services
+
+from . import metrics
+from .dashboard import dashboard_counts
+
+
+class DashboardView(LoginRequiredMixin, TemplateView):
+    template_name = "core/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        user = self.request.user
+        ctx["counts"] = dashboard_counts(user)
+        ctx["recent_jobs"] = job_services.visible_jobs(user).select_related("requester")[:10]
+        ctx["startable"] = job_services.startable_kinds(user)
+        return ctx
+
+
+def _may_scrape(request) -> bool:
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.META.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
+        return hmac.compare_digest(given.encode(), token.encode())
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
+    return request.META.get("REMOTE_ADDR") in {"127.0.0.1", "::1"}
+
+
+def metrics_view(request):
+    """Prometheus text format. With AIMATRIX_METRICS_TOKEN set, scrapers send it as a bearer token."""
+    if not _may_scrape(request):
+        return HttpResponse("metrics: not allowed\n", status=403, content_type="text/plain")
+    return HttpResponse(metrics.render(), content_type=CONTENT_TYPE_LATEST)

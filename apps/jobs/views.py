@@ -1,0 +1,80 @@
+"""Pages: job list with filters, job detail with live progress, start/cancel/retry forms."""
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import get_object_or_404, redirect
+from django.views import View
+from django.views.generic import DetailView, ListView
+
+from apps.core.errors import ServiceError
+
+from . import registry, services
+from .filters import JobFilter
+
+
+class VisibleJobsMixin(LoginRequiredMixin):
+    def get_queryset(self):
+        return services.visible_jobs(self.request.user).select_related("requester")
+
+
+class JobListView(VisibleJobsMixin, ListView):
+    template_name = "jobs/job_list.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        self.filterset = JobFilter(self.request.GET or None, queryset=super().get_queryset())
+        return self.filterset.qs
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["filter"] = self.filterset
+        ctx["kinds"] = registry.all_kinds()
+        ctx["startable"] = services.startable_kinds(self.request.user)
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        ctx["query"] = query.urlencode()
+        return ctx
+
+
+class JobDetailView(VisibleJobsMixin, DetailView):
+    template_name = "jobs/job_detail.html"
+    context_object_name = "job"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        job = self.object
+        user = self.request.user
+        ctx["kind"] = registry.get_kind(job.kind)
+        ctx["may_cancel"] = job.is_active and (job.requester_id == user.pk or user.has_perm("jobs.cancel_job"))
+        ctx["may_retry"] = not job.is_active and ctx["kind"] is not None and user.has_perm(ctx["kind"].permission)
+        return ctx
+
+
+class _JobActionView(LoginRequiredMixin, View):
+    """POST-only form targets; errors come back as messages on the page."""
+
+    def post(self, request, *args, **kwargs):
+        try:
+            job = self.perform(request, *args, **kwargs)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return redirect(request.POST.get("next") or "jobs:list")
+        return redirect("jobs:detail", pk=job.pk)
+
+
+class JobStartView(_JobActionView):
+    def perform(self, request):
+        return services.start_job(request.user, request.POST.get("kind", ""))
+
+
+class JobCancelView(_JobActionView):
+    def perform(self, request, pk):
+        job = services.cancel_job(request.user, get_object_or_404(services.visible_jobs(request.user), pk=pk))
+        messages.info(request, f"Cancel requested for job {job.pk}.")
+        return job
+
+
+class JobRetryView(_JobActionView):
+    def perform(self, request, pk):
+        job = services.retry_job(request.user, get_object_or_404(services.visible_jobs(request.user), pk=pk))
+        messages.info(request, f"Started job {job.pk} as a retry of job {pk}.")
+        return job

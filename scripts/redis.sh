@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Private, throw-away Redis for tests, benchmarks and local runs.
+# Own port, own dir, no persistence; never touches a system redis.
+#
+# Usage: scripts/redis.sh start|stop|status|url
+#
+# Environment (all optional):
+#   REDIS_DIR            state dir (redis.pid, redis.log)  (default: $PWD/var/redis)
+#   REDIS_PORT           TCP port on 127.0.0.1              (default: 56379)
+#   REDIS_START_TIMEOUT  seconds to wait for PONG           (default: 10)
+#   REDIS_STOP_TIMEOUT   seconds to wait for exit           (default: 10)
+set -euo pipefail
+
+REDIS_DIR="${REDIS_DIR:-$PWD/var/redis}"
+REDIS_PORT="${REDIS_PORT:-56379}"
+REDIS_START_TIMEOUT="${REDIS_START_TIMEOUT:-10}"
+REDIS_STOP_TIMEOUT="${REDIS_STOP_TIMEOUT:-10}"
+
+# redis-server resolves paths after chdir to --dir, so make them absolute.
+case "$REDIS_DIR" in /*) ;; *) REDIS_DIR="$PWD/$REDIS_DIR" ;; esac
+PID_FILE="$REDIS_DIR/redis.pid"
+LOG_FILE="$REDIS_DIR/redis.log"
+
+log() { printf 'redis: %s\n' "$*"; }
+die() { printf 'redis: ERROR: %s\n' "$*" >&2; exit 1; }
+
+cli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+
+pong() { [ "$(cli ping 2>/dev/null || true)" = "PONG" ]; }
+
+# Alive = exists and not a zombie (a slow-reaping PID 1 in containers can
+# leave a dead redis visible to kill -0 for a while).
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"   # state is the first field after "(comm) "
+  [ "${stat%% *}" != "Z" ]
+}
+
+# PID from our pidfile, only if that process is alive and really redis
+# (guards against a stale pidfile whose PID was reused).
+our_pid() {
+  local pid
+  [ -f "$PID_FILE" ] || return 1
+  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  alive "$pid" || return 1
+  grep -q redis "/proc/$pid/comm" 2>/dev/null || return 1
+  printf '%s\n' "$pid"
+}
+
+cmd_start() {
+  command -v redis-server >/dev/null 2>&1 || die "redis-server not found (apt-get install redis-server)"
+  if our_pid >/dev/null; then
+    pong || die "pid $(our_pid) from $PID_FILE is alive but 127.0.0.1:$REDIS_PORT does not answer (started on another port?)"
+    log "already running (port $REDIS_PORT, pid $(our_pid))"
+    return 0
+  fi
+  # Something else owns the port: refuse instead of silently sharing it.
+  pong && die "port $REDIS_PORT already answered by a redis not started from $REDIS_DIR"
+
+  mkdir -p "$REDIS_DIR"
+  rm -f "$PID_FILE"
+  # No RDB/AOF: data is disposable and persistence only slows tests down.
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --daemonize yes --pidfile "$PID_FILE" --logfile "$LOG_FILE" --dir "$REDIS_DIR"
+
+  local waited=0
+  until pong; do
+    waited=$((waited + 1))
+    if [ "$waited" -gt $((REDIS_START_TIMEOUT * 5)) ]; then
+      printf 'redis: ERROR: no PONG on port %s after %ss; last lines of %s:\n' \
+        "$REDIS_PORT" "$REDIS_START_TIMEOUT" "$LOG_FILE" >&2
+      tail -n 20 "$LOG_FILE" >&2 2>/dev/null || true
+      exit 1
+    fi
+    sleep 0.2
+  done
+  log "started on 127.0.0.1:$REDIS_PORT (pid $(our_pid || echo '?'))"
+}
+
+cmd_stop() {
+  local pid
+  if ! pid="$(our_pid)"; then
+    rm -f "$PID_FILE"
+    log "not running ($REDIS_DIR)"
+    return 0
+  fi
+  # Graceful shutdown without writing a dump, but only if the server on
+  # REDIS_PORT is ours (pid matches); otherwise just SIGTERM our pid
+  # (with --save '' that doesn't write a dump either).
+  local port_pid
+  port_pid="$(cli info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p' || true)"
+  if [ "$port_pid" != "$pid" ] || ! cli shutdown nosave >/dev/null 2>&1; then
+    kill "$pid" 2>/dev/null || true
+  fi
+  local waited=0
+  while alive "$pid"; do
+    waited=$((waited + 1))
+    if [ "$waited" -gt $((REDIS_STOP_TIMEOUT * 5)) ]; then
+      log "pid $pid still alive after ${REDIS_STOP_TIMEOUT}s, sending SIGKILL"
+      kill -9 "$pid" 2>/dev/null || true
+      break
+    fi
+    # Nudge again after 2 s in case the shutdown command got lost.
+    if [ "$waited" -eq 10 ]; then kill "$pid" 2>/dev/null || true; fi
+    sleep 0.2
+  done
+  rm -f "$PID_FILE"
+  log "stopped (pid $pid)"
+}
+
+cmd_status() {
+  local pid
+  if pid="$(our_pid)"; then
+    log "running (port $REDIS_PORT, pid $pid)"
+  else
+    log "not running ($REDIS_DIR)"
+    exit 1
+  fi
+}
+
+cmd_url() { printf 'redis://127.0.0.1:%s/0\n' "$REDIS_PORT"; }
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  url) cmd_url ;;
+  *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
+esac

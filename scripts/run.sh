@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `make run`: install what is missing, migrate, create the admin, make sure Redis answers, then
+# run the web server (daphne), a Celery worker and Celery beat together in the foreground.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+scripts/install.sh run
+PY=.venv/bin/python
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+export AIMATRIX_HOST="${AIMATRIX_HOST:-127.0.0.1}" AIMATRIX_PORT="${AIMATRIX_PORT:-8000}"
+
+$PY manage.py migrate --noinput | grep -v '^  Applying' || true
+$PY manage.py ensure_admin
+
+# Start a private Redis only when nothing answers at REDIS_URL (and it points at this machine).
+started_redis=""
+if ! $PY -c "import redis,os,sys; redis.Redis.from_url(os.environ['REDIS_URL'], socket_connect_timeout=1).ping()" 2>/dev/null; then
+  port=$($PY -c "from urllib.parse import urlsplit; import os; u=urlsplit(os.environ['REDIS_URL']); print(u.port or 6379) if u.hostname in ('127.0.0.1','localhost') else print('')")
+  if [ -z "$port" ]; then echo "run: nothing answers at REDIS_URL and it is not local; start Redis there first" >&2; exit 1; fi
+  REDIS_DIR="$ROOT/var/redis-run" REDIS_PORT="$port" scripts/redis.sh start
+  started_redis="$port"
+fi
+cleanup() { [ -n "$started_redis" ] && REDIS_DIR="$ROOT/var/redis-run" REDIS_PORT="$started_redis" scripts/redis.sh stop || true; }
+trap cleanup EXIT
+
+user=$(sed -n 's/^username=//p' var/admin-credentials 2>/dev/null || echo admin)
+cat <<MSG
+
+  AI Infra Matrix is starting: http://${AIMATRIX_HOST}:${AIMATRIX_PORT}/
+  Log in as '${user}'; the password was printed when the account was created and is kept in
+  var/admin-credentials (mode 600). Ctrl-C stops the web server, worker and beat.
+
+MSG
+.venv/bin/honcho start -f Procfile

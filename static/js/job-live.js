@@ -1,0 +1,105 @@
+// Live job page: replays stored events, then streams new ones over /ws/jobs/<id>/.
+// Keeps the last sequence number shown, so a reconnect resumes without gaps or duplicates.
+(function () {
+  "use strict";
+  const root = document.getElementById("job");
+  if (!root) return;
+  const wsPath = root.dataset.wsPath;
+  const els = {
+    status: document.getElementById("job-status"),
+    step: document.getElementById("job-step"),
+    live: document.getElementById("job-live"),
+    bar: document.getElementById("job-progress"),
+    barText: document.getElementById("job-progress-text"),
+    error: document.getElementById("job-error"),
+    steps: document.getElementById("job-steps"),
+    hosts: document.querySelector("#job-hosts tbody"),
+    log: document.getElementById("job-log"),
+    cancel: document.getElementById("job-cancel"),
+  };
+  const FINAL = ["succeeded", "failed", "cancelled"];
+  let lastSeq = 0;
+  let finished = FINAL.includes(els.status.textContent.trim());
+  let retryDelay = 500;
+
+  function setProgress(pct) {
+    els.bar.setAttribute("aria-valuenow", pct);
+    els.bar.firstElementChild.style.width = pct + "%";
+    els.barText.textContent = pct + "%";
+  }
+  function setStatus(status) {
+    els.status.textContent = status;
+    els.status.className = "badge status-" + status;
+    if (FINAL.includes(status)) {
+      finished = true;
+      if (els.cancel) els.cancel.disabled = true;
+    }
+  }
+  function text(tag, value, cls) {
+    const el = document.createElement(tag);
+    el.textContent = value;
+    if (cls) el.className = cls;
+    return el;
+  }
+  function addLog(ev) {
+    const li = document.createElement("li");
+    li.dataset.seq = ev.seq;
+    li.className = "ev-" + ev.kind + (ev.data && ev.data.level ? " lvl-" + ev.data.level : "");
+    li.appendChild(text("time", ev.ts.substring(11, 23)));
+    if (ev.host) li.appendChild(text("span", ev.host, "host"));
+    li.appendChild(text("span", ev.kind === "status" ? "status: " + ev.message : ev.message, "msg"));
+    els.log.appendChild(li);
+  }
+  function apply(ev) {
+    if (ev.seq <= lastSeq) return; // already shown
+    lastSeq = ev.seq;
+    const data = ev.data || {};
+    if (typeof data.progress === "number") setProgress(data.progress);
+    switch (ev.kind) {
+      case "status":
+        setStatus(data.status || ev.message);
+        if (data.error) { els.error.textContent = data.error; els.error.hidden = false; }
+        break;
+      case "step": {
+        els.step.textContent = ev.message;
+        const prev = els.steps.querySelector("li.current");
+        if (prev) prev.className = "done";
+        const li = text("li", ev.message, "current");
+        li.dataset.seq = ev.seq;
+        els.steps.appendChild(li);
+        break;
+      }
+      case "host": {
+        const tr = document.createElement("tr");
+        tr.appendChild(text("td", ev.host));
+        tr.appendChild(text("td", data.ok ? "ok" : "failed", data.ok ? "ok" : "bad"));
+        tr.appendChild(text("td", ev.message));
+        els.hosts.appendChild(tr);
+        break;
+      }
+      case "error":
+        els.error.textContent = ev.message;
+        els.error.hidden = false;
+        break;
+    }
+    if (FINAL.includes(data.status)) {
+      const cur = els.steps.querySelector("li.current");
+      if (cur) cur.className = data.status === "succeeded" ? "done" : "stopped";
+    }
+    addLog(ev);
+  }
+  function connect() {
+    const proto = location.protocol === "https:" ? "wss://" : "ws://";
+    const ws = new WebSocket(proto + location.host + wsPath + "?after=" + lastSeq);
+    ws.onopen = function () { els.live.textContent = "● live"; retryDelay = 500; };
+    ws.onmessage = function (msg) {
+      const payload = JSON.parse(msg.data);
+      if (payload.type === "events") payload.events.forEach(apply);
+    };
+    ws.onclose = function () {
+      els.live.textContent = finished ? "● complete" : "○ reconnecting";
+      if (!finished) { setTimeout(connect, retryDelay); retryDelay = Math.min(retryDelay * 2, 10000); }
+    };
+  }
+  connect();
+})();

@@ -1,0 +1,66 @@
+"""Shared fixtures: users, API clients, and the live worker + daphne for end-to-end tests."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.contrib.auth.models import Permission
+from rest_framework.test import APIClient
+
+from . import processes
+
+
+@pytest.fixture(scope="session")
+def live_worker(django_db_setup, django_db_blocker):
+    """One real Celery worker for the session, using the test database."""
+    proc = processes.start_worker("suite-worker")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker):
+    """Real daphne serving HTTP and websockets on the test database."""
+    proc, url = processes.start_daphne("suite-daphne")
+    yield url
+    proc.stop()
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(username, *perms, staff=False, superuser=False, password="pw-Correct-Horse-1"):
+        user = django_user_model.objects.create_user(username=username, password=password,
+                                                     is_staff=staff or superuser, is_superuser=superuser)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        return django_user_model.objects.get(pk=user.pk)  # fresh: no cached permissions
+    return make
+
+
+@pytest.fixture
+def api(make_user):
+    """API client factory: api(user) -> authenticated APIClient."""
+    def client_for(user=None):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+    return client_for
+
+
+def wait_for(predicate, timeout=20.0, interval=0.1, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def wait_for_job(job_id, statuses=("succeeded", "failed", "cancelled"), timeout=30.0):
+    from apps.jobs.models import Job
+
+    return wait_for(lambda: (j := Job.objects.get(pk=job_id)).status in statuses and j,
+                    timeout=timeout, message=f"job {job_id} to reach {statuses}")
