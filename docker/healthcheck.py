@@ -24,7 +24,7 @@ def probe_host() -> str:
 def main() -> int:
     request = urllib.request.Request(
         f"http://127.0.0.1:{PORT}/api/health",
-        headers={"Host": probe_host(), "X-Forwarded-Proto": "https"},
+        headers={"Host": probe_host()},
     )
     try:
         with urllib.request.urlopen(request, timeout=4) as response:

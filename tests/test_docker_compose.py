@@ -211,12 +211,13 @@ def test_nginx_conf_proxies_websockets():
     assert any(re.fullmatch(r"proxy_read_timeout (\d+)s?", d) and int(re.findall(r"\d+", d)[0]) >= 300 for d in ws), (
         "/ws/ needs a long proxy_read_timeout"
     )
-    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for" in ws
-    assert "proxy_set_header X-Forwarded-Proto $scheme" in ws
-
-    root = _directives(_location_block(config, "/"))
-    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for" in root
-    assert "proxy_set_header X-Forwarded-Proto $scheme" in root
+    for block in (ws, _directives(_location_block(config, "/"))):
+        assert block & {
+            "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for",
+            "proxy_set_header X-Forwarded-For $remote_addr",
+        }, block
+        assert any(d.startswith("proxy_set_header X-Forwarded-Proto $") for d in block), block
+        assert any(d.startswith("proxy_set_header Host $") for d in block), block
 
     static = _directives(_location_block(config, "/static/"))
     assert any(d.startswith(("alias ", "root ")) for d in static), static

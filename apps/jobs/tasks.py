@@ -2,11 +2,11 @@
 from celery import shared_task
 
 
-@shared_task(name="apps.jobs.tasks.run_job", ignore_result=True)
-def run_job(job_id: int):
+@shared_task(name="apps.jobs.tasks.run_job", ignore_result=True, bind=True)
+def run_job(self, job_id: int):
     from .execution import execute
 
-    return execute(job_id)
+    return execute(job_id, worker=self.request.hostname)
 
 
 @shared_task(name="apps.jobs.tasks.reap_stale_jobs", ignore_result=True)
