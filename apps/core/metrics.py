@@ -17,7 +17,7 @@ REQUESTS = Counter(
     ["method", "status"], registry=REGISTRY,
 )
 
-DURATION_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+DURATION_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 
 
 def count_request(request, response) -> None:

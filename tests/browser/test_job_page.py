@@ -1,0 +1,137 @@
+"""The live job page in a real browser: Chromium -> daphne (HTTP + websocket) -> Celery worker."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from apps.jobs import services
+from apps.jobs.events import append_event
+from apps.jobs.models import Job, JobEvent
+
+from ..conftest import wait_for_job
+from .conftest import login
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live, pytest.mark.browser]
+
+WAIT_MS = 30_000  # for the job itself: worker pick-up plus run time
+SELFCHECK_STEPS = ["Database", "Redis", "Celery workers", "Disk space under var/", "Clock"]
+JOB_URL = re.compile(r"/jobs/(\d+)/$")
+
+
+def record_job_frames(page, job_id_holder: dict) -> list[dict]:
+    """Collect every event the page receives over websockets, with the socket's URL."""
+    received: list[dict] = []
+
+    def on_websocket(ws):
+        def on_frame(payload):
+            if isinstance(payload, (bytes, bytearray)):
+                payload = payload.decode()
+            message = json.loads(payload)
+            if message.get("type") == "events":
+                for event in message["events"]:
+                    received.append({"url": ws.url, **event})
+        ws.on("framereceived", on_frame)
+        job_id_holder.setdefault("sockets", []).append(ws.url)
+
+    page.on("websocket", on_websocket)
+    return received
+
+
+def shown_seqs(page) -> list[int]:
+    return [int(s) for s in page.locator("#job-log li").evaluate_all("els => els.map(e => e.dataset.seq)")]
+
+
+def test_selfcheck_from_dashboard_streams_live(live_worker, live_server_url, make_user, page):
+    make_user("admin", superuser=True)
+    login(page, live_server_url, "admin")
+    assert page.url == f"{live_server_url}/"
+    sockets: dict = {}
+    received = record_job_frames(page, sockets)
+
+    page.click('button[data-kind="core.selfcheck"]')
+    page.wait_for_url(JOB_URL)
+    job_id = int(JOB_URL.search(page.url).group(1))
+    page.evaluate("window.__marker = 1")
+    navigations = []
+    page.on("framenavigated", lambda frame: frame == page.main_frame and navigations.append(frame.url))
+
+    expect(page.locator("#job-progress")).to_have_attribute("aria-valuenow", "100", timeout=WAIT_MS)
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=WAIT_MS)
+    expect(page.locator("#job-steps li")).to_have_text(SELFCHECK_STEPS)
+    expect(page.locator("#job-live")).to_have_text(re.compile(r"live|complete"))
+
+    # No reload and no navigation since landing: everything above was applied in place.
+    assert page.evaluate("window.__marker") == 1
+    assert navigations == []
+    # The steps came over the job's websocket: the server-rendered page has no step list at all.
+    assert sockets["sockets"] == [f"{live_server_url.replace('http', 'ws', 1)}/ws/jobs/{job_id}/?after=0"]
+    assert [e["message"] for e in received if e["kind"] == "step"] == SELFCHECK_STEPS
+    assert any(e["kind"] == "status" and e["message"] == "succeeded" for e in received)
+    seqs = shown_seqs(page)
+    assert seqs == [e["seq"] for e in received] == list(range(1, len(seqs) + 1))
+
+    job = wait_for_job(job_id)
+    assert job.status == "succeeded", job.error
+    assert JobEvent.objects.filter(job=job).count() == len(seqs)
+
+
+def test_reload_mid_job_shows_every_event_once(live_worker, live_server_url, make_user, page):
+    user = make_user("ops", "jobs.run_diagnostics")
+    job = services.start_job(user, "core.pulse", {"count": 100, "rate": 20})  # about 5 s
+    login(page, live_server_url, "ops")
+    page.goto(f"{live_server_url}/jobs/{job.pk}/")
+    page.wait_for_function("document.querySelectorAll('#job-log li.ev-log').length >= 5", timeout=WAIT_MS)
+    before = shown_seqs(page)
+    assert before == list(range(1, len(before) + 1))
+
+    response = page.reload()
+    # The server rendered the reloaded page while the job was still running.
+    rendered = re.search(r'id="job-status" class="badge status-(\w+)"', response.text())
+    assert rendered and rendered.group(1) == "running", rendered
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=WAIT_MS)
+
+    total = JobEvent.objects.filter(job=job).count()
+    assert wait_for_job(job.pk).status == "succeeded"
+    assert JobEvent.objects.filter(job=job).count() == total  # the final status event is the last
+    seqs = shown_seqs(page)
+    assert len(seqs) == len(set(seqs)), "an event was shown twice"
+    assert seqs == list(range(1, total + 1))
+    assert total > len(before) + 100  # most of the job happened after the reload
+
+
+def test_other_users_job_is_refused(live_worker, live_server_url, make_user, page):
+    owner = make_user("owner", "jobs.run_diagnostics")
+    theirs = services.start_job(owner, "core.pulse", {"count": 5, "rate": 100})
+    assert wait_for_job(theirs.pk).status == "succeeded"
+    assert JobEvent.objects.filter(job=theirs).count() > 5
+    viewer = make_user("viewer")
+    # A job of the viewer's own (never queued), as a control: the same websocket code gets events.
+    own = Job.objects.create(kind="core.pulse", requester=viewer)
+    append_event(own.pk, "status", "queued", data={"status": "queued"}, publish=False)
+
+    login(page, live_server_url, "viewer")
+    response = page.goto(f"{live_server_url}/jobs/{theirs.pk}/")
+    assert response.status == 404
+    assert "pulse" not in page.content()
+
+    listen = """async (path) => {
+        const ws = new WebSocket("ws://" + location.host + path);
+        const seen = {opened: false, messages: []};
+        ws.onopen = () => { seen.opened = true; };
+        ws.onmessage = (m) => seen.messages.push(JSON.parse(m.data));
+        return await new Promise((resolve) => {
+            ws.onclose = (e) => resolve({...seen, closed: true, code: e.code});
+            setTimeout(() => { ws.close(); resolve({...seen, closed: false}); }, 5000);
+        });
+    }"""
+    refused = page.evaluate(listen, f"/ws/jobs/{theirs.pk}/")
+    assert refused["closed"], refused
+    assert refused["messages"] == [], refused
+    assert not refused["opened"], refused
+
+    allowed = page.evaluate(listen, f"/ws/jobs/{own.pk}/")
+    assert not allowed["closed"], allowed  # stays open until we close it after 5 s
+    assert [e["message"] for m in allowed["messages"] for e in m["events"]] == ["queued"]
