@@ -62,11 +62,13 @@ def check_redis() -> CheckResult:
     return _timed("redis", run)
 
 
-def check_workers(timeout: float | None = None) -> CheckResult:
+def check_workers(timeout: float | None = None, first_only: bool = False) -> CheckResult:
+    """Ping the workers. `first_only` returns as soon as one answers (health probes)."""
     def run():
         from aimatrix.celery import app
 
-        replies = app.control.ping(timeout=timeout or settings.HEALTH_WORKER_TIMEOUT) or []
+        limit = 1 if first_only else None
+        replies = app.control.ping(timeout=timeout or settings.HEALTH_WORKER_TIMEOUT, limit=limit) or []
         names = sorted(name for reply in replies for name in reply)
         if not names:
             return False, "no Celery worker answered", {"workers": []}
@@ -118,4 +120,4 @@ def check_clock() -> CheckResult:
 
 
 def health_checks() -> list[CheckResult]:
-    return [check_database(), check_redis(), check_workers()]
+    return [check_database(), check_redis(), check_workers(first_only=True)]

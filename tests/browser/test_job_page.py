@@ -21,9 +21,10 @@ SELFCHECK_STEPS = ["Database", "Redis", "Celery workers", "Disk space under var/
 JOB_URL = re.compile(r"/jobs/(\d+)/$")
 
 
-def record_job_frames(page, job_id_holder: dict) -> list[dict]:
-    """Collect every event the page receives over websockets, with the socket's URL."""
-    received: list[dict] = []
+def record_websockets(page) -> tuple[list[str], list[list[dict]]]:
+    """Record the URL of every websocket the page opens and the job events of each frame received."""
+    urls: list[str] = []
+    frames: list[list[dict]] = []
 
     def on_websocket(ws):
         def on_frame(payload):
@@ -31,13 +32,12 @@ def record_job_frames(page, job_id_holder: dict) -> list[dict]:
                 payload = payload.decode()
             message = json.loads(payload)
             if message.get("type") == "events":
-                for event in message["events"]:
-                    received.append({"url": ws.url, **event})
+                frames.append(message["events"])
+        urls.append(ws.url)
         ws.on("framereceived", on_frame)
-        job_id_holder.setdefault("sockets", []).append(ws.url)
 
     page.on("websocket", on_websocket)
-    return received
+    return urls, frames
 
 
 def shown_seqs(page) -> list[int]:
@@ -48,12 +48,12 @@ def test_selfcheck_from_dashboard_streams_live(live_worker, live_server_url, mak
     make_user("admin", superuser=True)
     login(page, live_server_url, "admin")
     assert page.url == f"{live_server_url}/"
-    sockets: dict = {}
-    received = record_job_frames(page, sockets)
+    sockets, frames = record_websockets(page)
 
-    page.click('button[data-kind="core.selfcheck"]')
-    page.wait_for_url(JOB_URL)
+    with page.expect_navigation(url=JOB_URL) as landing:
+        page.click('button[data-kind="core.selfcheck"]')
     job_id = int(JOB_URL.search(page.url).group(1))
+    rendered_status = re.search(r'id="job-status" class="badge status-(\w+)"', landing.value.text()).group(1)
     page.evaluate("window.__marker = 1")
     navigations = []
     page.on("framenavigated", lambda frame: frame == page.main_frame and navigations.append(frame.url))
@@ -67,11 +67,18 @@ def test_selfcheck_from_dashboard_streams_live(live_worker, live_server_url, mak
     assert page.evaluate("window.__marker") == 1
     assert navigations == []
     # The steps came over the job's websocket: the server-rendered page has no step list at all.
-    assert sockets["sockets"] == [f"{live_server_url.replace('http', 'ws', 1)}/ws/jobs/{job_id}/?after=0"]
+    ws_path = f"{live_server_url.replace('http', 'ws', 1)}/ws/jobs/{job_id}/"
+    assert sockets[0] == f"{ws_path}?after=0", sockets
+    assert all(url.startswith(f"{ws_path}?after=") for url in sockets), sockets
+    received = [e for frame in frames for e in frame]
     assert [e["message"] for e in received if e["kind"] == "step"] == SELFCHECK_STEPS
-    assert any(e["kind"] == "status" and e["message"] == "succeeded" for e in received)
+    assert received[-1]["kind"] == "status" and received[-1]["message"] == "succeeded"
     seqs = shown_seqs(page)
     assert seqs == [e["seq"] for e in received] == list(range(1, len(seqs) + 1))
+    if rendered_status in ("queued", "running"):
+        # The page landed mid-job (the usual case: the worker check alone waits 1.5 s): the end
+        # was pushed after the replay, not contained in the first frame.
+        assert len(frames) > 1 and frames[-1][-1]["message"] == "succeeded", frames
 
     job = wait_for_job(job_id)
     assert job.status == "succeeded", job.error
@@ -99,7 +106,6 @@ def test_reload_mid_job_shows_every_event_once(live_worker, live_server_url, mak
     seqs = shown_seqs(page)
     assert len(seqs) == len(set(seqs)), "an event was shown twice"
     assert seqs == list(range(1, total + 1))
-    assert total > len(before) + 100  # most of the job happened after the reload
 
 
 def test_other_users_job_is_refused(live_worker, live_server_url, make_user, page):
@@ -124,7 +130,7 @@ def test_other_users_job_is_refused(live_worker, live_server_url, make_user, pag
         ws.onmessage = (m) => seen.messages.push(JSON.parse(m.data));
         return await new Promise((resolve) => {
             ws.onclose = (e) => resolve({...seen, closed: true, code: e.code});
-            setTimeout(() => { ws.close(); resolve({...seen, closed: false}); }, 5000);
+            setTimeout(() => { ws.close(); resolve({...seen, closed: false}); }, 3000);
         });
     }"""
     refused = page.evaluate(listen, f"/ws/jobs/{theirs.pk}/")
@@ -133,5 +139,5 @@ def test_other_users_job_is_refused(live_worker, live_server_url, make_user, pag
     assert not refused["opened"], refused
 
     allowed = page.evaluate(listen, f"/ws/jobs/{own.pk}/")
-    assert not allowed["closed"], allowed  # stays open until we close it after 5 s
+    assert not allowed["closed"], allowed  # stays open until we close it after 3 s
     assert [e["message"] for m in allowed["messages"] for e in m["events"]] == ["queued"]

@@ -1,0 +1,104 @@
+"""Server-rendered pages and admin for jobs: permission checks, filters, actions."""
+import pytest
+
+from apps.core.models import AuditEvent
+from apps.jobs import services
+from apps.jobs.models import Job
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_enqueue(monkeypatch):
+    monkeypatch.setattr(services, "enqueue", lambda job: None)
+
+
+def test_pages_need_login(client):
+    for url in ["/", "/jobs/", "/jobs/1/"]:
+        resp = client.get(url)
+        assert resp.status_code == 302 and resp["Location"].startswith("/accounts/login/")
+
+
+def test_dashboard_shows_real_counts_and_start_button(client, make_user):
+    alice = make_user("alice", "jobs.run_selfcheck")
+    for _ in range(3):
+        services.start_job(alice, "core.selfcheck")
+    Job.objects.filter(pk=Job.objects.first().pk).update(status="failed")
+    client.force_login(alice)
+    html = client.get("/").content.decode()
+    assert '<span class="num" data-count="jobs-total">3</span>' in html
+    assert '<span class="num" data-count="jobs-active">2</span>' in html
+    assert 'data-kind="core.selfcheck"' in html
+    # A user without the permission sees no button.
+    client.force_login(make_user("bob"))
+    html = client.get("/").content.decode()
+    assert 'data-kind="core.selfcheck"' not in html and 'data-count="jobs-total">0<' in html
+
+
+def test_start_form_creates_job_and_redirects_to_live_page(client, make_user):
+    alice = make_user("alice", "jobs.run_selfcheck")
+    client.force_login(alice)
+    resp = client.post("/jobs/start/", {"kind": "core.selfcheck"})
+    job = Job.objects.get()
+    assert resp.status_code == 302 and resp["Location"] == f"/jobs/{job.pk}/"
+    page = client.get(resp["Location"]).content.decode()
+    assert f'data-ws-path="/ws/jobs/{job.pk}/"' in page and 'id="job-progress"' in page
+
+
+def test_start_form_without_permission_shows_error(client, make_user):
+    client.force_login(make_user("bob"))
+    resp = client.post("/jobs/start/", {"kind": "core.selfcheck"}, follow=True)
+    assert "permission" in resp.content.decode() and not Job.objects.exists()
+
+
+def test_job_list_filters_and_visibility(client, make_user):
+    alice = make_user("alice", "jobs.run_selfcheck", "jobs.run_diagnostics")
+    bob = make_user("bob", "jobs.run_selfcheck")
+    a1 = services.start_job(alice, "core.selfcheck")
+    a2 = services.start_job(alice, "core.pulse", {"count": 1})
+    b1 = services.start_job(bob, "core.selfcheck")
+    client.force_login(alice)
+    html = client.get("/jobs/").content.decode()
+    assert f'href="/jobs/{a1.pk}/"' in html and f'href="/jobs/{a2.pk}/"' in html
+    assert f'href="/jobs/{b1.pk}/"' not in html
+    html = client.get("/jobs/?kind=core.pulse").content.decode()
+    assert f'href="/jobs/{a2.pk}/"' in html and f'href="/jobs/{a1.pk}/"' not in html
+    assert client.get(f"/jobs/{b1.pk}/").status_code == 404
+    assert client.post(f"/jobs/{b1.pk}/cancel/").status_code == 404
+
+
+def test_cancel_and_retry_forms(client, make_user):
+    alice = make_user("alice", "jobs.run_selfcheck")
+    job = services.start_job(alice, "core.selfcheck")
+    client.force_login(alice)
+    client.post(f"/jobs/{job.pk}/cancel/")
+    assert Job.objects.get(pk=job.pk).status == "cancelled"
+    resp = client.post(f"/jobs/{job.pk}/retry/")
+    retry = Job.objects.get(retry_of=job)
+    assert resp["Location"] == f"/jobs/{retry.pk}/"
+    resp = client.post(f"/jobs/{job.pk}/cancel/", {"next": f"/jobs/{job.pk}/"}, follow=True)
+    assert "already ended" in resp.content.decode()
+
+
+def test_admin_start_button_and_actions(client, make_user):
+    admin = make_user("root", superuser=True)
+    client.force_login(admin)
+    changelist = client.get("/admin/jobs/job/").content.decode()
+    assert 'data-kind="core.selfcheck"' in changelist
+    resp = client.post("/admin/jobs/job/start/core.selfcheck/")
+    job = Job.objects.get()
+    assert resp["Location"] == f"/jobs/{job.pk}/"
+    resp = client.post("/admin/jobs/job/", {"action": "cancel_jobs", "_selected_action": [job.pk]}, follow=True)
+    assert Job.objects.get(pk=job.pk).status == "cancelled"
+    client.post("/admin/jobs/job/", {"action": "retry_jobs", "_selected_action": [job.pk]})
+    assert Job.objects.filter(retry_of=job).count() == 1
+    assert set(AuditEvent.objects.values_list("action", flat=True)) >= {"job.start", "job.cancel", "job.retry"}
+    assert client.get(f"/admin/jobs/job/{job.pk}/change/").status_code == 200
+    assert client.get("/admin/core/auditevent/").status_code == 200
+
+
+def test_admin_refuses_staff_without_permissions(client, make_user):
+    client.force_login(make_user("staffer", staff=True))
+    assert client.get("/admin/jobs/job/").status_code == 403
+    assert client.post("/admin/jobs/job/start/core.selfcheck/").status_code in (302, 403)
+    assert not Job.objects.exists()
