@@ -7,6 +7,11 @@ cd "$ROOT"
 
 scripts/install.sh run
 PY=.venv/bin/python
+# While `make lab` is up, use its PostgreSQL and Redis instead of the embedded defaults.
+if [ -f var/lab/env ] && [ -z "${DATABASE_URL:-}" ]; then
+  echo "run: using the lab's services (var/lab/env)"
+  set -a; . var/lab/env; set +a
+fi
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 export AIMATRIX_HOST="${AIMATRIX_HOST:-127.0.0.1}" AIMATRIX_PORT="${AIMATRIX_PORT:-8000}"
 
@@ -24,12 +29,13 @@ fi
 cleanup() { [ -n "$started_redis" ] && REDIS_DIR="$ROOT/var/redis-run" REDIS_PORT="$started_redis" scripts/redis.sh stop || true; }
 trap cleanup EXIT
 
-user=$(sed -n 's/^username=//p' var/admin-credentials 2>/dev/null || echo admin)
+creds="${AIMATRIX_ADMIN_CREDENTIALS_FILE:-var/admin-credentials}"
+user=$(sed -n 's/^username=//p' "$creds" 2>/dev/null || echo admin)
 cat <<MSG
 
   AI Infra Matrix is starting: http://${AIMATRIX_HOST}:${AIMATRIX_PORT}/
   Log in as '${user}'; the password was printed when the account was created and is kept in
-  var/admin-credentials (mode 600). Ctrl-C stops the web server, worker and beat.
+  ${creds} (mode 600). Ctrl-C stops the web server, worker and beat.
 
 MSG
 .venv/bin/honcho start -f Procfile

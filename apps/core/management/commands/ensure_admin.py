@@ -6,6 +6,7 @@ the password).
 """
 import os
 import secrets
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -46,4 +47,6 @@ class Command(BaseCommand):
 
     @staticmethod
     def _path():
-        return settings.VAR_DIR / "admin-credentials"
+        # The lab (PostgreSQL) keeps its own file so it never overwrites the embedded one's.
+        custom = os.environ.get("AIMATRIX_ADMIN_CREDENTIALS_FILE")
+        return Path(custom) if custom else settings.VAR_DIR / "admin-credentials"
