@@ -265,15 +265,13 @@ def run_rate(api: Api, token: str, rate: float, count: int, sampler: CpuSampler,
     job = api.request("POST", "/api/v1/jobs/", {"kind": "core.pulse", "params": {"count": count, "rate": rate}})
     job_id = job["id"]
     t_posted = time.time()
-    ws = open_socket(api.base_url, token, job_id)
-    t_connected = time.time()
-
     received: list[tuple[float, dict]] = []  # (receive time, event)
     frames = 0
     timed_out = False
     final_at = None
-    deadline = time.monotonic() + timeout
-    try:
+    with open_socket(api.base_url, token, job_id) as ws:
+        t_connected = time.time()
+        deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -301,8 +299,6 @@ def run_rate(api: Api, token: str, rate: float, count: int, sampler: CpuSampler,
                 break
             frames += 1
             received.extend((time.time(), e) for e in json.loads(raw).get("events", []))
-    finally:
-        ws.close()
     if timed_out:
         try:
             api.request("POST", f"/api/v1/jobs/{job_id}/cancel/")
@@ -361,6 +357,19 @@ def run_rate(api: Api, token: str, rate: float, count: int, sampler: CpuSampler,
         "latency_all_ms": latency_summary(lat_all),
         "cpu_pct": cpu,
     }
+
+
+def wait_for_quiet(sampler: CpuSampler, threshold_pct: float, max_wait: float) -> float:
+    """Wait (up to max_wait s) until the rest of the machine uses less than threshold_pct of one
+    core over a second: the benchmark shares the machine with whatever else runs there.
+    Returns the last background load measured (percent of one core)."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        before = sampler.sample()
+        time.sleep(1.0)
+        other = CpuSampler.diff(before, sampler.sample())["other"]
+        if other < threshold_pct or time.monotonic() >= deadline:
+            return other
 
 
 def passes(r: dict, p99_bound_ms: float) -> bool:
@@ -440,7 +449,7 @@ def print_table(results: list[dict], summary: dict) -> None:
         print(f"{r['requested_rate']:>7g} {r['count']:>6} {_fmt(r['emitted_rate']):>7} {_fmt(r['received_rate']):>7} "
               f"{_fmt(lat.get('p50'), 1):>7} {_fmt(lat.get('p95'), 1):>7} {_fmt(lat.get('p99'), 1):>7} "
               f"{_fmt(lat.get('max'), 1):>7} {r['lost']:>5} {r['duplicates']:>4} {r['emitted_before_connect']:>4} "
-              f"{_fmt(r['events_per_frame'], 1):>6}  {cpu}{'  TIMED OUT' if r['timed_out'] else ''}")
+              f"{_fmt(r['events_per_frame'], 1):>6}  {cpu}{'  TIMED OUT' if r['timed_out'] else ''}{'  (noisy)' if r.get('noisy') else ''}")
     print("latency in ms (receive time - emission time), events emitted after the websocket connected;"
           " pre = events emitted before it connected (delivered by replay)")
     print(f"sustained: {summary['sustained_rate']} events/s (received within 5% of requested, p99 < "
@@ -463,6 +472,9 @@ def main(argv=None) -> int:
     parser.add_argument("--run-timeout", type=float, default=90, help="seconds before a run is cancelled")
     parser.add_argument("--concurrency", type=int, default=int(os.environ.get("AIMATRIX_WORKER_CONCURRENCY", 2)))
     parser.add_argument("--daphne-port", type=int, default=int(os.environ.get("BENCH_DAPHNE_PORT", 0)))
+    parser.add_argument("--quiet-pct", type=float, default=25.0,
+                        help="before each rate, wait until other processes use less than this %% of a core")
+    parser.add_argument("--quiet-wait", type=float, default=15.0, help="at most this many seconds (0: do not wait)")
     parser.add_argument("--sustained-p99-ms", type=float, default=250.0)
     parser.add_argument("--target-rate", type=float, default=2000.0)
     parser.add_argument("--target-latency-rate", type=float, default=500.0)
@@ -511,8 +523,12 @@ def main(argv=None) -> int:
         results = []
         for rate in rates:
             count = int(min(args.max_count, max(args.min_count, round(rate * args.seconds))))
-            print(f"live_progress: {rate:g} events/s x {count} ...", flush=True)
+            background = wait_for_quiet(sampler, args.quiet_pct, args.quiet_wait) if args.quiet_wait > 0 else None
+            print(f"live_progress: {rate:g} events/s x {count} (background load {background}% of a core) ...",
+                  flush=True)
             r = run_rate(api, token, rate, count, sampler, args.run_timeout)
+            r["background_cpu_pct_before"] = background
+            r["noisy"] = r["cpu_pct"]["other"] > args.quiet_pct
             results.append(r)
             lat = r["latency_ms"]
             print(f"  emitted {r['emitted_rate']}/s, received {r['received_rate']}/s, p50 {lat.get('p50')} "
@@ -563,6 +579,8 @@ def main(argv=None) -> int:
             "emitted_rate": "job result rate (count / the task's emission loop time)",
             "cpu_pct": "CPU time of each process tree during the run, percent of one core; "
                        "other = rest of the machine (anything not started by this benchmark)",
+            "noisy": f"other > {args.quiet_pct:g}% of a core during the run: the figures are disturbed by "
+                     "other work on the machine",
         },
         "summary": summary,
         "results": results,
