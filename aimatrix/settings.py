@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from cryptography.fernet import Fernet
 
 from .env import env_bool, env_float, env_int, env_list, env_str
 
@@ -16,17 +17,34 @@ VAR_DIR = Path(env_str("AIMATRIX_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def _local_secret_key() -> str:
-    """A random key kept under var/ (mode 600) so a single machine needs no configuration."""
-    path = VAR_DIR / "secret_key"
+def _local_secret(name: str, make) -> str:
+    """A random value kept under var/ (mode 600) so a single machine needs no configuration."""
+    path = VAR_DIR / name
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process (worker, beat) created it first
+            return path.read_text().strip()
         with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(50))
+            fh.write(make())
     return path.read_text().strip()
 
 
-SECRET_KEY = env_str("AIMATRIX_SECRET_KEY") or _local_secret_key()
+# Production (the compose file) sets AIMATRIX_REQUIRE_ENV_SECRETS: then nothing is generated and
+# a missing secret stops the start instead of silently creating a new one.
+REQUIRE_ENV_SECRETS = env_bool("AIMATRIX_REQUIRE_ENV_SECRETS", False)
+
+
+def _secret(env_name: str, file_name: str, make) -> str:
+    value = env_str(env_name)
+    if value or REQUIRE_ENV_SECRETS:
+        return value
+    return _local_secret(file_name, make)
+
+
+SECRET_KEY = _secret("AIMATRIX_SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(50))
+if not SECRET_KEY:
+    raise RuntimeError("AIMATRIX_SECRET_KEY is not set (AIMATRIX_REQUIRE_ENV_SECRETS is on)")
 DEBUG = env_bool("AIMATRIX_DEBUG", False)
 ALLOWED_HOSTS = env_list("AIMATRIX_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("AIMATRIX_CSRF_TRUSTED_ORIGINS")
@@ -46,8 +64,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "channels",
+    "guardian",
+    "axes",
     "apps.core",
     "apps.jobs",
+    "apps.keyvault",
+    "apps.rbac",  # last: its post_migrate hook syncs role templates once all permissions exist
 ]
 
 MIDDLEWARE = [
@@ -60,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "aimatrix.urls"
@@ -137,6 +160,39 @@ SECURE_REFERRER_POLICY = "same-origin"
 if SECURE_COOKIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("AIMATRIX_HSTS_SECONDS", 3600)
+
+# --- Identity ---------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses locked-out logins before any other backend
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous requests get nothing
+GUARDIAN_RAISE_403 = False
+
+# Login lockout (django-axes): after this many failures for a username from an address.
+AXES_FAILURE_LIMIT = env_int("AIMATRIX_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_float("AIMATRIX_LOGIN_COOLOFF_HOURS", 0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
+# --- Key vault ----------------------------------------------------------------------------
+# Fernet keys, comma separated: the first encrypts, all decrypt (rotation). Fails closed: the
+# key vault refuses to start without a valid key.
+ENCRYPTION_KEYS = env_list("AIMATRIX_ENCRYPTION_KEYS") or [
+    key for key in [_secret("", "encryption_key", lambda: Fernet.generate_key().decode())] if key
+]
+# Key for the HMAC signatures of one-time tokens; derived from the secret key unless set.
+TOKEN_SIGNING_KEY = env_str("AIMATRIX_TOKEN_SIGNING_KEY")
+KEYVAULT_TOKEN_TTL = env_int("AIMATRIX_TOKEN_TTL", 300)
+KEYVAULT_TOKEN_MAX_TTL = 3600
+KEYVAULT_REDEEM_MAX_AGE = env_int("AIMATRIX_REDEEM_MAX_AGE", 10)
+
+# LDAP (django-auth-ldap) when AIMATRIX_LDAP_SERVER_URI is set; see aimatrix/ldap_settings.py.
+from .ldap_settings import configure_ldap  # noqa: E402
+
+configure_ldap(globals())
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -30,8 +30,9 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         self.watchdog = None
         user = self.scope.get("user")
         if not user or not user.is_authenticated or not await self._may_view(user):
-            # 4403: refused (not logged in, no such job or not allowed) - indistinguishable on purpose.
-            await self.close(code=4403)
+            # Closing before accept() refuses the handshake with HTTP 403; not logged in, no such
+            # job and not allowed look the same on purpose.
+            await self.close()
             return
         self.group = group_name(self.job_id)
         await self.channel_layer.group_add(self.group, self.channel_name)

@@ -69,6 +69,9 @@ class Job(models.Model):
             ("cancel_job", "Can cancel any job"),
         ]
 
+    # apps.rbac.permissions: requesters always reach their own jobs.
+    rbac_owner_field = "requester"
+
     def __str__(self):
         return f"Job {self.pk} {self.kind} ({self.status})"
 

@@ -12,11 +12,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.audit import record_audit
 from apps.core.errors import Conflict, Forbidden, InvalidInput
+from apps.rbac.permissions import can, restrict
 
 from . import registry
 from .events import append_event
@@ -28,17 +28,12 @@ logger = logging.getLogger(__name__)
 
 # --- visibility ---------------------------------------------------------------------------
 def visible_jobs(user):
-    """Jobs the user may see: superusers and staff with view permission all, others their own."""
-    qs = Job.objects.all()
-    if not user.is_authenticated:
-        return qs.none()
-    if user.is_superuser or (user.is_staff and user.has_perm("jobs.view_job")):
-        return qs
-    return qs.filter(Q(requester=user))
+    """Jobs the user may see: their own; all of them with jobs.view_job + rbac.unrestricted."""
+    return restrict(Job.objects.all(), user, "view")
 
 
 def can_view_job(user, job: Job) -> bool:
-    return visible_jobs(user).filter(pk=job.pk).exists()
+    return can(user, job, "view")
 
 
 def startable_kinds(user) -> list[registry.JobKind]:
@@ -109,7 +104,7 @@ def enqueue(job: Job) -> None:
 def cancel_job(user, job: Job) -> Job:
     if not can_view_job(user, job):
         raise Forbidden("You may not see this job.")
-    if job.requester_id != user.pk and not user.has_perm("jobs.cancel_job"):
+    if not can(user, job, "cancel"):
         raise Forbidden("Only the requester or an operator with cancel permission may cancel this job.")
     if not job.is_active:
         raise Conflict(f"Job {job.pk} has already ended ({job.status}); only queued or running jobs can be cancelled.")

@@ -7,6 +7,8 @@ from django.views.generic import DetailView, ListView
 
 from apps.core.errors import ServiceError
 
+from apps.rbac.permissions import can
+
 from . import registry, services
 from .filters import JobFilter
 
@@ -44,7 +46,7 @@ class JobDetailView(VisibleJobsMixin, DetailView):
         job = self.object
         user = self.request.user
         ctx["kind"] = registry.get_kind(job.kind)
-        ctx["may_cancel"] = job.is_active and (job.requester_id == user.pk or user.has_perm("jobs.cancel_job"))
+        ctx["may_cancel"] = job.is_active and can(user, job, "cancel")
         ctx["may_retry"] = not job.is_active and ctx["kind"] is not None and user.has_perm(ctx["kind"].permission)
         return ctx
 

@@ -19,7 +19,9 @@
   };
   const FINAL = ["succeeded", "failed", "cancelled"];
   let lastSeq = 0;
-  let finished = FINAL.includes(els.status.textContent.trim());
+  // Set only by a final status event actually received, so a page drawn after the job ended
+  // still replays its log.
+  let finished = false;
   let retryDelay = 500;
 
   function setProgress(pct) {
@@ -32,6 +34,7 @@
     els.status.className = "badge status-" + status;
     if (FINAL.includes(status)) {
       finished = true;
+      els.live.textContent = "● complete";
       if (els.cancel) els.cancel.disabled = true;
     }
   }

@@ -61,7 +61,7 @@ def test_anonymous_gets_401(api):
 def test_users_see_only_their_jobs_unless_permitted(make_user, api):
     alice = make_user("alice", "jobs.run_selfcheck")
     bob = make_user("bob", "jobs.run_selfcheck")
-    staff_viewer = make_user("carol", "jobs.view_job", staff=True)
+    staff_viewer = make_user("carol", "jobs.view_job", "rbac.unrestricted", staff=True)
     mine = services.start_job(alice, "core.selfcheck")
     theirs = services.start_job(bob, "core.selfcheck")
     listed = [j["id"] for j in api(alice).get("/api/v1/jobs/").json()["results"]]

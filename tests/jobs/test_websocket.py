@@ -59,7 +59,7 @@ def test_websocket_refuses_users_who_may_not_see_the_job(live_worker, live_serve
             open_job_socket(live_server_url, user, job.pk)
         assert refused.value.response.status_code == 403
     # Staff with the view permission may watch.
-    viewer = make_user("viewer", "jobs.view_job", staff=True)
+    viewer = make_user("viewer", "jobs.view_job", "rbac.unrestricted", staff=True)
     with open_job_socket(live_server_url, viewer, job.pk) as ws:
         assert collect_until_final(ws)
 

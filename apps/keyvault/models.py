@@ -1,0 +1,1 @@
+"""Key vault models (filled in by the key vault work)."""

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class RbacConfig(AppConfig):
+    name = "apps.rbac"
+    label = "rbac"
+    verbose_name = "Access control"
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        from .sync import sync_roles_after_migrate
+
+        # Role templates follow the code: re-synced after every migrate, so new apps' permissions
+        # reach the roles without a manual step.
+        post_migrate.connect(sync_roles_after_migrate, dispatch_uid="rbac-sync-roles")

@@ -1,0 +1,70 @@
+"""The one permission layer: every API viewset, page, admin and websocket asks it.
+
+An object is reachable for an action when the user
+- is a superuser, or
+- is the object's owner (models name the field in `rbac_owner_field`), or
+- holds the model permission `<app>.<action>_<model>` and
+  - holds `rbac.unrestricted` (admin and sre roles), or
+  - is a member of the object's project (`rbac_project_field`) with a project role that allows
+    the action (viewer: view; member: view/use/change/cancel; owner: everything), or
+  - was granted the object permission, directly or through a project group (django-guardian).
+
+`restrict()` turns that into a queryset filter, so lists, details and counts share one rule
+(as NetBox's restricted querysets do); there are no per-view if-statements.
+"""
+from __future__ import annotations
+
+from django.db.models import Model, Q, QuerySet
+from guardian.shortcuts import get_objects_for_user
+
+from .models import Membership, ProjectRole
+
+READ_ACTIONS = {"view"}
+MEMBER_ACTIONS = {"view", "use", "change", "cancel", "add"}
+
+
+def project_roles_for(action: str) -> list[str]:
+    if action in READ_ACTIONS:
+        return [ProjectRole.OWNER, ProjectRole.MEMBER, ProjectRole.VIEWER]
+    if action in MEMBER_ACTIONS:
+        return [ProjectRole.OWNER, ProjectRole.MEMBER]
+    return [ProjectRole.OWNER]
+
+
+def perm_name(model, action: str) -> str:
+    return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+
+
+def restrict(queryset: QuerySet, user, action: str = "view") -> QuerySet:
+    model = queryset.model
+    if user is None or not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    condition = Q(pk__in=[])
+    owner_field = getattr(model, "rbac_owner_field", None)
+    if owner_field:
+        condition |= Q(**{owner_field: user})
+    if user.has_perm(perm_name(model, action)):
+        if user.has_perm("rbac.unrestricted"):
+            return queryset
+        project_field = getattr(model, "rbac_project_field", None)
+        if project_field:
+            projects = Membership.objects.filter(user=user, role__in=project_roles_for(action)).values("project_id")
+            condition |= Q(**{f"{project_field}__in": projects})
+        codename = f"{action}_{model._meta.model_name}"
+        if codename in _object_codenames(model):
+            granted = get_objects_for_user(user, codename, klass=model, use_groups=True,
+                                           with_superuser=False, accept_global_perms=False)
+            condition |= Q(pk__in=granted.values("pk"))
+    return queryset.filter(condition)
+
+
+def _object_codenames(model) -> set[str]:
+    opts = model._meta
+    return {f"{p}_{opts.model_name}" for p in opts.default_permissions} | {c for c, _ in opts.permissions}
+
+
+def can(user, obj: Model, action: str = "view") -> bool:
+    """Object-level check for one object, by the same rule as restrict()."""
+    return restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action).exists()
