@@ -9,6 +9,7 @@ from apps.core.views import DashboardView, metrics_view
 api_v1 = [
     path("", include("apps.core.api.urls")),
     path("", include("apps.jobs.api.urls")),
+    path("", include("apps.rbac.api.urls")),
 ]
 
 urlpatterns = [

@@ -2,7 +2,7 @@
 # Idempotent installer for AI Infra Matrix (used by `make install|run|test`).
 #
 # Usage: scripts/install.sh [run|test]     (default: run)
-#   run   - runtime deps: redis-server + requirements/base.txt
+#   run   - runtime deps: redis-server, LDAP headers + requirements/base.txt
 #   test  - adds postgresql-15, chromium, docker-compose + requirements/dev.txt
 #
 # Environment (all optional):
@@ -32,13 +32,15 @@ die() { printf 'install: ERROR: %s\n' "$*" >&2; exit 1; }
 
 case "$PROFILE" in
   run)
-    default_pkgs="redis-server"
+    # libldap/libsasl headers: python-ldap (LDAP login) compiles against them.
+    default_pkgs="redis-server libldap2-dev libsasl2-dev"
     req_main="requirements/base.txt"
     req_files=("requirements/base.txt")
     ;;
   test)
     # docker-compose (v1) only validates compose files; no engine needed.
-    default_pkgs="redis-server postgresql-15 chromium docker-compose"
+    # slapd/ldap-utils: the suite's own directory server for LDAP login tests.
+    default_pkgs="redis-server libldap2-dev libsasl2-dev postgresql-15 chromium docker-compose slapd ldap-utils"
     req_main="requirements/dev.txt"
     # dev.txt pulls in base.txt via `-r base.txt`, so both affect the result.
     req_files=("requirements/base.txt" "requirements/dev.txt")

@@ -1,0 +1,45 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from apps.rbac.models import Membership, Project, ProjectRole
+from apps.rbac.roles import ROLE_TEMPLATES
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["username", "role", "from_ldap", "created_at"]
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    members = MembershipSerializer(source="memberships", many=True, read_only=True)
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "gpu_quota", "gpu_hours_quota", "members", "created_at"]
+        read_only_fields = ["id", "members", "created_at"]
+
+
+class ProjectUpdateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = ["description", "gpu_quota", "gpu_hours_quota"]
+
+
+class MemberWriteSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=ProjectRole.choices, default=ProjectRole.MEMBER)
+
+
+class UserSerializer(serializers.ModelSerializer):
+    roles = serializers.SerializerMethodField()
+
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username", "first_name", "last_name", "email", "is_active", "is_staff", "is_superuser",
+                  "roles", "last_login", "date_joined"]
+
+    def get_roles(self, user) -> list[str]:
+        return sorted(g.name for g in user.groups.all() if g.name in ROLE_TEMPLATES)

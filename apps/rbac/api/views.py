@@ -1,0 +1,83 @@
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action, api_view
+from rest_framework.response import Response
+
+from apps.rbac import services
+from apps.rbac.api.mixins import RestrictedQuerysetMixin
+from apps.rbac.identity import describe_user, role_catalogue
+from apps.rbac.models import Project
+
+from .serializers import (MembershipSerializer, MemberWriteSerializer, ProjectSerializer,
+                          ProjectUpdateSerializer, UserSerializer)
+
+
+class UserViewSet(viewsets.ReadOnlyModelViewSet):
+    """Users: everyone with auth.view_user (admin) sees all; others see themselves.
+    Accounts are managed in the admin."""
+
+    serializer_class = UserSerializer
+    search_fields = ["username", "email", "first_name", "last_name"]
+    filterset_fields = ["is_active", "is_staff"]
+    ordering_fields = ["username", "date_joined", "last_login"]
+
+    def get_queryset(self):
+        qs = get_user_model().objects.prefetch_related("groups").order_by("username")
+        user = self.request.user
+        return qs if user.has_perm("auth.view_user") else qs.filter(pk=user.pk)
+
+
+class ProjectViewSet(RestrictedQuerysetMixin, viewsets.ModelViewSet):
+    queryset = Project.objects.prefetch_related("memberships__user")
+    serializer_class = ProjectSerializer
+    search_fields = ["name", "description"]
+    ordering_fields = ["name", "created_at"]
+
+    def create(self, request):
+        data = ProjectSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = services.create_project(request.user, owner=request.user, **data.validated_data)
+        return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None, partial=False):
+        project = self.get_object()
+        data = ProjectUpdateSerializer(project, data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        services.update_project(request.user, project, **data.validated_data)
+        return Response(ProjectSerializer(self.get_queryset().get(pk=project.pk)).data)
+
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk, partial=True)
+
+    def destroy(self, request, pk=None):
+        services.delete_project(request.user, self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=MemberWriteSerializer, responses={201: MembershipSerializer})
+    @action(detail=True, methods=["post"], url_path="members", rbac_action="view")
+    def add_member(self, request, pk=None):
+        data = MemberWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.add_member(request.user, self.get_object(), **data.validated_data)
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"members/(?P<username>[^/]+)", rbac_action="view")
+    def remove_member(self, request, pk=None, username=None):
+        services.remove_member(request.user, self.get_object(), username)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(responses={200: dict})
+@api_view(["GET"])
+def roles_view(request):
+    """The role templates and the permissions each grants (read-only; defined in code)."""
+    return Response(role_catalogue())
+
+
+@extend_schema(responses={200: dict})
+@api_view(["GET"])
+def me_view(request):
+    """The current user: roles, projects and effective permissions."""
+    return Response(describe_user(request.user))
