@@ -60,7 +60,7 @@ def test_project_lifecycle_through_the_api(make_user, api):
     assert api(alice).get(f"/api/v1/projects/{project_id}/").status_code == 200
     resp = api(alice).post(f"/api/v1/projects/{project_id}/members/", {"username": "root"}, format="json")
     assert resp.status_code == 403
-    assert api(alice).patch(f"/api/v1/projects/{project_id}/", {"description": "x"}, format="json").status_code == 404
+    assert api(alice).patch(f"/api/v1/projects/{project_id}/", {"description": "x"}, format="json").status_code == 403
     resp = client.post(f"/api/v1/projects/{project_id}/members/", {"username": "ghost"}, format="json")
     assert resp.status_code == 400 and "ghost" in resp.json()["username"][0]
     resp = client.delete(f"/api/v1/projects/{project_id}/members/root/")

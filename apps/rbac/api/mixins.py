@@ -20,3 +20,21 @@ class RestrictedQuerysetMixin:
 
     def get_queryset(self):
         return restrict(super().get_queryset(), self.request.user, self.get_rbac_action())
+
+    def get_object(self):
+        """404 for objects the user cannot see; 403 for visible ones the action is not allowed on."""
+        from django.http import Http404
+        from rest_framework.exceptions import PermissionDenied
+
+        try:
+            return super().get_object()
+        except Http404:
+            action = self.get_rbac_action()
+            if action == "view":
+                raise
+            lookup = {self.lookup_field: self.kwargs[self.lookup_url_kwarg or self.lookup_field]}
+            visible = restrict(self.queryset.all(), self.request.user, "view").filter(**lookup).exists()
+            if visible:
+                raise PermissionDenied(f"You may see this {self.queryset.model._meta.verbose_name} "
+                                       f"but not {action} it.") from None
+            raise

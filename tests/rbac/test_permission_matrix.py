@@ -1,0 +1,60 @@
+"""Every API endpoint x every role template (+ anonymous): exactly the expected status.
+
+Objects used: a job and a project that belong to nobody in the matrix, so only unrestricted
+roles (admin, sre) may reach them; everyone else gets 404 (existence is not revealed).
+"""
+import pytest
+
+from apps.jobs import services as job_services
+from apps.rbac import services as rbac_services
+
+from .matrix import ALL, call, expand, role_users
+
+pytestmark = pytest.mark.django_db
+
+ANON = 401
+
+MATRIX = [
+    # (method, url template, body, expected)
+    ("GET", "/api/v1/jobs/", None, {"*": 200, "anonymous": ANON}),
+    ("POST", "/api/v1/jobs/", {"kind": "core.selfcheck"}, {"admin,sre": 202, "*": 403, "anonymous": ANON}),
+    ("GET", "/api/v1/jobs/{job}/", None, {"admin,sre": 200, "*": 404, "anonymous": ANON}),
+    ("GET", "/api/v1/jobs/{job}/events/", None, {"admin,sre": 200, "*": 404, "anonymous": ANON}),
+    ("POST", "/api/v1/jobs/{job}/retry/", None, {"admin,sre": 409, "*": 404, "anonymous": ANON}),
+    ("POST", "/api/v1/jobs/{job}/cancel/", None, {"admin,sre": 202, "*": 404, "anonymous": ANON}),
+    ("GET", "/api/v1/audit/", None, {"admin,sre": 200, "*": 403, "anonymous": ANON}),
+    ("GET", "/api/v1/users/", None, {"*": 200, "anonymous": ANON}),
+    ("GET", "/api/v1/projects/", None, {"*": 200, "anonymous": ANON}),
+    ("POST", "/api/v1/projects/", {"name": "new-{role}"}, {"admin": 201, "*": 403, "anonymous": ANON}),
+    ("GET", "/api/v1/projects/{project}/", None, {"admin,sre": 200, "*": 404, "anonymous": ANON}),
+    ("PATCH", "/api/v1/projects/{project}/", {"description": "x"}, {"admin": 200, "sre": 403, "*": 404,
+                                                                     "anonymous": ANON}),
+    ("POST", "/api/v1/projects/{project}/members/", {"username": "u-engineer"},
+     {"admin": 201, "sre": 403, "*": 404, "anonymous": ANON}),
+    ("GET", "/api/v1/roles/", None, {"*": 200, "anonymous": ANON}),
+    ("GET", "/api/v1/me/", None, {"*": 200, "anonymous": ANON}),
+]
+
+
+@pytest.fixture(autouse=True)
+def no_enqueue(monkeypatch):
+    monkeypatch.setattr(job_services, "enqueue", lambda job: None)
+
+
+@pytest.mark.parametrize("method, url, body, spec", MATRIX, ids=[f"{m} {u}" for m, u, _, _ in MATRIX])
+def test_permission_matrix(django_user_model, method, url, body, spec):
+    users = role_users(django_user_model)
+    owner = django_user_model.objects.create_user(username="outsider")
+    owner.user_permissions.add(*__import__("django.contrib.auth.models", fromlist=["Permission"])
+                               .Permission.objects.filter(codename="run_selfcheck"))
+    owner = django_user_model.objects.get(pk=owner.pk)
+    expected = expand(spec)
+    results = {}
+    for role in ALL:
+        # Fresh objects per role, so one role's change does not alter the next one's answer.
+        job = job_services.start_job(owner, "core.selfcheck")
+        project = rbac_services.create_project(None, f"p-{role}".replace("_", "-"))
+        target = url.format(job=job.pk, project=project.pk, role=role)
+        payload = {k: (v.format(role=role) if isinstance(v, str) else v) for k, v in (body or {}).items()}
+        results[role] = call(users[role], method, target, payload or None).status_code
+    assert results == expected
