@@ -1,15 +1,17 @@
 import hmac
 
 from django.conf import settings
-from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.http import HttpResponse
-from django.views.generic import TemplateView
+from django.views.generic import ListView, TemplateView
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from apps.jobs import services as job_services
 
 from . import metrics
 from .dashboard import dashboard_counts
+from .filters import AuditEventFilter
+from .models import AuditEvent
 
 
 class DashboardView(LoginRequiredMixin, TemplateView):
@@ -39,3 +41,24 @@ def metrics_view(request):
     if not _may_scrape(request):
         return HttpResponse("metrics: not allowed\n", status=403, content_type="text/plain")
     return HttpResponse(metrics.render(), content_type=CONTENT_TYPE_LATEST)
+
+
+class AuditLogView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+    """The audit log with filters by actor, action, object type/id and time."""
+
+    permission_required = "core.view_auditevent"
+    template_name = "core/audit_list.html"
+    paginate_by = 100
+
+    def get_queryset(self):
+        self.filterset = AuditEventFilter(self.request.GET or None,
+                                          queryset=AuditEvent.objects.select_related("object_type"))
+        return self.filterset.qs
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["filter"] = self.filterset
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        ctx["query"] = query.urlencode()
+        return ctx
