@@ -15,6 +15,8 @@ api_v1 = [
 urlpatterns = [
     path("", DashboardView.as_view(), name="dashboard"),
     path("jobs/", include("apps.jobs.urls")),
+    path("projects/", include("apps.rbac.urls")),
+    path("audit/", include("apps.core.urls")),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
