@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from .admin_mixins import ReadOnlyModelAdmin
 from .models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
     """Read-only: the audit log is written by services, never edited."""
 
     list_display = ["timestamp", "actor_repr", "action", "object_type", "object_repr", "ip", "request_id"]
@@ -12,12 +13,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["actor_repr", "action", "object_repr", "object_id", "request_id"]
     date_hierarchy = "timestamp"
     list_select_related = ["object_type"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -41,3 +41,16 @@ class AuditedModelAdmin:
         for obj in queryset:
             record_audit(self._action("delete"), actor=request.user, obj=obj)
         super().delete_queryset(request, queryset)
+
+
+class ReadOnlyModelAdmin:
+    """Logs and records written by services only: viewable, never added, edited or deleted."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
