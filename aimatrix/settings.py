@@ -119,6 +119,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Shared by every web replica (throttling counters, lockout-free caching).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "aimatrix",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -176,6 +185,7 @@ AXES_COOLOFF_TIME = env_float("AIMATRIX_LOGIN_COOLOFF_HOURS", 0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+AXES_LOCKOUT_CALLABLE = "apps.rbac.forms.lockout_response"  # the login page with a clear message, 429
 
 # --- Key vault ----------------------------------------------------------------------------
 # Fernet keys, comma separated: the first encrypts, all decrypt (rotation). Fails closed: the
@@ -211,6 +221,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.errors.exception_handler",
+    # Applied only where a view names a throttle (e.g. token redemption, which has no login).
+    "DEFAULT_THROTTLE_RATES": {"anon": env_str("AIMATRIX_ANON_RATE", "120/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI Infra Matrix API",

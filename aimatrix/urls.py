@@ -5,11 +5,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.core.api.views import health_view
 from apps.core.views import DashboardView, metrics_view
+from apps.rbac.forms import LoginForm
 
 api_v1 = [
     path("", include("apps.core.api.urls")),
     path("", include("apps.jobs.api.urls")),
     path("", include("apps.rbac.api.urls")),
+    path("", include("apps.keyvault.api.urls")),
 ]
 
 urlpatterns = [
@@ -18,7 +20,7 @@ urlpatterns = [
     path("projects/", include("apps.rbac.urls")),
     path("audit/", include("apps.core.urls")),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include((api_v1, "api"))),
     path("api/health", health_view, name="health"),

@@ -233,7 +233,7 @@ def test_dockerfile_basics():
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
     assert users and users[-1] not in {"root", "0"}, "the image must run as a non-root user"
     assert "requirements/base.txt" in dockerfile
-    assert re.search(r"AIMATRIX_SECRET_KEY=build-only\s+python manage.py collectstatic --noinput", dockerfile)
+    assert re.search(r"AIMATRIX_SECRET_KEY=build-only\s+AIMATRIX_ENCRYPTION_KEYS=\S+\s+python manage.py collectstatic --noinput", dockerfile)
     assert re.search(r"^HEALTHCHECK\b", dockerfile, re.M)
     assert re.search(r'^CMD \["daphne", "-b", "0\.0\.0\.0", "-p", "8000", "aimatrix\.asgi:application"\]', dockerfile, re.M)
     for copy in re.findall(r"^COPY\b.*$", dockerfile, re.M):

@@ -4,10 +4,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from . import request_context
+from .contenttypes import content_type_for
 from .models import AuditEvent
 
 logger = logging.getLogger("aimatrix.audit")
@@ -33,7 +33,7 @@ def record_audit(
         actor=actor if is_user else None,
         actor_repr=actor.get_username() if is_user else "system",
         action=action,
-        object_type=ContentType.objects.get_for_model(obj) if obj is not None else None,
+        object_type=content_type_for(obj) if obj is not None else None,
         object_id=str(obj.pk) if obj is not None else "",
         object_repr=str(obj)[:200] if obj is not None else "",
         changes=changes,

@@ -10,11 +10,11 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
 from apps.core.audit import record_audit
+from apps.core.contenttypes import content_type_for
 from apps.core.errors import Conflict, Forbidden, InvalidInput
 from apps.rbac.permissions import can, restrict
 
@@ -76,7 +76,7 @@ def start_job(user, kind_name: str, params=None, *, target=None, retry_of: Job |
             queue=kind.queue,
             celery_task_id=uuid.uuid4().hex,
             retry_of=retry_of,
-            target_type=ContentType.objects.get_for_model(target) if target is not None else None,
+            target_type=content_type_for(target) if target is not None else None,
             target_id=str(target.pk) if target is not None else "",
             target_repr=str(target)[:200] if target is not None else "",
         )

@@ -5,3 +5,20 @@ class KeyvaultConfig(AppConfig):
     name = "apps.keyvault"
     label = "keyvault"
     verbose_name = "Key vault"
+
+    def ready(self):
+        from django.core.signals import setting_changed
+
+        from . import crypto
+
+        # Fail closed: no process (web, worker, beat, migrate, shell) starts without a usable
+        # encryption key. The message names the setting and the position, never the key.
+        crypto.check_keys()
+        setting_changed.connect(_keys_changed, dispatch_uid="keyvault-keys-changed")
+
+
+def _keys_changed(setting, **kwargs):
+    if setting == "ENCRYPTION_KEYS":
+        from . import crypto
+
+        crypto.clear_cache()

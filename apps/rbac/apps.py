@@ -14,3 +14,4 @@ class RbacConfig(AppConfig):
         # Role templates follow the code: re-synced after every migrate, so new apps' permissions
         # reach the roles without a manual step.
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="rbac-sync-roles")
+        from . import signals  # noqa: F401  login/lockout audit and LDAP group mapping

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import ProtectedError
 from guardian.shortcuts import assign_perm, remove_perm
 
 from apps.core.audit import record_audit
@@ -65,9 +66,14 @@ def update_project(actor, project: Project, **changes) -> Project:
 def delete_project(actor, project: Project) -> None:
     _require(actor, project, "delete", "You may not delete this project.")
     before = _project_fields(project)
-    record_audit("project.delete", actor=actor, obj=project, before=before)
     group = project.group
-    project.delete()
+    try:
+        with transaction.atomic():  # the audit entry is rolled back with a refused delete
+            record_audit("project.delete", actor=actor, obj=project, before=before)
+            project.delete()
+    except ProtectedError as exc:
+        names = sorted({str(o) for o in exc.protected_objects})[:5]
+        raise Conflict(f"Project {project.name} still owns {', '.join(names)}; move or delete them first.") from None
     group.delete()
 
 

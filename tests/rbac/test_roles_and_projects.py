@@ -120,3 +120,16 @@ def test_admin_project_create_makes_group_and_audits(make_user, client):
     assert project.group.name == "project:nlp"
     assert AuditEvent.objects.filter(action__in=["project.create", "project.admin_create"]).exists()
     assert Membership.objects.count() == 0
+
+
+def test_deleting_a_project_that_owns_secrets_is_a_409(make_user, api):
+    from apps.keyvault.models import Secret
+    from apps.keyvault.services import create_secret
+
+    admin = make_user("root", superuser=True)
+    project = services.create_project(None, "vault-owner", owner=admin)
+    create_secret(admin, name="munge-key", kind="munge_key", value="s3cr3t-munge", project=project)
+    resp = api(admin).delete(f"/api/v1/projects/{project.pk}/")
+    assert resp.status_code == 409 and "munge-key" in resp.json()["detail"]
+    assert Project.objects.filter(pk=project.pk).exists() and Secret.objects.count() == 1
+    assert not AuditEvent.objects.filter(action="project.delete").exists()

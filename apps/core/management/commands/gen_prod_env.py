@@ -31,6 +31,7 @@ class Command(BaseCommand):
             "AIMATRIX_ALLOWED_HOSTS": hosts,
             "AIMATRIX_CSRF_TRUSTED_ORIGINS": ",".join(f"https://{h}" for h in hosts.split(",") if h),
             "AIMATRIX_SECURE_COOKIES": "true",
+            "AIMATRIX_REQUIRE_ENV_SECRETS": "true",
             "POSTGRES_DB": "aimatrix",
             "POSTGRES_USER": "aimatrix",
             "POSTGRES_PASSWORD": pg_password,

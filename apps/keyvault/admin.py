@@ -1,0 +1,162 @@
+"""Key vault admin: metadata only. A new value can be typed into a write-only field that is never
+rendered back (not even after a validation error); saving goes through the services (permission
+checks, audit). Tokens are listed read-only with a revoke action; the logs are read-only."""
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+
+from apps.core.errors import ServiceError
+from apps.rbac.permissions import can, restrict
+
+from . import onetime, services
+from .models import OneTimeToken, Secret, SecretAccess, TokenRedemption
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never puts a value into the page."""
+
+    def format_value(self, value):
+        return None
+
+
+class SecretForm(forms.ModelForm):
+    new_value = forms.CharField(
+        required=False, strip=False, max_length=services.MAX_VALUE_LENGTH,
+        widget=WriteOnlyTextarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="Write-only: set a new value (required when creating). The current value is never shown.")
+
+    class Meta:
+        model = Secret
+        fields = ["name", "kind", "project", "description", "expires_at"]
+
+    user = None  # set by SecretAdmin.get_form
+
+    def clean(self):
+        data = super().clean()
+        creating = self.instance.pk is None
+        if creating and not data.get("new_value"):
+            self.add_error("new_value", "A value is required for a new secret.")
+        project = data.get("project")
+        if (creating or "project" in self.changed_data) and not services.may_act_in_project(
+                self.user, project, "add" if creating else "change"):
+            self.add_error("project", f"You may not put secrets in {project or 'no project (operators only)'}.")
+        return data
+
+
+@admin.register(Secret)
+class SecretAdmin(admin.ModelAdmin):
+    form = SecretForm
+    list_display = ["name", "kind", "project", "version", "checksum_prefix", "expires_at", "updated_by", "updated_at"]
+    list_filter = ["kind", "project"]
+    search_fields = ["name", "description"]
+    list_select_related = ["project", "updated_by"]
+    readonly_fields = ["version", "checksum_prefix", "created_by", "created_at", "updated_by", "updated_at"]
+    fields = ["name", "kind", "project", "description", "expires_at", "new_value", *readonly_fields]
+    actions = ["delete_selected_secrets"]
+
+    def get_queryset(self, request):
+        return restrict(super().get_queryset(request), request.user, "view")
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.user = request.user
+        return form
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or can(request.user, obj, "change"))
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or can(request.user, obj, "delete"))
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # bulk delete must go through the service
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        fields = {name: data.get(name) for name in ["name", "kind", "project", "description", "expires_at"]}
+        try:
+            if change:
+                original = Secret.objects.get(pk=obj.pk)
+                extra = {"value": data["new_value"]} if data.get("new_value") else {}
+                saved = services.update_secret(request.user, original, **fields, **extra)
+            else:
+                saved = services.create_secret(request.user, value=data["new_value"], **fields)
+        except ServiceError as exc:  # the form checked input and permission; this is a race
+            raise PermissionDenied(exc.message) from None
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        try:
+            services.delete_secret(request.user, obj)
+        except ServiceError as exc:
+            raise PermissionDenied(exc.message) from None
+
+    @admin.action(description="Delete selected secrets")
+    def delete_selected_secrets(self, request, queryset):
+        for secret in queryset:
+            try:
+                services.delete_secret(request.user, secret)
+                self.message_user(request, f"Deleted {secret.name}.", messages.SUCCESS)
+            except ServiceError as exc:
+                self.message_user(request, f"{secret.name}: {exc.message}", messages.ERROR)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OneTimeToken)
+class OneTimeTokenAdmin(ReadOnlyAdmin):
+    list_display = ["token_prefix", "purpose", "subject", "status", "created_by", "created_at", "expires_at",
+                    "consumed_at", "consumed_by_ip", "bind_ip"]
+    list_filter = ["purpose", "revoked", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["subject", "token_prefix", "created_by__username"]
+    list_select_related = ["created_by"]
+    exclude = ["token_hash"]
+    readonly_fields = ["id", "purpose", "subject", "token_prefix", "bind_ip", "created_by", "created_at",
+                       "expires_at", "consumed_at", "consumed_by_ip", "revoked", "revoked_at", "revoked_by"]
+    actions = ["revoke_tokens"]
+
+    def get_queryset(self, request):
+        return onetime.visible_tokens(request.user)
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke_tokens(self, request, queryset):
+        for token in queryset:
+            try:
+                onetime.revoke_token(request.user, token)
+                self.message_user(request, f"Revoked {token.token_prefix}….", messages.SUCCESS)
+            except ServiceError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+
+
+@admin.register(SecretAccess)
+class SecretAccessAdmin(ReadOnlyAdmin):
+    list_display = ["timestamp", "secret_name", "kind", "actor_repr", "purpose", "version", "ip", "request_id"]
+    list_filter = ["kind", ("timestamp", admin.DateFieldListFilter)]
+    search_fields = ["secret_name", "actor_repr", "purpose", "request_id"]
+    date_hierarchy = "timestamp"
+
+    def get_queryset(self, request):
+        return restrict(super().get_queryset(request), request.user, "view")
+
+
+@admin.register(TokenRedemption)
+class TokenRedemptionAdmin(ReadOnlyAdmin):
+    list_display = ["timestamp", "outcome", "token", "ip", "request_id", "detail"]
+    list_filter = ["outcome", ("timestamp", admin.DateFieldListFilter)]
+    search_fields = ["ip", "request_id", "detail"]
+    date_hierarchy = "timestamp"
+
+    def get_queryset(self, request):
+        return restrict(super().get_queryset(request), request.user, "view")

@@ -1,0 +1,90 @@
+"""Key vault serializers. `value` is write-only everywhere; responses carry metadata, the version
+and an 8-character checksum prefix, never the value or the ciphertext (except the one reveal
+response, which is not built from these serializers)."""
+from rest_framework import serializers
+
+from apps.keyvault.models import OneTimeToken, Secret, SecretAccess, TokenRedemption
+from apps.keyvault.services import MAX_VALUE_LENGTH
+from apps.rbac.models import Project
+
+
+class SecretSerializer(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="name", queryset=Project.objects.all(), required=False,
+                                           allow_null=True)
+    value = serializers.CharField(write_only=True, required=False, trim_whitespace=False,
+                                  max_length=MAX_VALUE_LENGTH, style={"input_type": "password"},
+                                  help_text="The secret value. Accepted on create and update, never returned.")
+    checksum_prefix = serializers.CharField(read_only=True)
+    is_expired = serializers.BooleanField(read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Secret
+        fields = ["id", "name", "kind", "description", "project", "value", "version", "checksum_prefix",
+                  "expires_at", "is_expired", "created_by", "updated_by", "created_at", "updated_at"]
+        read_only_fields = ["version", "created_at", "updated_at"]
+        # Uniqueness and the name pattern are checked by the service (one rule for API and admin).
+        extra_kwargs = {"name": {"validators": []}}
+
+    def validate(self, attrs):
+        if self.instance is None and not attrs.get("value"):
+            raise serializers.ValidationError({"value": ["This field is required."]})
+        return attrs
+
+
+class SecretAccessSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = SecretAccess
+        fields = ["id", "secret", "secret_name", "kind", "actor", "actor_repr", "purpose", "version", "ip",
+                  "request_id", "timestamp"]
+        read_only_fields = fields
+
+
+class RevealSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class OneTimeTokenSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    revoked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    status = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = OneTimeToken
+        fields = ["id", "purpose", "subject", "token_prefix", "status", "bind_ip", "created_by", "created_at",
+                  "expires_at", "consumed_at", "consumed_by_ip", "revoked", "revoked_at", "revoked_by"]
+        read_only_fields = fields
+
+
+class TokenIssueSerializer(serializers.Serializer):
+    """Shape only; the purpose, subject and TTL range are checked by the service."""
+
+    purpose = serializers.CharField(max_length=32)
+    subject = serializers.CharField(max_length=200)
+    ttl = serializers.IntegerField(required=False, allow_null=True)
+    bind_ip = serializers.IPAddressField(required=False, allow_null=True, allow_blank=True)
+
+
+class TokenIssuedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    token = serializers.CharField(help_text="Shown only in this response; only its hash is stored.")
+    token_prefix = serializers.CharField()
+    purpose = serializers.CharField()
+    subject = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    bind_ip = serializers.IPAddressField(allow_null=True)
+
+
+class RedeemSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    timestamp = serializers.FloatField(help_text="The client's current time, unix seconds")
+
+
+class TokenRedemptionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TokenRedemption
+        fields = ["id", "token", "outcome", "ip", "request_id", "detail", "timestamp"]
+        read_only_fields = fields
