@@ -20,7 +20,7 @@ ROLE_TEMPLATES: dict[str, dict] = {
             "rbac.unrestricted", "rbac.view_project",
             "nodes.*", "clusters.*", "gpus.*", "jobs.*",
             "core.view_auditevent",
-            "keyvault.view_secret", "keyvault.add_secret", "keyvault.change_secret",
+            "keyvault.view_secret", "keyvault.add_secret", "keyvault.change_secret", "keyvault.view_secretaccess",
             "django_celery_beat.view_*",
         ],
     },
