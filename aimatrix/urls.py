@@ -18,6 +18,7 @@ urlpatterns = [
     path("", DashboardView.as_view(), name="dashboard"),
     path("jobs/", include("apps.jobs.urls")),
     path("projects/", include("apps.rbac.urls")),
+    path("keyvault/", include("apps.keyvault.urls")),
     path("audit/", include("apps.core.urls")),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),

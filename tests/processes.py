@@ -1,21 +1,16 @@
-"""Start and stop the real processes the suite needs: Celery workers and daphne, pointed at the
-test database that pytest-django created."""
+"""The suite's real processes (Celery workers, daphne) pointed at pytest-django's test database."""
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-LOG_DIR = Path(os.environ.get("AIMATRIX_VAR_DIR", ROOT / "var" / "test" / "app")) / "logs"
+from devtools import processes as base
+from devtools.processes import Process, free_port  # noqa: F401  (re-exported for tests)
+
+LOG_DIR = Path(os.environ.get("AIMATRIX_VAR_DIR", base.ROOT / "var" / "test" / "app")) / "logs"
 
 
 def test_database_url() -> str:
@@ -25,91 +20,12 @@ def test_database_url() -> str:
 
 
 def child_env(**overrides) -> dict:
-    env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": test_database_url(),
-        "AIMATRIX_JOB_HEARTBEAT_INTERVAL": "0.5",
-        "PYTHONUNBUFFERED": "1",
-    })
-    env.update({k: str(v) for k, v in overrides.items()})
-    return env
+    return base.child_env(DATABASE_URL=test_database_url(), AIMATRIX_JOB_HEARTBEAT_INTERVAL="0.5", **overrides)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Process:
-    def __init__(self, name: str, argv: list[str], env: dict):
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.name = name
-        self.log_path = LOG_DIR / f"{name}.log"
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def kill(self, sig=signal.SIGKILL) -> None:
-        """Signal the whole process group (a prefork worker has children)."""
-        try:
-            os.killpg(self.proc.pid, sig)
-        except ProcessLookupError:
-            pass
-
-    def stop(self, timeout: float = 10) -> None:
-        if self.alive():
-            self.kill(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill(signal.SIGKILL)
-                self.proc.wait(5)
-        self._log.close()
-
-    def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-
-def start_worker(name: str, queues: str = "default,ssh,bmc,slurm,telemetry", concurrency: int = 2, **env) -> Process:
-    argv = [str(BIN / "celery"), "-A", "aimatrix", "worker", "-n", f"{name}@%h", "-Q", queues,
-            f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "--loglevel=INFO"]
-    proc = Process(name, argv, child_env(**env))
-    wait_for_worker(proc, f"{name}@{socket.gethostname()}")
-    return proc
-
-
-def wait_for_worker(proc: Process, hostname: str, timeout: float = 30) -> None:
-    from aimatrix.celery import app
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            raise RuntimeError(f"worker {proc.name} exited:\n{proc.log_tail()}")
-        replies = app.control.ping(destination=[hostname], timeout=0.5) or []
-        if any(hostname in r for r in replies):
-            return
-    raise RuntimeError(f"worker {proc.name} did not answer within {timeout}s:\n{proc.log_tail()}")
+def start_worker(name: str, queues: str = base.QUEUES, concurrency: int = 2, **env) -> Process:
+    return base.start_worker(name, child_env(**env), LOG_DIR, queues=queues, concurrency=concurrency)
 
 
 def start_daphne(name: str = "daphne", **env) -> tuple[Process, str]:
-    port = free_port()
-    argv = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "aimatrix.asgi:application"]
-    proc = Process(name, argv, child_env(**env))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            raise RuntimeError(f"daphne exited:\n{proc.log_tail()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    proc.stop()
-    raise RuntimeError(f"daphne did not listen within 30s:\n{proc.log_tail()}")
+    return base.start_daphne(name, child_env(**env), LOG_DIR)

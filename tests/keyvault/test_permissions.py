@@ -31,7 +31,7 @@ MATRIX = [
     ("DELETE", "/api/v1/secrets/{secret}/", None, {"admin": 204, "sre": 403, DEV: 403}),
     ("POST", "/api/v1/secrets/{secret}/reveal/", None, {"admin": 200, "sre": 403, DEV: 403}),
     ("GET", "/api/v1/secrets/{secret}/access-log/", None, {"admin,sre": 200, DEV: 403}),
-    ("GET", "/api/v1/keyvault/access-log/", None, {"admin": 200, "sre": 403, DEV: 403}),
+    ("GET", "/api/v1/keyvault/access-log/", None, {"admin,sre": 200, DEV: 403}),
     ("GET", "/api/v1/keyvault/tokens/", None, {"admin,sre": 200, DEV: 200}),
     ("POST", "/api/v1/keyvault/tokens/", {"purpose": "secret", "subject": "{secret_name}"},
      {"admin": 201, "sre": 403, DEV: 403}),

@@ -133,3 +133,28 @@ def test_deleting_a_project_that_owns_secrets_is_a_409(make_user, api):
     assert resp.status_code == 409 and "munge-key" in resp.json()["detail"]
     assert Project.objects.filter(pk=project.pk).exists() and Secret.objects.count() == 1
     assert not AuditEvent.objects.filter(action="project.delete").exists()
+
+
+def test_project_list_query_count_does_not_grow_with_rows(make_user, api):
+    from devtools.queries import count_queries
+
+    dev = make_user("dev")
+    dev.groups.add(Group.objects.get(name="data-developer"))
+    client = api(dev)
+
+    def measure():
+        client.get("/api/v1/projects/")  # warm the user's permission cache
+        with count_queries() as counter:
+            assert client.get("/api/v1/projects/").status_code == 200
+        return counter.count
+
+    services.create_project(None, "p-0", owner=dev)
+    small = measure()
+    for i in range(1, 30):
+        project = services.create_project(None, f"p-{i}")
+        if i % 3 == 0:
+            rbac_member = services.add_member
+            rbac_member(make_user(f"owner-{i}", superuser=True), project, "dev", "viewer")
+    large = measure()
+    assert small > 0 and large == small
+    assert len(client.get("/api/v1/projects/").json()["results"]) == 10

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "keyvault"
+urlpatterns = [
+    path("", views.SecretListView.as_view(), name="list"),
+    path("<int:pk>/", views.SecretDetailView.as_view(), name="detail"),
+    path("<int:pk>/reveal/", views.SecretRevealView.as_view(), name="reveal"),
+    path("tokens/", views.TokenListView.as_view(), name="tokens"),
+    path("tokens/<uuid:pk>/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
+    path("access-log/", views.AccessLogView.as_view(), name="access-log"),
+]

@@ -1,0 +1,1 @@
+"""Support code for the test suite and the benchmarks (not imported by the application)."""
