@@ -81,6 +81,46 @@ def _append_portable(job_id, now, kind, message, host, data, progress, step) -> 
     return seq
 
 
+_PG_BATCH_SQL = f"""
+WITH s AS (UPDATE {_JOB} SET event_seq = event_seq + %(n)s WHERE id = %(job)s RETURNING event_seq)
+INSERT INTO {_EVENT} (job_id, seq, timestamp, kind, message, host, data)
+SELECT %(job)s, s.event_seq - %(n)s + t.ord, t.ts, t.kind, t.message, t.host, t.data::jsonb
+FROM s, unnest(%(ts)s::timestamptz[], %(kind)s::text[], %(message)s::text[], %(host)s::text[], %(data)s::text[])
+     WITH ORDINALITY AS t(ts, kind, message, host, data, ord)
+RETURNING seq
+"""
+
+
+def append_events(job_id: int, events: list[dict], *, publish: bool = True) -> list[dict]:
+    """Persist several events of one job in one statement (sequence numbers stay contiguous and
+    in list order). Each event: kind, message, host, data, ts (a datetime)."""
+    if not events:
+        return []
+    payloads = [json.dumps(e.get("data") or {}, cls=DjangoJSONEncoder) for e in events]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(_PG_BATCH_SQL, {
+                "n": len(events), "job": job_id, "ts": [e["ts"] for e in events],
+                "kind": [e["kind"] for e in events], "message": [e.get("message", "") for e in events],
+                "host": [e.get("host", "") for e in events], "data": payloads,
+            })
+            seqs = sorted(row[0] for row in cur.fetchall())
+        if not seqs:
+            raise Job.DoesNotExist(f"job {job_id} does not exist")
+    else:
+        with transaction.atomic():
+            seqs = [_append_portable(job_id, e["ts"], e["kind"], e.get("message", ""), e.get("host", ""),
+                                     e.get("data") or {}, None, None) for e in events]
+    stored = []
+    for seq, event, payload in zip(seqs, events, payloads):
+        message = {"seq": seq, "ts": event["ts"].isoformat(), "kind": event["kind"],
+                   "message": event.get("message", ""), "host": event.get("host", ""), "data": json.loads(payload)}
+        stored.append(message)
+        if publish:
+            publisher.publish(job_id, message)
+    return stored
+
+
 def events_after(job_id: int, after: int = 0, limit: int | None = None) -> list[dict]:
     qs = JobEvent.objects.filter(job_id=job_id, seq__gt=after).order_by("seq")
     if limit:

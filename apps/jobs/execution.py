@@ -33,7 +33,7 @@ def execute(job_id: int, worker: str | None = None) -> str | None:
     try:
         if kind is None:
             raise JobFailed(f"this worker does not know the job kind {job.kind!r}")
-        with Heartbeat(job_id):
+        with Heartbeat(job_id), runner:
             result = kind.handler(runner, job.params, job.target) or {}
     except JobCancelled:
         status, error = JobStatus.CANCELLED, "Cancelled on request."

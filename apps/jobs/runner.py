@@ -2,12 +2,21 @@
 
 Every call persists an event and publishes it. step() and check_cancelled() honour a cancel
 request, so cancelling stops the work between steps.
+
+Log lines are written in small batches: a background thread stores what has piled up at most
+LOG_FLUSH_INTERVAL (10 ms) after the first line (one statement for the batch), so a chatty job costs one
+database round trip per batch instead of per line. Any other event first flushes the pending
+lines, so the order of the log is always the order of the calls.
 """
 from __future__ import annotations
 
+import threading
 import time
 
-from .events import append_event
+from django.db import connection
+from django.utils import timezone
+
+from .events import append_event, append_events
 from .models import EventKind, Job
 
 
@@ -21,6 +30,8 @@ class JobFailed(Exception):
 
 class JobRunner:
     CANCEL_POLL_INTERVAL = 0.25
+    LOG_FLUSH_INTERVAL = 0.01
+    LOG_BATCH_MAX = 500
 
     def __init__(self, job: Job):
         self.job = job
@@ -28,28 +39,90 @@ class JobRunner:
         self.steps_done = 0
         self.host_results: dict[str, dict] = {}
         self._last_cancel_check = 0.0
+        self._pending: list[dict] = []
+        self._write_lock = threading.Lock()  # one writer at a time keeps the log in call order
+        self._wake = threading.Condition()
+        self._closed = False
+        self._flusher: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        """Store every pending line and stop the background writer."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        if self._flusher is not None:
+            self._flusher.join(5)
+        self.flush()
+
+    def flush(self) -> None:
+        with self._write_lock:
+            with self._wake:
+                batch, self._pending = self._pending, []
+            append_events(self.job_id, batch)
+
+    def _flush_loop(self) -> None:
+        try:
+            while True:
+                with self._wake:
+                    while not self._pending and not self._closed:
+                        self._wake.wait()
+                    if self._closed:
+                        return
+                    # Let a burst gather for a moment, unless the batch is already full.
+                    deadline = time.monotonic() + self.LOG_FLUSH_INTERVAL
+                    while (len(self._pending) < self.LOG_BATCH_MAX and not self._closed
+                           and (left := deadline - time.monotonic()) > 0):
+                        self._wake.wait(left)
+                self.flush()
+        finally:
+            connection.close()  # this thread's own database connection
 
     # --- reporting -------------------------------------------------------------------
     def step(self, name: str, *, progress: int | None = None) -> None:
         """Begin a named step; stops here if the job was cancelled."""
         self.check_cancelled(force=True)
         self.steps_done += 1
-        append_event(self.job_id, EventKind.STEP, name, step=name, progress=_clamp(progress),
-                     data={"progress": _clamp(progress)} if progress is not None else None)
+        self._now(EventKind.STEP, name, step=name, progress=_clamp(progress),
+                  data={"progress": _clamp(progress)} if progress is not None else None)
 
-    def log(self, message: str, *, host: str = "", level: str = "info", **data) -> dict:
+    def log(self, message: str, *, host: str = "", level: str = "info", **data) -> None:
         if level != "info":
             data["level"] = level
-        return append_event(self.job_id, EventKind.LOG, message, host=host, data=data)
+        event = {"kind": EventKind.LOG, "message": message, "host": host, "data": data, "ts": timezone.now()}
+        with self._wake:
+            if self._closed:
+                raise RuntimeError("log() after the job runner was closed")
+            self._pending.append(event)
+            if self._flusher is None:
+                self._flusher = threading.Thread(target=self._flush_loop, name=f"job-{self.job_id}-log",
+                                                 daemon=True)
+                self._flusher.start()
+            if len(self._pending) in (1, self.LOG_BATCH_MAX):
+                self._wake.notify()
 
     def progress(self, percent: int, message: str = "") -> None:
         pct = _clamp(percent)
-        append_event(self.job_id, EventKind.PROGRESS, message, progress=pct, data={"progress": pct})
+        self._now(EventKind.PROGRESS, message, progress=pct, data={"progress": pct})
 
     def host_result(self, host: str, ok: bool, message: str = "", **data) -> None:
         """Record the outcome for one host of a fan-out job."""
         self.host_results[host] = {"ok": ok, "message": message, **data}
-        append_event(self.job_id, EventKind.HOST, message, host=host, data={"ok": ok, **data})
+        self._now(EventKind.HOST, message, host=host, data={"ok": ok, **data})
+
+    def _now(self, kind, message, **fields) -> None:
+        """Store an event at once, after the log lines that came before it."""
+        with self._write_lock:
+            with self._wake:
+                batch, self._pending = self._pending, []
+            append_events(self.job_id, batch)
+            append_event(self.job_id, kind, message, **fields)
 
     # --- cancellation ----------------------------------------------------------------
     def check_cancelled(self, force: bool = False) -> None:
