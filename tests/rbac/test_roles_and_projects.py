@@ -158,3 +158,26 @@ def test_project_list_query_count_does_not_grow_with_rows(make_user, api):
     large = measure()
     assert small > 0 and large == small
     assert len(client.get("/api/v1/projects/").json()["results"]) == 10
+
+
+def test_object_grant_to_a_project_reveals_the_object_to_its_members(make_user, api):
+    admin = make_user("root", superuser=True)
+    dev = make_user("dev")
+    dev.groups.add(Group.objects.get(name="data-developer"))
+    team = services.create_project(None, "team", owner=dev)
+    shared = services.create_project(None, "shared")
+    client = api(dev)
+    assert api(dev).get(f"/api/v1/projects/{shared.pk}/").status_code == 404
+    services.grant(admin, team, shared, "view")
+    assert client.get(f"/api/v1/projects/{shared.pk}/").status_code == 200
+    assert {p["name"] for p in client.get("/api/v1/projects/").json()["results"]} == {"team", "shared"}
+    # A grant to view is not a grant to manage.
+    assert client.post(f"/api/v1/projects/{shared.pk}/members/", {"username": "dev"}, format="json").status_code == 403
+    services.revoke(admin, team, shared, "view")
+    assert client.get(f"/api/v1/projects/{shared.pk}/").status_code == 404
+    assert list(AuditEvent.objects.filter(action__startswith="grant.").order_by("id").values_list("action", flat=True)) == [
+        "grant.add", "grant.remove"]
+    with pytest.raises(Exception, match="permission"):
+        services.grant(admin, team, shared, "fly")
+    with pytest.raises(Exception, match="may not grant"):
+        services.grant(dev, team, shared, "view")
