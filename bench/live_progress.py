@@ -33,101 +33,23 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from devtools import processes
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FINAL_STATUSES = ("succeeded", "failed", "cancelled")
-DEFAULT_RATES = "100,250,500,1000,2000,4000"
+DEFAULT_RATES = "100,250,500,750,1000,1500,2000,3000,4000,6000,8000"
 BENCH_USER = "bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # --- processes ------------------------------------------------------------------------------
-class Proc:
-    """A child process in its own session (a prefork worker has children), logging to a file."""
-
-    def __init__(self, name: str, argv: list[str], env: dict, log_dir: Path):
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.name = name
-        self.log_path = log_dir / f"{name}.log"
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        self.pid = self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def _signal_group(self, sig) -> None:
-        try:
-            os.killpg(self.proc.pid, sig)
-        except ProcessLookupError:
-            pass
-
-    def stop(self, timeout: float = 10) -> None:
-        if self.alive():
-            self._signal_group(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._signal_group(signal.SIGKILL)
-                self.proc.wait(5)
-        self._log.close()
-
-    def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
+def start_daphne(log_dir: Path, port: int):
+    return processes.start_daphne("daphne", processes.child_env(), log_dir, port=port or None)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def child_env() -> dict:
-    env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.setdefault("DJANGO_SETTINGS_MODULE", "aimatrix.settings")
-    return env
-
-
-def start_daphne(log_dir: Path, port: int) -> tuple[Proc, str]:
-    port = port or free_port()
-    proc = Proc("daphne", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "aimatrix.asgi:application"],
-                child_env(), log_dir)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            raise RuntimeError(f"daphne exited:\n{proc.log_tail()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    proc.stop()
-    raise RuntimeError(f"daphne did not listen within 30s:\n{proc.log_tail()}")
-
-
-def start_worker(log_dir: Path, concurrency: int) -> Proc:
-    from aimatrix.celery import app
-
-    name = f"bench-{os.getpid()}"
-    hostname = f"{name}@{socket.gethostname()}"
-    argv = [str(BIN / "celery"), "-A", "aimatrix", "worker", "-n", f"{name}@%h",
-            "-Q", "default,ssh,bmc,slurm,telemetry", f"--concurrency={concurrency}",
-            "--without-gossip", "--without-mingle", "--loglevel=INFO"]
-    proc = Proc("worker", argv, child_env(), log_dir)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            raise RuntimeError(f"worker exited:\n{proc.log_tail()}")
-        replies = app.control.ping(destination=[hostname], timeout=0.5) or []
-        if any(hostname in r for r in replies):
-            return proc
-    proc.stop()
-    raise RuntimeError(f"worker did not answer within 30s:\n{proc.log_tail()}")
+def start_worker(log_dir: Path, concurrency: int):
+    return processes.start_worker(f"bench-{os.getpid()}", processes.child_env(), log_dir, concurrency=concurrency)
 
 
 # --- CPU accounting from /proc ----------------------------------------------------------------
@@ -257,8 +179,9 @@ def latency_summary(values_s: list[float]) -> dict:
 
 
 # --- one run --------------------------------------------------------------------------------------
-def run_rate(api: Api, token: str, rate: float, count: int, sampler: CpuSampler, timeout: float) -> dict:
-    from apps.jobs.models import Job
+def run_rate(api: Api, token: str, rate: float, count: int, sampler: CpuSampler, timeout: float,
+             dump: Path | None = None) -> dict:
+    from apps.jobs.models import Job, JobEvent
 
     cpu_before = sampler.sample()
     t_post = time.time()
@@ -325,6 +248,10 @@ def run_rate(api: Api, token: str, rate: float, count: int, sampler: CpuSampler,
     max_seq = max(seqs_seen, default=0)
     seq_gaps = [s for s in range(1, max_seq + 1) if s not in seqs_seen]
 
+    if dump is not None:  # per-event raw data for offline analysis: [i, seq, t, receive time]
+        dump.parent.mkdir(parents=True, exist_ok=True)
+        rows = sorted([i, seq, t, recv] for i, (recv, t, seq) in first_seen.items())
+        dump.write_text(json.dumps({"t_post": t_post, "t_connected": t_connected, "events": rows}))
     emitted_rate_from_t = (unique - 1) / (emit_ts[-1] - emit_ts[0]) if unique > 1 and emit_ts[-1] > emit_ts[0] else None
     received_rate = unique / (last_recv - emit_ts[0]) if unique and last_recv > emit_ts[0] else None
     job_result = job.result or {}
@@ -344,6 +271,7 @@ def run_rate(api: Api, token: str, rate: float, count: int, sampler: CpuSampler,
         "duplicate_seqs": sum(n - 1 for n in seqs_seen.values()),
         "seq_gaps": len(seq_gaps),
         "total_events": max_seq,
+        "persisted_events": JobEvent.objects.filter(job_id=job_id).count(),
         "frames": frames,
         "events_per_frame": round(len(received) / frames, 1) if frames else None,
         "emitted_before_connect": sum(1 for t in emit_ts if t < t_connected),
@@ -396,6 +324,18 @@ def ensure_user_token() -> str:
         user.save()
     token, _ = Token.objects.get_or_create(user=user)
     return token.key
+
+
+def code_info() -> dict:
+    """Which code was measured: the commit, and the files that differed from it."""
+    def git(*argv):
+        try:
+            return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    return {"commit": git("rev-parse", "HEAD").strip() or None,
+            "modified_files": [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()
+                               if not line[3:].startswith("bench/results/")]}
 
 
 def machine_info() -> dict:
@@ -452,7 +392,8 @@ def print_table(results: list[dict], summary: dict) -> None:
               f"{_fmt(r['events_per_frame'], 1):>6}  {cpu}{'  TIMED OUT' if r['timed_out'] else ''}{'  (noisy)' if r.get('noisy') else ''}")
     print("latency in ms (receive time - emission time), events emitted after the websocket connected;"
           " pre = events emitted before it connected (delivered by replay)")
-    print(f"sustained: {summary['sustained_rate']} events/s (received within 5% of requested, p99 < "
+    top = " (every rate tried passed: the ceiling is at least this)" if summary["sustained_is_highest_rate_tried"] else ""
+    print(f"sustained: {summary['sustained_rate']} events/s{top} (received within 5% of requested, p99 < "
           f"{summary['sustained_p99_bound_ms']:g} ms, nothing lost, every lower rate passing too)")
     t = summary["target"]
     print(f"target ({t['description']}): {'MET' if t['met'] else 'NOT MET'}"
@@ -468,13 +409,19 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 5)),
                         help="emission time per rate; count = rate * seconds (default 5)")
     parser.add_argument("--min-count", type=int, default=500)
-    parser.add_argument("--max-count", type=int, default=20000)
+    parser.add_argument("--max-count", type=int, default=16000)
     parser.add_argument("--run-timeout", type=float, default=90, help="seconds before a run is cancelled")
     parser.add_argument("--concurrency", type=int, default=int(os.environ.get("AIMATRIX_WORKER_CONCURRENCY", 2)))
     parser.add_argument("--daphne-port", type=int, default=int(os.environ.get("BENCH_DAPHNE_PORT", 0)))
     parser.add_argument("--quiet-pct", type=float, default=25.0,
                         help="before each rate, wait until other processes use less than this %% of a core")
-    parser.add_argument("--quiet-wait", type=float, default=15.0, help="at most this many seconds (0: do not wait)")
+    parser.add_argument("--quiet-wait", type=float, default=10.0, help="at most this many seconds (0: do not wait)")
+    parser.add_argument("--noisy-retries", type=int, default=1,
+                        help="run a rate again (at most this many times) when other work disturbed it; the "
+                             "quietest attempt is reported")
+    parser.add_argument("--budget", type=float, default=150.0,
+                        help="after this many seconds of runs, no more quiet waits or retries (keeps the bench short)")
+    parser.add_argument("--dump-dir", help="also write every event's [i, seq, t, receive time] per rate here")
     parser.add_argument("--sustained-p99-ms", type=float, default=250.0)
     parser.add_argument("--target-rate", type=float, default=2000.0)
     parser.add_argument("--target-latency-rate", type=float, default=500.0)
@@ -497,10 +444,11 @@ def main(argv=None) -> int:
     log_dir = Path(settings.VAR_DIR) / "logs"
     pg_dir = os.environ.get("PG_DIR")
     redis_dir = os.environ.get("REDIS_DIR")
-    procs: list[Proc] = []
+    procs: list[processes.Process] = []
     try:
         token = ensure_user_token()
         info = machine_info()
+        code = code_info()
         daphne, base_url = start_daphne(log_dir, args.daphne_port)
         procs.append(daphne)
         worker = start_worker(log_dir, args.concurrency)
@@ -515,28 +463,46 @@ def main(argv=None) -> int:
         api = Api(base_url, token)
         print(f"live_progress: daphne {base_url}, worker pid {worker.pid} (concurrency {args.concurrency}), "
               f"PostgreSQL {info['postgresql']}, Redis {info['redis']}, {info['nproc']} cores, "
-              f"load {info['loadavg_at_start']}", flush=True)
+              f"load {info['loadavg_at_start']}, code {code['commit']}"
+              f"{' + local changes in ' + ', '.join(code['modified_files']) if code['modified_files'] else ''}",
+              flush=True)
 
         # Warm-up (not reported): imports, connections, first-request costs in every process.
         run_rate(api, token, 500, 300, sampler, args.run_timeout)
 
         results = []
+        started = time.monotonic()
         for rate in rates:
             count = int(min(args.max_count, max(args.min_count, round(rate * args.seconds))))
-            background = wait_for_quiet(sampler, args.quiet_pct, args.quiet_wait) if args.quiet_wait > 0 else None
-            print(f"live_progress: {rate:g} events/s x {count} (background load {background}% of a core) ...",
-                  flush=True)
-            r = run_rate(api, token, rate, count, sampler, args.run_timeout)
-            r["background_cpu_pct_before"] = background
-            r["noisy"] = r["cpu_pct"]["other"] > args.quiet_pct
-            results.append(r)
-            lat = r["latency_ms"]
-            print(f"  emitted {r['emitted_rate']}/s, received {r['received_rate']}/s, p50 {lat.get('p50')} "
-                  f"p99 {lat.get('p99')} max {lat.get('max')} ms, lost {r['lost']}, dup {r['duplicates']}",
-                  flush=True)
-            for p in procs:
-                if not p.alive():
-                    raise RuntimeError(f"{p.name} died:\n{p.log_tail()}")
+            attempts = []
+            while True:
+                in_budget = time.monotonic() - started < args.budget
+                background = (wait_for_quiet(sampler, args.quiet_pct, args.quiet_wait)
+                              if args.quiet_wait > 0 and in_budget else None)
+                print(f"live_progress: {rate:g} events/s x {count} (background load {background}% of a core) ...",
+                      flush=True)
+                dump = Path(args.dump_dir) / f"live_progress-{rate:g}.json" if args.dump_dir else None
+                r = run_rate(api, token, rate, count, sampler, args.run_timeout, dump)
+                r["background_cpu_pct_before"] = background
+                r["noisy"] = r["cpu_pct"]["other"] > args.quiet_pct
+                attempts.append(r)
+                lat = r["latency_ms"]
+                print(f"  emitted {r['emitted_rate']}/s, received {r['received_rate']}/s, p50 {lat.get('p50')} "
+                      f"p99 {lat.get('p99')} max {lat.get('max')} ms, lost {r['lost']}, dup {r['duplicates']}, "
+                      f"other load {r['cpu_pct']['other']}% of a core{' (noisy)' if r['noisy'] else ''}", flush=True)
+                for p in procs:
+                    if not p.alive():
+                        raise RuntimeError(f"{p.name} died:\n{p.log_tail()}")
+                if (not r["noisy"] or len(attempts) > args.noisy_retries
+                        or time.monotonic() - started >= args.budget):
+                    break
+            # Chosen by how quiet the machine was, never by the figures themselves.
+            best = min(attempts, key=lambda a: a["cpu_pct"]["other"])
+            best["attempts"] = len(attempts)
+            best["other_attempts"] = [{"other_cpu_pct": a["cpu_pct"]["other"], "emitted_rate": a["emitted_rate"],
+                                       "received_rate": a["received_rate"], "lost": a["lost"],
+                                       "p99_ms": a["latency_ms"].get("p99")} for a in attempts if a is not best]
+            results.append(best)
     finally:
         for p in reversed(procs):
             p.stop()
@@ -554,6 +520,8 @@ def main(argv=None) -> int:
                       and all(r["duplicates"] == 0 for r in results))
     summary = {
         "sustained_rate": sustained,
+        # True: every rate tried passed, so the real ceiling is higher than the ladder goes.
+        "sustained_is_highest_rate_tried": bool(results) and sustained == max(r["requested_rate"] for r in results),
         "sustained_p99_bound_ms": args.sustained_p99_ms,
         "target": {
             "description": f"{args.target_rate:g} events/s sustained on {info['nproc']} cores, p99 < "
@@ -570,9 +538,13 @@ def main(argv=None) -> int:
         "benchmark": "live_progress",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": info,
+        "code": code,
         "config": {
             "rates": rates, "seconds_per_rate": args.seconds, "min_count": args.min_count,
             "max_count": args.max_count, "worker_concurrency": args.concurrency, "job_kind": "core.pulse",
+            "quiet_pct": args.quiet_pct, "quiet_wait_s": args.quiet_wait, "noisy_retries": args.noisy_retries,
+            "sustained_rule": f"emitted and received >= 95% of requested, p99 < {args.sustained_p99_ms:g} ms, "
+                              "nothing lost or duplicated, every lower rate passing too",
             "latency": "client receive time.time() - event data.t (worker time.time() at emission); "
                        "latency_ms: events emitted after the websocket handshake; latency_all_ms: every event",
             "received_rate": "unique log events / (last receipt - first emission)",

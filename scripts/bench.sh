@@ -6,7 +6,7 @@
 #   BENCH_PG_PORT      PostgreSQL port            (default 55632)
 #   BENCH_REDIS_PORT   Redis port                 (default 56579)
 #   BENCH_KEEP_DB=1    keep var/bench/pg from the last run instead of starting from an empty cluster
-#   BENCH_RATES        comma-separated events/s   (default 100,250,500,1000,2000,4000)
+#   BENCH_RATES        comma-separated events/s   (default 100,250,500,750,1000,1500,2000,3000,4000,6000,8000)
 #   BENCH_SECONDS      emission time per rate     (default 5)
 # Extra arguments go to `python -m bench.live_progress` (e.g. make bench ARGS="--rates 500,2000").
 set -euo pipefail
@@ -38,3 +38,4 @@ mkdir -p "$AIMATRIX_VAR_DIR" bench/results
 
 .venv/bin/python manage.py migrate --noinput -v 0
 .venv/bin/python -m bench.live_progress --out bench/results/live_progress.json "$@"
+AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.identity --out bench/results/identity.json
