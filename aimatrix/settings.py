@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.jobs",
     "apps.keyvault",
+    "apps.nodes",
     "apps.rbac",  # last: its post_migrate hook syncs role templates once all permissions exist
 ]
 

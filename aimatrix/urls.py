@@ -12,12 +12,14 @@ api_v1 = [
     path("", include("apps.jobs.api.urls")),
     path("", include("apps.rbac.api.urls")),
     path("", include("apps.keyvault.api.urls")),
+    path("", include("apps.nodes.api.urls")),
 ]
 
 urlpatterns = [
     path("", DashboardView.as_view(), name="dashboard"),
     path("jobs/", include("apps.jobs.urls")),
     path("projects/", include("apps.rbac.urls")),
+    path("nodes/", include("apps.nodes.urls")),
     path("keyvault/", include("apps.keyvault.urls")),
     path("audit/", include("apps.core.urls")),
     path("admin/", admin.site.urls),

@@ -23,19 +23,23 @@ class JobKind:
     params_serializer: type | None = None
     queue: str = "default"
     description: str = ""
+    # Optional object-level check: authorize(user, clean_params) raises Forbidden/InvalidInput.
+    authorize: Callable | None = None
 
 
 _KINDS: dict[str, JobKind] = {}
 
 
-def register(name: str, *, label: str, permission: str, params=None, queue: str = "default", description: str = ""):
+def register(name: str, *, label: str, permission: str, params=None, queue: str = "default", description: str = "",
+             authorize: Callable | None = None):
     if queue not in settings.JOBS_QUEUES:
         raise ValueError(f"job kind {name}: unknown queue {queue!r}")
 
     def decorator(func):
         if name in _KINDS and _KINDS[name].handler is not func:
             raise ValueError(f"job kind {name} registered twice")
-        _KINDS[name] = JobKind(name, label, func, permission, params, queue, description or (func.__doc__ or "").strip())
+        _KINDS[name] = JobKind(name, label, func, permission, params, queue,
+                               description or (func.__doc__ or "").strip(), authorize)
         return func
 
     return decorator

@@ -44,6 +44,7 @@ class JobRunner:
         self._wake = threading.Condition()
         self._closed = False
         self._flusher: threading.Thread | None = None
+        self._last_flush = 0.0
 
     # --- lifecycle ---------------------------------------------------------------------
     def __enter__(self):
@@ -75,12 +76,15 @@ class JobRunner:
                         self._wake.wait()
                     if self._closed:
                         return
-                    # Let a burst gather for a moment, unless the batch is already full.
-                    deadline = time.monotonic() + self.LOG_FLUSH_INTERVAL
+                    # After a quiet spell the first line goes out at once; during a burst, lines
+                    # gather for a moment (unless the batch is already full).
+                    quiet = time.monotonic() - self._last_flush > self.LOG_FLUSH_INTERVAL
+                    deadline = time.monotonic() + (0 if quiet else self.LOG_FLUSH_INTERVAL)
                     while (len(self._pending) < self.LOG_BATCH_MAX and not self._closed
                            and (left := deadline - time.monotonic()) > 0):
                         self._wake.wait(left)
                 self.flush()
+                self._last_flush = time.monotonic()
         finally:
             connection.close()  # this thread's own database connection
 

@@ -68,6 +68,8 @@ def start_job(user, kind_name: str, params=None, *, target=None, retry_of: Job |
     if not user.has_perm(kind.permission):
         raise Forbidden(f"You do not have permission to start {kind.name} jobs.")
     clean = validate_params(kind, params)
+    if kind.authorize is not None:
+        kind.authorize(user, clean)
     with transaction.atomic():
         job = Job.objects.create(
             kind=kind.name,

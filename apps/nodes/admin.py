@@ -1,0 +1,69 @@
+from django.contrib import admin, messages
+from django.shortcuts import redirect
+
+from apps.core.admin_mixins import AuditedModelAdmin, ReadOnlyModelAdmin
+from apps.core.errors import ServiceError
+from apps.jobs import services as jobs
+
+from . import services
+from .models import Bmc, HostKey, Node, NodeEvent
+
+
+class HostKeyInline(ReadOnlyModelAdmin, admin.TabularInline):
+    model = HostKey
+    fields = ["key_type", "fingerprint", "state", "first_seen", "decided_by", "decided_at"]
+    readonly_fields = fields
+    extra = 0
+
+
+class BmcInline(admin.StackedInline):
+    model = Bmc
+    extra = 0
+    readonly_fields = ["power_state", "health", "polled_at", "poll_error"]
+
+
+@admin.register(Node)
+class NodeAdmin(AuditedModelAdmin, admin.ModelAdmin):
+    list_display = ["name", "address", "ssh_port", "state", "project", "last_seen"]
+    list_filter = ["state", "project", "bmc__driver"]
+    search_fields = ["name", "address"]
+    inlines = [BmcInline, HostKeyInline]
+    readonly_fields = ["state_reason", "last_seen", "facts", "facts_updated_at"]
+    actions = ["test_connection", "probe", "approve_pending_keys"]
+
+    def get_queryset(self, request):
+        return services.visible_nodes(request.user)
+
+    def _start(self, request, queryset, kind):
+        try:
+            job = jobs.start_job(request.user, kind, {"nodes": list(queryset.values_list("name", flat=True))})
+        except ServiceError as exc:
+            self.message_user(request, exc.message if hasattr(exc, "message") else str(exc), messages.ERROR)
+            return None
+        return redirect("jobs:detail", pk=job.pk)
+
+    @admin.action(description="Test SSH connection")
+    def test_connection(self, request, queryset):
+        return self._start(request, queryset, "nodes.test_connection")
+
+    @admin.action(description="Probe facts")
+    def probe(self, request, queryset):
+        return self._start(request, queryset, "nodes.probe")
+
+    @admin.action(description="Approve pending host keys")
+    def approve_pending_keys(self, request, queryset):
+        done = 0
+        for key in HostKey.objects.filter(node__in=queryset, state="pending").select_related("node"):
+            try:
+                services.decide_host_key(request.user, key, "trusted")
+                done += 1
+            except ServiceError as exc:
+                self.message_user(request, f"{key.node}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"Approved {done} host key(s).")
+
+
+@admin.register(NodeEvent)
+class NodeEventAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
+    list_display = ["timestamp", "node", "kind", "message"]
+    list_filter = ["kind"]
+    search_fields = ["node__name", "message"]

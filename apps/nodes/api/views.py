@@ -1,0 +1,148 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from apps.jobs import services as jobs
+from apps.jobs.api.serializers import JobSerializer
+from apps.nodes import importer, services
+from apps.nodes.filters import NodeFilter
+from apps.nodes.models import HostKey, Node
+from apps.rbac.api.mixins import RestrictedQuerysetMixin
+
+from .serializers import BmcWriteSerializer, NodeEventSerializer, NodeSerializer
+
+
+class PowerSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["on", "off", "graceful-shutdown", "reset", "cycle"])
+
+
+class BootDeviceSerializer(serializers.Serializer):
+    device = serializers.ChoiceField(choices=["pxe", "disk", "cd"])
+    persistent = serializers.BooleanField(default=False)
+
+
+class RunCommandSerializer(serializers.Serializer):
+    nodes = serializers.ListField(child=serializers.CharField(max_length=63), min_length=1, max_length=1000)
+    argv = serializers.ListField(child=serializers.CharField(max_length=4096, allow_blank=True), min_length=1,
+                                 max_length=200)
+    timeout = serializers.FloatField(min_value=1, max_value=3600, default=60)
+
+
+class ImportSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["csv", "json", "yaml"], required=False)
+    content = serializers.CharField(required=False, max_length=5_000_000)
+    file = serializers.FileField(required=False)
+
+
+def _accepted(job):
+    return Response({"job": job.pk, "url": f"/api/v1/jobs/{job.pk}/", "page_url": f"/jobs/{job.pk}/",
+                     **JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
+
+
+class NodeViewSet(RestrictedQuerysetMixin, viewsets.ModelViewSet):
+    """Nodes. Actions start jobs and answer 202 with the job."""
+
+    queryset = Node.objects.select_related("project", "ssh_credential", "bmc__credential").prefetch_related(
+        "host_keys")
+    serializer_class = NodeSerializer
+    filterset_class = NodeFilter
+    search_fields = ["name", "address", "facts__hostname"]
+    ordering_fields = ["name", "state", "last_seen", "created_at"]
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        keys = data.pop("known_host_keys", [])
+        serializer.instance = services.create_node(self.request.user, host_keys=keys, **data)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("known_host_keys", None)
+        serializer.instance = services.update_node(self.request.user, serializer.instance, **data)
+
+    def perform_destroy(self, instance):
+        services.delete_node(self.request.user, instance)
+
+    @extend_schema(request=ImportSerializer, responses={201: NodeSerializer(many=True)})
+    @action(detail=False, methods=["post"], url_path="import",
+            parser_classes=[JSONParser, MultiPartParser, FormParser], rbac_action="add")
+    def import_nodes(self, request):
+        data = ImportSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        content, fmt = importer.read_upload(data.validated_data)
+        created = importer.import_nodes(request.user, content, fmt)
+        return Response(NodeSerializer(created, many=True, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={202: JobSerializer})
+    @action(detail=True, methods=["post"], url_path="test-connection", rbac_action="use")
+    def test_connection(self, request, pk=None):
+        node = self.get_object()
+        return _accepted(jobs.start_job(request.user, "nodes.test_connection", {"nodes": [node.name]}, target=node))
+
+    @extend_schema(request=None, responses={202: JobSerializer})
+    @action(detail=True, methods=["post"], rbac_action="use")
+    def probe(self, request, pk=None):
+        node = self.get_object()
+        return _accepted(jobs.start_job(request.user, "nodes.probe", {"nodes": [node.name]}, target=node))
+
+    @extend_schema(request=PowerSerializer, responses={202: JobSerializer})
+    @action(detail=True, methods=["post"], rbac_action="manage")
+    def power(self, request, pk=None):
+        data = PowerSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        node = self.get_object()
+        return _accepted(jobs.start_job(request.user, "nodes.power",
+                                        {"node": node.name, "action": data.validated_data["action"]}, target=node))
+
+    @extend_schema(request=BootDeviceSerializer, responses={202: JobSerializer})
+    @action(detail=True, methods=["post"], url_path="boot-device", rbac_action="manage")
+    def boot_device(self, request, pk=None):
+        data = BootDeviceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        node = self.get_object()
+        return _accepted(jobs.start_job(request.user, "nodes.boot_device", {"node": node.name, **data.validated_data},
+                                        target=node))
+
+    @extend_schema(request=BmcWriteSerializer, responses={200: NodeSerializer})
+    @action(detail=True, methods=["put"], rbac_action="manage")
+    def bmc(self, request, pk=None):
+        node = self.get_object()
+        data = BmcWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.set_bmc(request.user, node, **data.validated_data)
+        node.refresh_from_db()
+        return Response(NodeSerializer(node, context={"request": request}).data)
+
+    @extend_schema(request=None, responses={200: NodeSerializer})
+    @action(detail=True, methods=["post"], url_path=r"host-keys/(?P<key_id>\d+)/approve", rbac_action="manage")
+    def approve_host_key(self, request, pk=None, key_id=None):
+        node = self.get_object()
+        key = HostKey.objects.filter(node=node, pk=key_id).first()
+        if key is None:
+            return Response({"detail": "No such host key on this node."}, status=404)
+        services.decide_host_key(request.user, key, "trusted")
+        return Response(NodeSerializer(node, context={"request": request}).data)
+
+    @extend_schema(request=None, responses={200: NodeSerializer})
+    @action(detail=True, methods=["post"], url_path=r"host-keys/(?P<key_id>\d+)/revoke", rbac_action="manage")
+    def revoke_host_key(self, request, pk=None, key_id=None):
+        node = self.get_object()
+        key = HostKey.objects.filter(node=node, pk=key_id).first()
+        if key is None:
+            return Response({"detail": "No such host key on this node."}, status=404)
+        services.decide_host_key(request.user, key, "revoked")
+        return Response(NodeSerializer(node, context={"request": request}).data)
+
+    @extend_schema(responses={200: NodeEventSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def events(self, request, pk=None):
+        return Response(NodeEventSerializer(self.get_object().events.all()[:200], many=True).data)
+
+    @extend_schema(request=RunCommandSerializer, responses={202: JobSerializer})
+    @action(detail=False, methods=["post"], url_path="run-command")
+    def run_command(self, request):
+        data = RunCommandSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _accepted(jobs.start_job(request.user, "nodes.run_command", data.validated_data))

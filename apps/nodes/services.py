@@ -1,0 +1,181 @@
+"""Nodes: inventory changes, host-key decisions, and the SSH/BMC targets jobs use.
+
+Every change is permission-checked through apps.rbac.permissions and audited.
+"""
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+
+from apps.core.audit import record_audit
+from apps.core.errors import Conflict, Forbidden, InvalidInput
+from apps.rbac.permissions import can, project_roles_for, restrict
+
+from .models import HostKey, HostKeyState, Node, NodeEvent
+
+AUDITED_FIELDS = ["name", "address", "ssh_port", "ssh_user", "labels", "state", "project_id", "ssh_credential_id"]
+
+
+def visible_nodes(user, action: str = "view"):
+    return restrict(Node.objects.select_related("project", "bmc"), user, action)
+
+
+def _fields(node: Node) -> dict:
+    return {f: getattr(node, f) for f in AUDITED_FIELDS}
+
+
+def _may_use_project(user, project, action: str) -> bool:
+    """Operators may place nodes anywhere; others only in projects where their role allows it."""
+    if not user.has_perm(f"nodes.{action}_node"):
+        return False
+    if user.is_superuser or user.has_perm("rbac.unrestricted"):
+        return True
+    return project is not None and project.memberships.filter(user=user, role__in=project_roles_for(action)).exists()
+
+
+def _check_credential(user, secret) -> None:
+    if secret is not None and not can(user, secret, "view"):
+        raise InvalidInput({"ssh_credential": ["Unknown secret, or you may not use it."]})
+
+
+@transaction.atomic
+def create_node(actor, *, host_keys: list[tuple[str, str]] = (), **fields) -> Node:
+    """Register a node. Host keys supplied here are trusted at once (known out of band)."""
+    if not _may_use_project(actor, fields.get("project"), "add"):
+        raise Forbidden("You may not add nodes here.")
+    _check_credential(actor, fields.get("ssh_credential"))
+    node = Node(**fields)
+    _validate(node)
+    node.save()
+    for key_type, public_key in host_keys:
+        trust_supplied_key(actor, node, key_type, public_key)
+    record_audit("node.create", actor=actor, obj=node, after=_fields(node))
+    return node
+
+
+@transaction.atomic
+def update_node(actor, node: Node, **changes) -> Node:
+    if not can(actor, node, "change"):
+        raise Forbidden("You may not change this node.")
+    if "project" in changes and changes["project"] != node.project and \
+            not _may_use_project(actor, changes["project"], "add"):
+        raise Forbidden("You may not move the node to that project.")
+    if "ssh_credential" in changes:
+        _check_credential(actor, changes["ssh_credential"])
+    before = _fields(node)
+    for field, value in changes.items():
+        setattr(node, field, value)
+    _validate(node)
+    node.save()
+    record_audit("node.update", actor=actor, obj=node, before=before, after=_fields(node))
+    return node
+
+
+def delete_node(actor, node: Node) -> None:
+    if not can(actor, node, "delete"):
+        raise Forbidden("You may not delete this node.")
+    try:
+        with transaction.atomic():
+            record_audit("node.delete", actor=actor, obj=node, before=_fields(node))
+            node.delete()
+    except ProtectedError:
+        raise Conflict(f"Node {node.name} is still in use; remove it from its cluster first.") from None
+
+
+def _validate(node: Node) -> None:
+    from django.core.exceptions import ValidationError
+
+    try:
+        node.full_clean(exclude=["ssh_credential", "project"])
+    except ValidationError as exc:
+        raise InvalidInput(exc.message_dict) from None
+
+
+# --- host keys ------------------------------------------------------------------------
+def fingerprint(public_key_b64: str) -> str:
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(base64.b64decode(public_key_b64)).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def trust_supplied_key(actor, node: Node, key_type: str, public_key: str) -> HostKey:
+    try:
+        fp = fingerprint(public_key)
+    except (ValueError, TypeError):
+        raise InvalidInput({"host_keys": [f"{key_type}: not a base64 public key."]}) from None
+    key, _ = HostKey.objects.update_or_create(
+        node=node, key_type=key_type, public_key=public_key,
+        defaults={"fingerprint": fp, "state": HostKeyState.TRUSTED, "decided_by": actor if getattr(
+            actor, "is_authenticated", False) else None, "decided_at": timezone.now()})
+    return key
+
+
+def record_offered_key(node: Node, key_type: str, public_key: str, fp: str, *, mismatch: bool) -> HostKey:
+    """A host offered a key we do not trust: keep it pending for an operator to decide."""
+    key, created = HostKey.objects.get_or_create(node=node, key_type=key_type, public_key=public_key,
+                                                 defaults={"fingerprint": fp})
+    if created:
+        kind = "hostkey.changed" if mismatch else "hostkey.new"
+        message = (f"Host offered a DIFFERENT {key_type} key {fp}: refused (possible man-in-the-middle); "
+                   "approve it only if the host was reinstalled." if mismatch
+                   else f"Host offered an unknown {key_type} key {fp}: pending approval.")
+        NodeEvent.objects.create(node=node, kind=kind, message=message, data={"fingerprint": fp})
+    return key
+
+
+@transaction.atomic
+def decide_host_key(actor, key: HostKey, state: str) -> HostKey:
+    if state not in (HostKeyState.TRUSTED, HostKeyState.REVOKED):
+        raise InvalidInput({"state": ["Must be trusted or revoked."]})
+    if not can(actor, key.node, "manage"):
+        raise Forbidden("You may not manage this node's host keys.")
+    before = {"state": key.state, "fingerprint": key.fingerprint}
+    if state == HostKeyState.TRUSTED:
+        # One trusted key per type: a reinstalled host replaces the old one.
+        key.node.host_keys.filter(key_type=key.key_type, state=HostKeyState.TRUSTED).exclude(pk=key.pk).update(
+            state=HostKeyState.REVOKED, decided_by=actor, decided_at=timezone.now())
+    key.state, key.decided_by, key.decided_at = state, actor, timezone.now()
+    key.save()
+    NodeEvent.objects.create(node=key.node, kind=f"hostkey.{state}",
+                             message=f"{key.key_type} key {key.fingerprint} {state} by {actor.get_username()}.")
+    record_audit(f"node.hostkey_{state}", actor=actor, obj=key.node, before=before,
+                 after={"state": state, "fingerprint": key.fingerprint})
+    return key
+
+
+def trusted_keys(node: Node) -> list[tuple[str, str]]:
+    return list(node.host_keys.filter(state=HostKeyState.TRUSTED).values_list("key_type", "public_key"))
+
+
+def mark_seen(node: Node, *, reachable: bool, reason: str = "") -> None:
+    """Lifecycle after a contact attempt; maintenance and retired nodes keep their state."""
+    updates = {"state_reason": reason[:300]}
+    if reachable:
+        updates["last_seen"] = timezone.now()
+    if node.state in ("new", "ready", "unreachable"):
+        updates["state"] = "ready" if reachable else "unreachable"
+    Node.objects.filter(pk=node.pk).update(**updates)
+
+
+@transaction.atomic
+def set_bmc(actor, node: Node, *, driver, address, credential, port=None, system_id="", verify_tls=True):
+    """Attach or replace a node's BMC. `credential` is a secret name the actor may see."""
+    from apps.keyvault.models import Secret
+
+    from .models import Bmc
+
+    if not can(actor, node, "manage"):
+        raise Forbidden("You may not manage this node's BMC.")
+    secret = restrict(Secret.objects.all(), actor, "view").filter(name=credential).first()
+    if secret is None:
+        raise InvalidInput({"bmc_credential": ["Unknown secret, or you may not use it."]})
+    bmc, created = Bmc.objects.update_or_create(node=node, defaults={
+        "driver": driver, "address": address, "port": port, "credential": secret, "system_id": system_id or "",
+        "verify_tls": verify_tls})
+    record_audit("node.bmc_set", actor=actor, obj=node,
+                 after={"driver": driver, "address": address, "port": port, "system_id": system_id,
+                        "credential": secret.name})
+    return bmc
