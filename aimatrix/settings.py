@@ -260,7 +260,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.jobs.tasks.reap_stale_jobs",
         "schedule": env_float("AIMATRIX_REAPER_INTERVAL", 30.0),
     },
+    "nodes-poll-power-states": {
+        "task": "apps.nodes.tasks.poll_power_states",
+        "schedule": env_float("AIMATRIX_POWER_POLL_INTERVAL", 60.0),
+        "options": {"queue": "bmc", "expires": 55},
+    },
 }
+CELERY_TASK_ROUTES = {"apps.nodes.tasks.poll_power_states": {"queue": "bmc"}}
+
+# --- Nodes ----------------------------------------------------------------------------
+NODES_SSH_FANOUT = env_int("AIMATRIX_SSH_FANOUT", 20)
+NODES_POWER_POLL_BATCH = env_int("AIMATRIX_POWER_POLL_BATCH", 500)
+NODES_POWER_POLL_CONCURRENCY = env_int("AIMATRIX_POWER_POLL_CONCURRENCY", 16)
+NODES_POWER_POLL_BUDGET = env_float("AIMATRIX_POWER_POLL_BUDGET", 50.0)
 
 # --- Jobs -----------------------------------------------------------------------------
 # A running job's worker refreshes its heartbeat this often; the reaper fails jobs whose

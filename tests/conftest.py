@@ -1,13 +1,17 @@
 """Shared fixtures: users, API clients, and the live worker + daphne for end-to-end tests."""
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from . import processes
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +68,41 @@ def wait_for_job(job_id, statuses=("succeeded", "failed", "cancelled"), timeout=
 
     return wait_for(lambda: (j := Job.objects.get(pk=job_id)).status in statuses and j,
                     timeout=timeout, message=f"job {job_id} to reach {statuses}")
+
+
+LAB_PINNED = {key: os.environ[f"TEST_LAB_{key.upper()}"]
+              for key in ("dir", "bridge", "subnet", "redfish_port", "ipmi_port")
+              if os.environ.get(f"TEST_LAB_{key.upper()}")}
+
+
+@pytest.fixture(scope="session")
+def lab_settings():
+    """A lab no other job on this machine uses: own directory, bridge, subnet and ports."""
+    from devtools import lab
+
+    settings = lab.unique_settings(**LAB_PINNED)
+    settings.update(hosts=3, redfish_fast=1)  # power changes settle within 1 s, not 0-11 s
+    return settings
+
+
+@pytest.fixture(scope="session")
+def lab_inventory(lab_settings, request):
+    """The lab of real hosts (sshd in network namespaces), a Redfish emulator and an IPMI
+    simulator, brought up by the project's own scripts and torn down at the end."""
+    import shutil
+
+    from devtools import lab
+
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root (network namespaces, users)")
+    try:
+        inventory = lab.lab_up(**lab_settings)
+    except BaseException:
+        lab.lab_down(**lab_settings)  # whatever did come up
+        raise
+    try:
+        yield inventory
+    finally:
+        lab.lab_down(**lab_settings)
+        if "dir" not in LAB_PINNED and request.session.testsfailed == 0:
+            shutil.rmtree(lab_settings["dir"], ignore_errors=True)

@@ -1,0 +1,191 @@
+"""Fleet jobs: connection test, facts probe, commands, BMC power and boot device."""
+from __future__ import annotations
+
+import shlex
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import serializers
+
+from apps.core.errors import Forbidden, InvalidInput
+from apps.jobs.registry import register
+from apps.jobs.runner import JobFailed
+from apps.rbac.permissions import restrict
+
+from . import facts, remote, ssh
+from .models import Bmc, Node, NodeEvent
+
+FANOUT = settings.NODES_SSH_FANOUT
+
+
+class NodesParams(serializers.Serializer):
+    nodes = serializers.ListField(child=serializers.CharField(max_length=63), min_length=1, max_length=1000)
+
+
+class CommandParams(NodesParams):
+    argv = serializers.ListField(child=serializers.CharField(max_length=4096, allow_blank=True), min_length=1,
+                                 max_length=200)
+    timeout = serializers.FloatField(min_value=1, max_value=3600, default=60)
+
+
+class PowerParams(serializers.Serializer):
+    node = serializers.CharField(max_length=63)
+    action = serializers.ChoiceField(choices=["on", "off", "graceful-shutdown", "reset", "cycle"])
+    deadline = serializers.FloatField(min_value=5, max_value=1800, default=300)
+
+
+class BootParams(serializers.Serializer):
+    node = serializers.CharField(max_length=63)
+    device = serializers.ChoiceField(choices=["pxe", "disk", "cd"])
+    persistent = serializers.BooleanField(default=False)
+
+
+def _names(params) -> list[str]:
+    return params["nodes"] if "nodes" in params else [params["node"]]
+
+
+def _authorize(action: str):
+    def check(user, params):
+        names = _names(params)
+        reachable = set(restrict(Node.objects.filter(name__in=names), user, action).values_list("name", flat=True))
+        missing = [n for n in names if n not in reachable]
+        if missing:
+            visible = set(restrict(Node.objects.filter(name__in=missing), user, "view").values_list("name", flat=True))
+            if visible:
+                raise Forbidden(f"You may not {action} node(s): {', '.join(sorted(visible))}.")
+            raise InvalidInput({"nodes": [f"Unknown node(s): {', '.join(sorted(set(missing) - visible))}."]})
+    return check
+
+
+def _nodes(params) -> list[Node]:
+    names = _names(params)
+    by_name = {n.name: n for n in Node.objects.filter(name__in=names).select_related("ssh_credential")}
+    return [by_name[n] for n in names if n in by_name]
+
+
+def _fan_out(runner, nodes, work, label):
+    """Run work(node) on every node with bounded concurrency; a result per host, job fails if any did."""
+    failed = []
+    done = 0
+    for node, outcome in ssh.fan_out(nodes, work, max_workers=FANOUT):
+        done += 1
+        if isinstance(outcome, Exception):
+            message = str(outcome) if isinstance(outcome, remote.NodeUnavailable) else f"{type(outcome).__name__}: {outcome}"
+            runner.host_result(node.name, False, message)
+            failed.append(message if message.startswith(node.name) else f"{node.name}: {message}")
+        else:
+            ok, message, data = outcome
+            runner.host_result(node.name, ok, message, **data)
+            if not ok:
+                failed.append(f"{node.name}: {message}")
+        runner.progress(done * 100 // len(nodes))
+    if failed:
+        reasons = "; ".join(reason[:300] for reason in failed[:10])
+        raise JobFailed(f"{label} failed on {len(failed)} of {len(nodes)} node(s). {reasons}")
+    return {"nodes": len(nodes)}
+
+
+@register("nodes.test_connection", label="Test SSH connection", permission="nodes.use_node", params=NodesParams,
+          queue="ssh", authorize=_authorize("use"))
+def test_connection(runner, params, target):
+    """Connects to each node with its trusted host keys and runs `true` and `sudo -n true`."""
+    nodes = _nodes(params)
+    runner.step(f"Connecting to {len(nodes)} node(s)")
+    purpose = f"job {runner.job_id} nodes.test_connection"
+
+    def work(node):
+        result = remote.run(node, ["true"], timeout=15, purpose=purpose)
+        sudo = remote.run(node, ["sudo", "-n", "true"], timeout=15, purpose=purpose)
+        message = f"connected in {result.duration * 1000:.0f} ms; sudo {'ok' if sudo.exit_status == 0 else 'NOT available'}"
+        return result.exit_status == 0, message, {"sudo": sudo.exit_status == 0}
+
+    return _fan_out(runner, nodes, work, "Connection test")
+
+
+@register("nodes.probe", label="Probe facts", permission="nodes.use_node", params=NodesParams, queue="ssh",
+          authorize=_authorize("use"))
+def probe(runner, params, target):
+    """Reads OS, kernel, CPU, memory, disks, NICs and GPUs from each node and stores them as facts."""
+    nodes = _nodes(params)
+    runner.step(f"Probing {len(nodes)} node(s)")
+    purpose = f"job {runner.job_id} nodes.probe"
+
+    def work(node):
+        outputs = {}
+        for key, argv in facts.COMMANDS.items():
+            result = remote.run(node, argv, timeout=20, purpose=purpose)
+            if result.exit_status == 0:
+                outputs[key] = result.stdout
+        found = facts.parse(outputs)
+        Node.objects.filter(pk=node.pk).update(facts=found, facts_updated_at=timezone.now())
+        summary = f"{found.get('os', '?')}, {found.get('cpu_threads', '?')} threads, " \
+                  f"{round(found.get('memory_bytes', 0) / 2**30, 1)} GiB, {found.get('gpu_count', 0)} GPU(s)"
+        return True, summary, {"facts": found}
+
+    return _fan_out(runner, nodes, work, "Facts probe")
+
+
+@register("nodes.run_command", label="Run a command", permission="nodes.run_command_node", params=CommandParams,
+          queue="ssh", authorize=_authorize("use"))
+def run_command(runner, params, target):
+    """Runs one command (an argv list, never a shell string) on each node; output per host."""
+    nodes = _nodes(params)
+    argv, timeout = params["argv"], params["timeout"]
+    runner.step(f"Running {shlex.join(argv)} on {len(nodes)} node(s)")
+    purpose = f"job {runner.job_id} nodes.run_command"
+
+    def work(node):
+        result = remote.run(node, argv, timeout=timeout, purpose=purpose)
+        for stream in ("stdout", "stderr"):
+            for line in getattr(result, stream).splitlines()[:500]:
+                runner.log(line, host=node.name, stream=stream)
+        return result.exit_status == 0, f"exit status {result.exit_status}", {"exit_status": result.exit_status}
+
+    return _fan_out(runner, nodes, work, "Command")
+
+
+@register("nodes.power", label="BMC power", permission="nodes.manage_node", params=PowerParams, queue="bmc",
+          authorize=_authorize("manage"))
+def power(runner, params, target):
+    """Asks the node's BMC for a power action and waits until it reports the requested state."""
+    from .bmc import SETTLES_IN, BmcError, PowerAction, wait_for_power
+
+    node = _nodes(params)[0]
+    action = PowerAction(params["action"])
+    desired = SETTLES_IN[action].value
+    try:
+        client = remote.bmc_client(node, f"job {runner.job_id} nodes.power")
+        runner.step(f"{action.value} via {node.bmc.driver}")
+        before = client.power_state()
+        runner.log(f"power state before: {before}", host=node.name)
+        client.power(action)
+        runner.step(f"Waiting for power {desired} (deadline {params['deadline']:g} s)")
+        waited = wait_for_power(client, desired, params["deadline"])
+    except remote.NodeUnavailable as exc:
+        raise JobFailed(str(exc)) from None
+    except BmcError as exc:
+        Bmc.objects.filter(node=node).update(poll_error=str(exc)[:300], polled_at=timezone.now())
+        raise JobFailed(f"{node.name}: {exc}") from None
+    Bmc.objects.filter(node=node).update(power_state=desired, polled_at=timezone.now(), poll_error="")
+    NodeEvent.objects.create(node=node, kind="power", message=f"{action.value}: {before} -> {desired}",
+                             data={"action": action.value, "before": before, "after": desired, "job": runner.job_id})
+    runner.host_result(node.name, True, f"power {desired} after {waited:.1f} s")
+    return {"before": before, "after": desired, "seconds": round(waited, 1)}
+
+
+@register("nodes.boot_device", label="Set boot device", permission="nodes.manage_node", params=BootParams,
+          queue="bmc", authorize=_authorize("manage"))
+def boot_device(runner, params, target):
+    from .bmc import BmcError, BootDevice
+
+    node = _nodes(params)[0]
+    runner.step(f"Boot from {params['device']} ({'persistent' if params['persistent'] else 'once'})")
+    try:
+        client = remote.bmc_client(node, f"job {runner.job_id} nodes.boot_device")
+        client.set_boot_device(BootDevice(params["device"]), params["persistent"])
+    except (BmcError, remote.NodeUnavailable) as exc:
+        raise JobFailed(f"{node.name}: {exc}") from None
+    NodeEvent.objects.create(node=node, kind="boot_device", message=f"boot device {params['device']}",
+                             data={"device": params["device"], "persistent": params["persistent"]})
+    runner.host_result(node.name, True, f"boot device {params['device']}")
+    return {"device": params["device"], "persistent": params["persistent"]}

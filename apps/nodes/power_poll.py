@@ -1,0 +1,55 @@
+"""Periodic BMC power-state poll: the stalest BMCs first, bounded concurrency, a deadline per
+round, and a node event for every change of state."""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import F
+from django.utils import timezone
+
+from .models import Bmc, NodeEvent
+
+
+def poll_power_states(limit: int | None = None, concurrency: int | None = None, budget_s: float | None = None) -> dict:
+    from . import remote
+    from .bmc import BmcError
+
+    limit = limit or settings.NODES_POWER_POLL_BATCH
+    concurrency = concurrency or settings.NODES_POWER_POLL_CONCURRENCY
+    budget_s = budget_s or settings.NODES_POWER_POLL_BUDGET
+    bmcs = list(Bmc.objects.select_related("node", "credential").order_by(F("polled_at").asc(nulls_first=True))[:limit])
+    started = time.monotonic()
+
+    def poll(bmc):
+        try:
+            if time.monotonic() - started > budget_s:
+                return bmc, None, "skipped: round budget used up"
+            client = remote.bmc_client(bmc.node, "beat nodes.poll_power_states")
+            return bmc, client.power_state(), ""
+        except (BmcError, remote.NodeUnavailable) as exc:
+            return bmc, None, str(exc)[:300]
+        finally:
+            close_old_connections()
+
+    changed = errors = 0
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(bmcs) or 1))) as pool:
+        for future in as_completed([pool.submit(poll, b) for b in bmcs]):
+            bmc, state, error = future.result()
+            if error.startswith("skipped"):
+                continue
+            now = timezone.now()
+            if error:
+                errors += 1
+                Bmc.objects.filter(pk=bmc.pk).update(polled_at=now, poll_error=error)
+                continue
+            if state != bmc.power_state:
+                changed += 1
+                NodeEvent.objects.create(node=bmc.node, kind="power.changed",
+                                         message=f"power {bmc.power_state or 'unknown'} -> {state}",
+                                         data={"before": bmc.power_state, "after": state})
+            Bmc.objects.filter(pk=bmc.pk).update(power_state=state, polled_at=now, poll_error="")
+    return {"polled": len(bmcs), "changed": changed, "errors": errors,
+            "seconds": round(time.monotonic() - started, 2), "concurrency": concurrency}

@@ -1,0 +1,274 @@
+"""Bring the local lab (SSH hosts, Redfish and IPMI BMCs) up and down from Python.
+
+The work is done by scripts/lab/{hosts,redfish,ipmi}.sh; this module runs them with the given
+settings and reads back $LAB_DIR/inventory.json as an `Inventory`. Settings are the scripts'
+LAB_* environment variables, given as keyword arguments with or without the prefix:
+
+    inv = lab_up(("hosts", "redfish"), dir="var/test/lab", bridge="aimx-t0", subnet="10.78.0",
+                 redfish_port=18100, redfish_fast=1)
+    inv.hosts[0].address, inv.client_key_path, inv.redfish.credentials()
+    lab_down(dir="var/test/lab")
+
+Secrets (the Redfish and IPMI passwords) stay in their mode-600 files; `credentials()` reads
+them on demand and nothing here logs or formats them.
+
+CLI: python -m devtools.lab up|down|status [hosts redfish ipmi]   (settings from LAB_* env)
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "scripts" / "lab"
+COMPONENTS = ("hosts", "redfish", "ipmi")
+DEFAULT_LAB_DIR = ROOT / "var" / "lab"
+
+
+class LabError(RuntimeError):
+    """A lab script failed; the message carries its output."""
+
+
+def _read_creds(path: str) -> tuple[str, str]:
+    values = {}
+    for line in Path(path).read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value.strip()
+    return values["username"], values["password"]
+
+
+@dataclass(frozen=True)
+class LabHost:
+    name: str
+    address: str
+    port: int
+    user: str
+    host_key_type: str   # e.g. "ssh-ed25519"
+    host_key: str        # base64 of the public key blob, as in known_hosts
+    fingerprint: str     # "SHA256:...", as `ssh-keygen -lf` prints it
+    netns: str | None = None
+
+    @property
+    def known_hosts_name(self) -> str:
+        """The host's name in a known_hosts file / paramiko HostKeys."""
+        return self.address if self.port == 22 else f"[{self.address}]:{self.port}"
+
+    @property
+    def known_hosts_line(self) -> str:
+        return f"{self.known_hosts_name} {self.host_key_type} {self.host_key}"
+
+
+@dataclass(frozen=True)
+class RedfishInfo:
+    url: str
+    username: str
+    credentials_file: str
+    systems: dict[str, str]                 # lab host name -> Redfish system id (UUID)
+    extra_systems: dict[str, str] = field(default_factory=dict)
+    power_delay: tuple[int, int] = (1, 11)  # seconds before a power change shows
+
+    def credentials(self) -> tuple[str, str]:
+        return _read_creds(self.credentials_file)
+
+    def system_path(self, host: str) -> str:
+        return f"/redfish/v1/Systems/{self.systems[host]}"
+
+
+@dataclass(frozen=True)
+class IpmiInfo:
+    node: str            # lab host whose BMC this is
+    host: str
+    port: int
+    username: str
+    credentials_file: str
+    password_file: str   # the password alone, for `ipmitool -f`
+    power_state_file: str
+    interface: str = "lanplus"
+    cipher_suite: int = 3
+
+    def credentials(self) -> tuple[str, str]:
+        return _read_creds(self.credentials_file)
+
+    def ipmitool_argv(self, *args: str) -> list[str]:
+        """ipmitool command line; the password is read from password_file, never on argv."""
+        return ["ipmitool", "-I", self.interface, "-C", str(self.cipher_suite), "-H", self.host,
+                "-p", str(self.port), "-U", self.username, "-f", self.password_file, *args]
+
+
+@dataclass(frozen=True)
+class Inventory:
+    lab_dir: Path
+    components: tuple[str, ...]
+    hosts: list[LabHost]
+    client_key_path: str | None
+    known_hosts: str | None
+    network: dict
+    redfish: RedfishInfo | None
+    ipmi: IpmiInfo | None
+
+    def host(self, name: str) -> LabHost:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        raise KeyError(name)
+
+    @classmethod
+    def load(cls, lab_dir: str | os.PathLike) -> "Inventory":
+        path = Path(lab_dir) / "inventory.json"
+        data = json.loads(path.read_text())
+        rf = data.get("redfish")
+        ip = data.get("ipmi")
+        return cls(
+            lab_dir=Path(data["lab_dir"]),
+            components=tuple(data.get("components", ())),
+            hosts=[LabHost(**h) for h in data.get("hosts", [])],
+            client_key_path=data.get("client_key_path"),
+            known_hosts=data.get("known_hosts"),
+            network=data.get("network", {}),
+            redfish=RedfishInfo(
+                url=rf["url"], username=rf["username"], credentials_file=rf["credentials_file"],
+                systems=rf["systems"], extra_systems=rf.get("extra_systems", {}),
+                power_delay=tuple(rf.get("power_delay", (1, 11))),
+            ) if rf else None,
+            ipmi=IpmiInfo(**ip) if ip else None,
+        )
+
+
+def lab_env(**settings) -> dict[str, str]:
+    """Environment for the scripts: os.environ plus settings (dir= -> LAB_DIR, ...)."""
+    env = dict(os.environ)
+    for key, value in settings.items():
+        name = key.upper()
+        if not name.startswith("LAB_"):
+            name = f"LAB_{name}"
+        if isinstance(value, (list, tuple)):
+            value = " ".join(str(v) for v in value)
+        env[name] = str(value)
+    lab_dir = Path(env.get("LAB_DIR") or DEFAULT_LAB_DIR)
+    env["LAB_DIR"] = str(lab_dir if lab_dir.is_absolute() else ROOT / lab_dir)
+    return env
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _used_subnets() -> set[str]:
+    """First three octets of every IPv4 address configured on this machine."""
+    try:
+        out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True,
+                             timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    used = set()
+    for line in out.splitlines():
+        parts = line.split()
+        if "inet" in parts:
+            used.add(parts[parts.index("inet") + 1].rsplit(".", 1)[0])
+    return used
+
+
+def _link_exists(name: str) -> bool:
+    return os.path.exists(f"/sys/class/net/{name}")
+
+
+def unique_settings(base_dir: str | os.PathLike | None = None, **overrides) -> dict:
+    """Settings for a lab no other job on this machine is using: a fresh directory under
+    base_dir (default var/test/labs), a bridge and a 10.78.x subnet not configured yet, free
+    TCP/UDP ports for Redfish and IPMI. Several test sessions can then run side by side
+    (with fixed values a second session's teardown stops the first one's lab)."""
+    base = Path(base_dir or ROOT / "var" / "test" / "labs")
+    base.mkdir(parents=True, exist_ok=True)
+    lab_dir = tempfile.mkdtemp(prefix="lab-", dir=base)
+    tag = os.getpid() % 100000
+    bridge = f"aimxt{tag}"
+    for n in range(1, 100):
+        if not _link_exists(bridge):
+            break
+        bridge = f"aimxt{tag}x{n}"[:15]
+    used = _used_subnets()
+    subnet = next((f"10.78.{(tag + i) % 254 + 1}" for i in range(254)
+                   if f"10.78.{(tag + i) % 254 + 1}" not in used), "10.78.0")
+    settings = {"dir": lab_dir, "bridge": bridge, "subnet": subnet,
+                "redfish_port": free_port(), "ipmi_port": free_port(socket.SOCK_DGRAM)}
+    settings.update(overrides)
+    return settings
+
+
+def _run(component: str, action: str, env: dict, timeout: float) -> str:
+    if component not in COMPONENTS:
+        raise ValueError(f"unknown lab component {component!r} (expected one of {COMPONENTS})")
+    proc = subprocess.run([str(SCRIPTS / f"{component}.sh"), action], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    out = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0:
+        raise LabError(f"scripts/lab/{component}.sh {action} exited {proc.returncode}:\n{out}")
+    return out
+
+
+def lab_up(components=COMPONENTS, *, timeout: float = 120, **settings) -> Inventory:
+    """Start the components (idempotent) and return the inventory."""
+    env = lab_env(**settings)
+    for component in components:
+        _run(component, "up", env, timeout)
+    return Inventory.load(env["LAB_DIR"])
+
+
+def lab_down(components=COMPONENTS, *, timeout: float = 60, **settings) -> None:
+    """Stop the components (reverse order); every one is attempted, the first failure raised."""
+    env = lab_env(**settings)
+    errors = []
+    for component in reversed(tuple(components)):
+        try:
+            _run(component, "down", env, timeout)
+        except (LabError, subprocess.TimeoutExpired) as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+def lab_status(components=COMPONENTS, **settings) -> dict[str, bool]:
+    env = lab_env(**settings)
+    status = {}
+    for component in components:
+        try:
+            _run(component, "status", env, 30)
+            status[component] = True
+        except LabError:
+            status[component] = False
+    return status
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("up", "down", "status"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    components = tuple(argv[1:]) or COMPONENTS
+    try:
+        if argv[0] == "up":
+            inv = lab_up(components)
+            print(f"lab: {', '.join(inv.components)} up; inventory {inv.lab_dir / 'inventory.json'}")
+        elif argv[0] == "down":
+            lab_down(components)
+            print("lab: down")
+        else:
+            status = lab_status(components)
+            print(" ".join(f"{c}={'up' if ok else 'down'}" for c, ok in status.items()))
+            return 0 if all(status.values()) else 1
+    except LabError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
