@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make lab` / `make lab-down`: the local lab of real services the portal manages.
-# Today: PostgreSQL and Redis for a production-like portal. Later: hosts in network namespaces,
-# Slurm, Salt and BMC emulators, registered in the portal.
+# `make lab` / `make lab-down`: the local lab of real hosts and services the portal manages:
+# PostgreSQL and Redis for a production-like portal, three hosts with their own sshd in network
+# namespaces (scripts/lab/hosts.sh), a Redfish emulator with one system per host and an IPMI
+# simulator for one host; all registered in the portal (nodes, trusted host keys, BMCs,
+# credentials in the key vault). Later: Slurm and Salt.
 #
 # `up` writes var/lab/env; `make run` picks it up while the lab is up (PostgreSQL instead of
 # the embedded SQLite). Ports and directories are configurable:
@@ -11,6 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 LAB_DIR="${LAB_DIR:-$ROOT/var/lab}"
+export LAB_DIR
 export PG_DIR="$LAB_DIR/pg" PG_PORT="${LAB_PG_PORT:-55732}" PG_PASSWORD="${LAB_PG_PASSWORD:-aimatrix-lab}"
 export REDIS_DIR="$LAB_DIR/redis" REDIS_PORT="${LAB_REDIS_PORT:-56679}"
 ENV_FILE="$LAB_DIR/env"
@@ -20,6 +23,9 @@ up() {
   mkdir -p "$LAB_DIR"
   scripts/pg.sh start
   scripts/redis.sh start
+  scripts/lab/hosts.sh up
+  scripts/lab/redfish.sh up      # LAB_REDFISH_FAST=1 make lab: power changes settle in 1 s
+  scripts/lab/ipmi.sh up
   umask 077
   cat >"$ENV_FILE" <<ENV
 DATABASE_URL=$(scripts/pg.sh url)
@@ -29,11 +35,16 @@ ENV
   set -a; . "$ENV_FILE"; set +a
   .venv/bin/python manage.py migrate --noinput | grep -v '^  Applying' || true
   .venv/bin/python manage.py ensure_admin
+  .venv/bin/python manage.py lab_register --lab-dir "$LAB_DIR"
   echo "lab: up. PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT"
+  echo "lab: hosts, Redfish and IPMI in $LAB_DIR/inventory.json, registered as nodes"
   echo "lab: settings in $ENV_FILE; 'make run' uses them while the lab is up"
 }
 
 down() {
+  scripts/lab/ipmi.sh down || true
+  scripts/lab/redfish.sh down || true
+  scripts/lab/hosts.sh down || true
   scripts/redis.sh stop || true
   scripts/pg.sh stop || true
   rm -f "$ENV_FILE"
@@ -43,6 +54,7 @@ down() {
 case "${1:-up}" in
   up) up ;;
   down) down ;;
-  status) scripts/pg.sh status && scripts/redis.sh status && echo "lab: up" ;;
+  status) scripts/pg.sh status && scripts/redis.sh status && scripts/lab/hosts.sh status &&
+          scripts/lab/redfish.sh status && scripts/lab/ipmi.sh status && echo "lab: up" ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac

@@ -1,0 +1,59 @@
+"""Register the local lab (scripts/lab, `make lab`) in the portal: credentials in the vault,
+nodes with their trusted host keys, and BMCs. Idempotent."""
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.keyvault.models import Secret
+from apps.keyvault.services import create_secret, update_secret
+from apps.nodes import services
+from apps.nodes.models import Node
+
+
+class Command(BaseCommand):
+    help = "Register the lab's hosts, BMCs and credentials from LAB_DIR/inventory.json."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--lab-dir", default="var/lab")
+        parser.add_argument("--as-user", default="admin", help="the superuser the changes are made as")
+
+    def handle(self, *args, lab_dir, as_user, **options):
+        from devtools.lab import Inventory, _read_creds
+
+        if not (Path(lab_dir) / "inventory.json").exists():
+            raise CommandError(f"{lab_dir}/inventory.json not found: run `make lab` first")
+        inv = Inventory.load(lab_dir)
+        actor = get_user_model().objects.filter(username=as_user, is_superuser=True).first()
+        if actor is None:
+            raise CommandError(f"no superuser {as_user!r} (run manage.py ensure_admin)")
+        self._secret(actor, "lab-ssh-key", "ssh_private_key", Path(inv.client_key_path).read_text())
+        if inv.redfish:
+            self._secret(actor, "lab-redfish", "bmc_credentials", ":".join(_read_creds(inv.redfish.credentials_file)))
+        if inv.ipmi:
+            self._secret(actor, "lab-ipmi", "bmc_credentials", ":".join(_read_creds(inv.ipmi.credentials_file)))
+        key = Secret.objects.get(name="lab-ssh-key")
+        for host in inv.hosts:
+            node = Node.objects.filter(name=host.name).first()
+            fields = {"address": host.address, "ssh_port": host.port, "ssh_user": host.user, "ssh_credential": key,
+                      "labels": ["lab"]}
+            if node is None:
+                node = services.create_node(actor, name=host.name, host_keys=[(host.host_key_type, host.host_key)],
+                                            **fields)
+            else:
+                node = services.update_node(actor, node, **fields)
+                services.trust_supplied_key(actor, node, host.host_key_type, host.host_key)
+            if inv.ipmi and inv.ipmi.node == host.name:
+                services.set_bmc(actor, node, driver="ipmi", address=inv.ipmi.host, port=inv.ipmi.port,
+                                 credential="lab-ipmi")
+            elif inv.redfish and host.name in inv.redfish.systems:
+                services.set_bmc(actor, node, driver="redfish", address=inv.redfish.url, credential="lab-redfish",
+                                 system_id=inv.redfish.systems[host.name], verify_tls=False)
+            self.stdout.write(f"lab: node {host.name} {host.address}:{host.port} registered")
+
+    def _secret(self, actor, name, kind, value):
+        existing = Secret.objects.filter(name=name).first()
+        if existing is None:
+            create_secret(actor, name=name, kind=kind, value=value)
+        else:
+            update_secret(actor, existing, value=value)
