@@ -135,7 +135,10 @@ def run_command(runner, params, target):
     purpose = f"job {runner.job_id} nodes.run_command"
 
     def work(node):
-        result = remote.run(node, argv, timeout=timeout, purpose=purpose)
+        # timeout(1) on the host bounds the command even where sshd ignores our kill (root sessions).
+        result = remote.run(node, ssh.remote_timeout(argv, timeout), timeout=timeout + 10, purpose=purpose)
+        if result.exit_status == 124:
+            return False, f"timed out after {timeout:g} s", {"exit_status": 124}
         for stream in ("stdout", "stderr"):
             for line in getattr(result, stream).splitlines()[:500]:
                 runner.log(line, host=node.name, stream=stream)

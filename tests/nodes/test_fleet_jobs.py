@@ -140,3 +140,27 @@ def test_no_secret_in_job_output_or_worker_log(live_worker, fleet):
     assert body not in everything
     log = Path(live_worker.log_path).read_text(errors="replace")
     assert body not in log and not any(p in log or p in everything for p in fleet["passwords"])
+
+
+def test_power_poll_records_state_changes_stalest_first(fleet, lab_inventory):
+    from apps.nodes.models import Bmc, NodeEvent
+    from apps.nodes.power_poll import poll_power_states
+
+    first = poll_power_states(limit=10, concurrency=4, budget_s=30)
+    assert first["polled"] == 3 and first["errors"] == 0, first
+    assert set(Bmc.objects.values_list("power_state", flat=True)) <= {"on", "off"}
+    assert NodeEvent.objects.filter(kind="power.changed").count() == 3  # unknown -> first state
+    # Only the stalest BMC is polled when the batch is 1; it is the one polled longest ago.
+    stalest = Bmc.objects.order_by("polled_at").first()
+    Bmc.objects.filter(pk=stalest.pk).update(power_state="bogus")
+    Bmc.objects.exclude(pk=stalest.pk).update(polled_at=stalest.polled_at.replace(year=stalest.polled_at.year + 1))
+    assert poll_power_states(limit=1, concurrency=1, budget_s=30)["changed"] == 1
+    event = NodeEvent.objects.filter(kind="power.changed", node=stalest.node).order_by("-id").first()
+    assert event.data["before"] == "bogus"
+    # A BMC that does not answer is recorded with a readable reason, not raised.
+    dead = {"port": 9} if stalest.driver == "ipmi" else {"address": "http://127.0.0.1:9"}
+    Bmc.objects.filter(pk=stalest.pk).update(polled_at=None, **dead)
+    result = poll_power_states(limit=1, concurrency=1, budget_s=30)
+    assert result["errors"] == 1
+    error = Bmc.objects.get(pk=stalest.pk).poll_error.lower()
+    assert "127.0.0.1" in error and ("unreachable" in error or "no ipmi session" in error)

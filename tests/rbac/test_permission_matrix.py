@@ -58,3 +58,49 @@ def test_permission_matrix(django_user_model, method, url, body, spec):
         payload = {k: (v.format(role=role) if isinstance(v, str) else v) for k, v in (body or {}).items()}
         results[role] = call(users[role], method, target, payload or None).status_code
     assert results == expected
+
+
+NODE_MATRIX = [
+    ("GET", "/api/v1/nodes/", None, {"*": 200, "anonymous": ANON}),
+    ("POST", "/api/v1/nodes/", {"name": "new-{role}", "address": "10.0.0.9"}, {"admin,sre": 201, "*": 403,
+                                                                                "anonymous": ANON}),
+    ("GET", "/api/v1/nodes/{node}/", None, {"admin,sre": 200, "*": 404, "anonymous": ANON}),
+    ("PATCH", "/api/v1/nodes/{node}/", {"labels": ["x"]}, {"admin,sre": 200, "*": 404, "anonymous": ANON}),
+    ("GET", "/api/v1/nodes/{node}/events/", None, {"admin,sre": 200, "*": 404, "anonymous": ANON}),
+    ("POST", "/api/v1/nodes/{node}/test-connection/", None, {"admin,sre": 202, "*": 404, "anonymous": ANON}),
+    ("POST", "/api/v1/nodes/{node}/probe/", None, {"admin,sre": 202, "*": 404, "anonymous": ANON}),
+    ("POST", "/api/v1/nodes/{node}/power/", {"action": "on"}, {"admin,sre": 202, "*": 404, "anonymous": ANON}),
+    ("POST", "/api/v1/nodes/{node}/boot-device/", {"device": "pxe"}, {"admin,sre": 202, "*": 404,
+                                                                      "anonymous": ANON}),
+    ("POST", "/api/v1/nodes/run-command/", {"nodes": ["{nodename}"], "argv": ["uptime"]},
+     {"admin,sre": 202, "*": 403, "anonymous": ANON}),
+    ("POST", "/api/v1/nodes/import/", {"format": "json", "content": '[{"name": "imp-{role}", "address": "10.0.0.8"}]'},
+     {"admin,sre": 201, "*": 403, "anonymous": ANON}),
+    ("DELETE", "/api/v1/nodes/{node}/", None, {"admin,sre": 204, "*": 404, "anonymous": ANON}),
+]
+
+
+@pytest.mark.parametrize("method, url, body, spec", NODE_MATRIX, ids=[f"{m} {u}" for m, u, _, _ in NODE_MATRIX])
+def test_node_permission_matrix(django_user_model, method, url, body, spec):
+    from apps.nodes import services as node_services
+
+    users = role_users(django_user_model)
+    root = django_user_model.objects.create_superuser(username="matrix-root", password="pw-Matrix-Root-1")
+    results = {}
+    for role in ALL:
+        node = node_services.create_node(root, name=f"n-{role}", address="10.0.0.7")
+        target = url.format(node=node.pk, role=role)
+        payload = json_format(body, role=role, nodename=node.name)
+        results[role] = call(users[role], method, target, payload).status_code
+    assert results == expand(spec)
+
+
+def json_format(body, **values):
+    if body is None:
+        return None
+    import json
+
+    text = json.dumps(body)
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    return json.loads(text)
