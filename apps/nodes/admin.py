@@ -30,6 +30,16 @@ class NodeAdmin(AuditedModelAdmin, admin.ModelAdmin):
     inlines = [BmcInline, HostKeyInline]
     readonly_fields = ["state_reason", "last_seen", "facts", "facts_updated_at"]
     actions = ["test_connection", "probe", "approve_pending_keys"]
+    change_list_template = "admin/nodes/node/change_list.html"
+
+    def get_urls(self):
+        from django.urls import path
+
+        from .views import NodeImportView
+
+        # The same import page, inside the admin (all-or-nothing, per-row errors).
+        view = self.admin_site.admin_view(NodeImportView.as_view(template_name="nodes/node_import.html"))
+        return [path("import/", view, name="nodes_node_import")] + super().get_urls()
 
     def get_queryset(self, request):
         return services.visible_nodes(request.user)

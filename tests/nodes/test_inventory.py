@@ -121,3 +121,13 @@ def test_node_pages(admin, client):
     assert ">n1<" not in client.get("/nodes/?label=cpu").content.decode()
     html = client.get(f"/nodes/{node.pk}/").content.decode()
     assert "No host key recorded yet" in html and 'id="test-connection"' in html
+
+
+def test_admin_import_and_actions(admin, client):
+    client.force_login(admin)
+    assert 'href="/admin/nodes/node/import/"' in client.get("/admin/nodes/node/").content.decode()
+    resp = client.post("/admin/nodes/node/import/", {"format": "yaml", "content": "- {name: a1, address: 10.0.0.1}\n"})
+    assert resp.status_code == 302 and Node.objects.filter(name="a1").exists()
+    resp = client.post("/admin/nodes/node/", {"action": "test_connection",
+                                              "_selected_action": [Node.objects.get(name="a1").pk]})
+    assert resp.status_code == 302 and resp["Location"].startswith("/jobs/")
