@@ -1,4 +1,4 @@
-"""Periodic BMC power-state poll: the stalest BMCs first, bounded concurrency, a deadline per
+"""Periodic BMC power-state and health poll: the stalest BMCs first, bounded concurrency, a deadline per
 round, and a node event for every change of state."""
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def poll_power_states(limit: int | None = None, concurrency: int | None = None, 
             if time.monotonic() - started > budget_s:
                 return bmc, None, "skipped: round budget used up"
             client = remote.bmc_client(bmc.node, "beat nodes.poll_power_states")
-            return bmc, client.power_state(), ""
+            return bmc, client.health(), ""  # one request: power state and health together
         except (BmcError, remote.NodeUnavailable) as exc:
             return bmc, None, str(exc)[:300]
         finally:
@@ -37,7 +37,7 @@ def poll_power_states(limit: int | None = None, concurrency: int | None = None, 
     changed = errors = 0
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(bmcs) or 1))) as pool:
         for future in as_completed([pool.submit(poll, b) for b in bmcs]):
-            bmc, state, error = future.result()
+            bmc, status, error = future.result()
             if error.startswith("skipped"):
                 continue
             now = timezone.now()
@@ -45,11 +45,12 @@ def poll_power_states(limit: int | None = None, concurrency: int | None = None, 
                 errors += 1
                 Bmc.objects.filter(pk=bmc.pk).update(polled_at=now, poll_error=error)
                 continue
+            state, health = status.get("power_state", "unknown"), status.get("health") or ""
             if state != bmc.power_state:
                 changed += 1
                 NodeEvent.objects.create(node=bmc.node, kind="power.changed",
                                          message=f"power {bmc.power_state or 'unknown'} -> {state}",
                                          data={"before": bmc.power_state, "after": state})
-            Bmc.objects.filter(pk=bmc.pk).update(power_state=state, polled_at=now, poll_error="")
+            Bmc.objects.filter(pk=bmc.pk).update(power_state=state, health=health, polled_at=now, poll_error="")
     return {"polled": len(bmcs), "changed": changed, "errors": errors,
             "seconds": round(time.monotonic() - started, 2), "concurrency": concurrency}
