@@ -4,6 +4,7 @@ from __future__ import annotations
 import shlex
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -67,7 +68,14 @@ def _fan_out(runner, nodes, work, label):
     """Run work(node) on every node with bounded concurrency; a result per host, job fails if any did."""
     failed = []
     done = 0
-    for node, outcome in ssh.fan_out(nodes, work, max_workers=FANOUT):
+
+    def in_thread(node):
+        try:
+            return work(node)
+        finally:
+            connection.close()  # each fan-out thread has its own database connection
+
+    for node, outcome in ssh.fan_out(nodes, in_thread, max_workers=FANOUT):
         done += 1
         if isinstance(outcome, Exception):
             message = str(outcome) if isinstance(outcome, remote.NodeUnavailable) else f"{type(outcome).__name__}: {outcome}"

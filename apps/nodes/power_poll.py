@@ -6,7 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -32,7 +32,7 @@ def poll_power_states(limit: int | None = None, concurrency: int | None = None, 
         except (BmcError, remote.NodeUnavailable) as exc:
             return bmc, None, str(exc)[:300]
         finally:
-            close_old_connections()
+            connection.close()  # this pool thread's own connection; the thread goes away
 
     changed = errors = 0
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(bmcs) or 1))) as pool:
