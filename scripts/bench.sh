@@ -3,8 +3,8 @@
 # var/bench/, own ports), migrate, then run the benchmarks. Results: bench/results/*.json.
 #
 # Environment (all optional):
-#   BENCH_PG_PORT      PostgreSQL port            (default 55632)
-#   BENCH_REDIS_PORT   Redis port                 (default 56579)
+#   BENCH_PG_PORT      PostgreSQL port            (default 25632)
+#   BENCH_REDIS_PORT   Redis port                 (default 26579)
 #   BENCH_KEEP_DB=1    keep var/bench/pg from the last run instead of starting from an empty cluster
 #   BENCH_RATES        comma-separated events/s   (default 100,250,500,750,1000,1500,2000,3000,4000,6000,8000)
 #   BENCH_SECONDS      emission time per rate     (default 5)
@@ -15,8 +15,8 @@ cd "$ROOT"
 
 scripts/install.sh test
 
-export PG_DIR="$ROOT/var/bench/pg" PG_PORT="${BENCH_PG_PORT:-55632}"
-export REDIS_DIR="$ROOT/var/bench/redis" REDIS_PORT="${BENCH_REDIS_PORT:-56579}"
+export PG_DIR="$ROOT/var/bench/pg" PG_PORT="${BENCH_PG_PORT:-25632}"
+export REDIS_DIR="$ROOT/var/bench/redis" REDIS_PORT="${BENCH_REDIS_PORT:-26579}"
 export PG_PASSWORD="${BENCH_PG_PASSWORD:-aimatrix-bench}"
 cleanup() { scripts/redis.sh stop || true; scripts/pg.sh stop || true; }
 trap cleanup EXIT

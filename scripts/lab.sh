@@ -7,15 +7,15 @@
 #
 # `up` writes var/lab/env; `make run` picks it up while the lab is up (PostgreSQL instead of
 # the embedded SQLite). Ports and directories are configurable:
-#   LAB_DIR (var/lab)  LAB_PG_PORT (55732)  LAB_REDIS_PORT (56679)
+#   LAB_DIR (var/lab)  LAB_PG_PORT (25732)  LAB_REDIS_PORT (26679)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 LAB_DIR="${LAB_DIR:-$ROOT/var/lab}"
 export LAB_DIR
-export PG_DIR="$LAB_DIR/pg" PG_PORT="${LAB_PG_PORT:-55732}" PG_PASSWORD="${LAB_PG_PASSWORD:-aimatrix-lab}"
-export REDIS_DIR="$LAB_DIR/redis" REDIS_PORT="${LAB_REDIS_PORT:-56679}"
+export PG_DIR="$LAB_DIR/pg" PG_PORT="${LAB_PG_PORT:-25732}" PG_PASSWORD="${LAB_PG_PASSWORD:-aimatrix-lab}"
+export REDIS_DIR="$LAB_DIR/redis" REDIS_PORT="${LAB_REDIS_PORT:-26679}"
 ENV_FILE="$LAB_DIR/env"
 
 up() {

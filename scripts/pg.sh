@@ -6,7 +6,7 @@
 #
 # Environment (all optional):
 #   PG_DIR       state dir (data/, run/, postgres.log)  (default: $PWD/var/pg)
-#   PG_PORT      TCP port on 127.0.0.1                    (default: 55432)
+#   PG_PORT      TCP port on 127.0.0.1                    (default: 25432)
 #   PG_DB        database created for the app             (default: aimatrix)
 #   PG_USER      login role created for the app           (default: aimatrix)
 #   PG_PASSWORD  password of that role                    (default: aimatrix-test)
@@ -18,7 +18,7 @@
 set -euo pipefail
 
 PG_DIR="${PG_DIR:-$PWD/var/pg}"
-PG_PORT="${PG_PORT:-55432}"
+PG_PORT="${PG_PORT:-25432}"
 PG_DB="${PG_DB:-aimatrix}"
 PG_USER="${PG_USER:-aimatrix}"
 PG_PASSWORD="${PG_PASSWORD:-aimatrix-test}"

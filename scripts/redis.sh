@@ -6,13 +6,13 @@
 #
 # Environment (all optional):
 #   REDIS_DIR            state dir (redis.pid, redis.log)  (default: $PWD/var/redis)
-#   REDIS_PORT           TCP port on 127.0.0.1              (default: 56379)
+#   REDIS_PORT           TCP port on 127.0.0.1              (default: 26379)
 #   REDIS_START_TIMEOUT  seconds to wait for PONG           (default: 10)
 #   REDIS_STOP_TIMEOUT   seconds to wait for exit           (default: 10)
 set -euo pipefail
 
 REDIS_DIR="${REDIS_DIR:-$PWD/var/redis}"
-REDIS_PORT="${REDIS_PORT:-56379}"
+REDIS_PORT="${REDIS_PORT:-26379}"
 REDIS_START_TIMEOUT="${REDIS_START_TIMEOUT:-10}"
 REDIS_STOP_TIMEOUT="${REDIS_STOP_TIMEOUT:-10}"
 

@@ -7,8 +7,10 @@ cd "$ROOT"
 
 scripts/install.sh test
 
-export PG_DIR="${TEST_PG_DIR:-$ROOT/var/test/pg}" PG_PORT="${TEST_PG_PORT:-55432}"
-export REDIS_DIR="${TEST_REDIS_DIR:-$ROOT/var/test/redis}" REDIS_PORT="${TEST_REDIS_PORT:-56379}"
+# Default ports sit below the kernel's ephemeral range (32768-60999), so a port some other
+# program picked at random cannot be in the way.
+export PG_DIR="${TEST_PG_DIR:-$ROOT/var/test/pg}" PG_PORT="${TEST_PG_PORT:-25432}"
+export REDIS_DIR="${TEST_REDIS_DIR:-$ROOT/var/test/redis}" REDIS_PORT="${TEST_REDIS_PORT:-26379}"
 export PG_PASSWORD="${TEST_PG_PASSWORD:-aimatrix-test}"
 cleanup() { scripts/redis.sh stop || true; scripts/pg.sh stop || true; }
 trap cleanup EXIT

@@ -11,6 +11,7 @@ from apps.jobs import services as job_services
 from . import metrics
 from .dashboard import dashboard_counts
 from .filters import AuditEventFilter
+from .list_views import FilteredListMixin
 from .models import AuditEvent
 
 
@@ -43,22 +44,13 @@ def metrics_view(request):
     return HttpResponse(metrics.render(), content_type=CONTENT_TYPE_LATEST)
 
 
-class AuditLogView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+class AuditLogView(FilteredListMixin, PermissionRequiredMixin, ListView):
     """The audit log with filters by actor, action, object type/id and time."""
 
     permission_required = "core.view_auditevent"
     template_name = "core/audit_list.html"
     paginate_by = 100
+    filterset_class = AuditEventFilter
 
-    def get_queryset(self):
-        self.filterset = AuditEventFilter(self.request.GET or None,
-                                          queryset=AuditEvent.objects.select_related("object_type"))
-        return self.filterset.qs
-
-    def get_context_data(self, **kwargs):
-        ctx = super().get_context_data(**kwargs)
-        ctx["filter"] = self.filterset
-        query = self.request.GET.copy()
-        query.pop("page", None)
-        ctx["query"] = query.urlencode()
-        return ctx
+    def base_queryset(self):
+        return AuditEvent.objects.select_related("object_type")

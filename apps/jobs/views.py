@@ -6,6 +6,7 @@ from django.views import View
 from django.views.generic import DetailView, ListView
 
 from apps.core.errors import ServiceError
+from apps.core.list_views import FilteredListMixin
 
 from apps.rbac.permissions import can
 
@@ -18,22 +19,17 @@ class VisibleJobsMixin(LoginRequiredMixin):
         return services.visible_jobs(self.request.user).select_related("requester")
 
 
-class JobListView(VisibleJobsMixin, ListView):
+class JobListView(FilteredListMixin, ListView):
     template_name = "jobs/job_list.html"
-    paginate_by = 50
+    filterset_class = JobFilter
 
-    def get_queryset(self):
-        self.filterset = JobFilter(self.request.GET or None, queryset=super().get_queryset())
-        return self.filterset.qs
+    def base_queryset(self):
+        return services.visible_jobs(self.request.user).select_related("requester")
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["filter"] = self.filterset
         ctx["kinds"] = registry.all_kinds()
         ctx["startable"] = services.startable_kinds(self.request.user)
-        query = self.request.GET.copy()
-        query.pop("page", None)
-        ctx["query"] = query.urlencode()
         return ctx
 
 

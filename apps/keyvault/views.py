@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import DetailView, ListView
 
+from apps.core.list_views import FilteredListMixin
 from apps.core.errors import InvalidInput, ServiceError
 from apps.rbac.models import Project
 from apps.rbac.permissions import can, restrict
@@ -38,25 +39,6 @@ def _report(request, exc: ServiceError) -> None:
                 messages.error(request, error if field == "detail" else f"{field}: {error}")
     else:
         messages.error(request, exc.message)
-
-
-class FilteredListMixin(LoginRequiredMixin):
-    """A ListView over `base_queryset()` narrowed by `filterset_class` from the query string."""
-
-    filterset_class = None
-    paginate_by = 50
-
-    def get_queryset(self):
-        self.filterset = self.filterset_class(self.request.GET or None, queryset=self.base_queryset())
-        return self.filterset.qs
-
-    def get_context_data(self, **kwargs):
-        ctx = super().get_context_data(**kwargs)
-        ctx["filter"] = self.filterset
-        query = self.request.GET.copy()
-        query.pop("page", None)
-        ctx["query"] = query.urlencode()
-        return ctx
 
 
 # --- secrets -------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from django.views import View
 from django.views.generic import DetailView, ListView
 
 from apps.core.errors import InvalidInput, ServiceError
+from apps.core.list_views import FilteredListMixin
 from apps.jobs import services as jobs
 from apps.core.contenttypes import content_type_for
 from apps.rbac.permissions import can
@@ -17,21 +18,13 @@ from .models import HostKey, Node
 POWER_ACTIONS = ["on", "graceful-shutdown", "off", "reset", "cycle"]
 
 
-class NodeListView(LoginRequiredMixin, ListView):
+class NodeListView(FilteredListMixin, ListView):
     template_name = "nodes/node_list.html"
     paginate_by = 100
+    filterset_class = NodeFilter
 
-    def get_queryset(self):
-        self.filterset = NodeFilter(self.request.GET or None, queryset=services.visible_nodes(self.request.user))
-        return self.filterset.qs
-
-    def get_context_data(self, **kwargs):
-        ctx = super().get_context_data(**kwargs)
-        ctx["filter"] = self.filterset
-        query = self.request.GET.copy()
-        query.pop("page", None)
-        ctx["query"] = query.urlencode()
-        return ctx
+    def base_queryset(self):
+        return services.visible_nodes(self.request.user)
 
 
 class NodeDetailView(LoginRequiredMixin, DetailView):
