@@ -112,7 +112,8 @@ def test_malicious_arguments_are_inert(live_worker, fleet):
 
 def test_power_through_redfish_and_ipmi(live_worker, fleet, lab_inventory):
     redfish_node = next(n for n in fleet["nodes"] if n != lab_inventory.ipmi.node)
-    for node, action, expected in [(redfish_node, "on", "on"), (redfish_node, "off", "off"),
+    for node, action, expected in [(redfish_node, "on", "on"), (redfish_node, "cycle", "on"),
+                                   (redfish_node, "off", "off"),
                                    (lab_inventory.ipmi.node, "on", "on"), (lab_inventory.ipmi.node, "cycle", "on"),
                                    (lab_inventory.ipmi.node, "off", "off")]:
         job = wait_for_job(jobs.start_job(fleet["admin"], "nodes.power",
