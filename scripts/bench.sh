@@ -39,3 +39,4 @@ mkdir -p "$AIMATRIX_VAR_DIR" bench/results
 .venv/bin/python manage.py migrate --noinput -v 0
 .venv/bin/python -m bench.live_progress --out bench/results/live_progress.json "$@"
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.identity --out bench/results/identity.json
+AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.nodes --out bench/results/nodes.json

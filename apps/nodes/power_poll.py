@@ -6,7 +6,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -23,20 +22,29 @@ def poll_power_states(limit: int | None = None, concurrency: int | None = None, 
     bmcs = list(Bmc.objects.select_related("node", "credential").order_by(F("polled_at").asc(nulls_first=True))[:limit])
     started = time.monotonic()
 
-    def poll(bmc):
+    # Credentials and clients are prepared here, so the pool threads only talk to BMCs and never
+    # open database connections of their own.
+    prepared = []
+    for bmc in bmcs:
         try:
-            if time.monotonic() - started > budget_s:
-                return bmc, None, "skipped: round budget used up"
-            client = remote.bmc_client(bmc.node, "beat nodes.poll_power_states")
+            prepared.append((bmc, remote.bmc_client(bmc.node, "beat nodes.poll_power_states"), ""))
+        except remote.NodeUnavailable as exc:
+            prepared.append((bmc, None, str(exc)[:300]))
+
+    def poll(item):
+        bmc, client, error = item
+        if client is None:
+            return bmc, None, error
+        if time.monotonic() - started > budget_s:
+            return bmc, None, "skipped: round budget used up"
+        try:
             return bmc, client.health(), ""  # one request: power state and health together
-        except (BmcError, remote.NodeUnavailable) as exc:
+        except BmcError as exc:
             return bmc, None, str(exc)[:300]
-        finally:
-            connection.close()  # this pool thread's own connection; the thread goes away
 
     changed = errors = 0
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(bmcs) or 1))) as pool:
-        for future in as_completed([pool.submit(poll, b) for b in bmcs]):
+        for future in as_completed([pool.submit(poll, item) for item in prepared]):
             bmc, status, error = future.result()
             if error.startswith("skipped"):
                 continue
