@@ -26,7 +26,6 @@ import os
 import platform
 import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -34,6 +33,8 @@ import urllib.request
 from pathlib import Path
 
 from devtools import processes
+
+from .measure import _machine_cpu, _pidfile, _proc_stats, code_info
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -53,39 +54,6 @@ def start_worker(log_dir: Path, concurrency: int):
 
 
 # --- CPU accounting from /proc ----------------------------------------------------------------
-def _read_pidfile(path: Path) -> int | None:
-    try:
-        return int(path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _all_stats() -> dict[int, tuple[int, float, float]]:
-    """pid -> (ppid, own cpu seconds, reaped children's cpu seconds)."""
-    out = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                raw = fh.read()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(")") + 2:].split()
-        out[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK,
-                           (int(fields[13]) + int(fields[14])) / CLK_TCK)
-    return out
-
-
-def _machine_cpu() -> tuple[float, float]:
-    """(busy, total) cpu seconds of the whole machine since boot."""
-    with open("/proc/stat") as fh:
-        values = [int(v) for v in fh.readline().split()[1:]]
-    total = sum(values[:8])
-    idle = values[3] + values[4]
-    return (total - idle) / CLK_TCK, total / CLK_TCK
-
-
 class CpuSampler:
     """CPU seconds used by each component (its whole process tree) between two samples."""
 
@@ -93,7 +61,7 @@ class CpuSampler:
         self.roots = roots  # name -> function returning the root pid (or None)
 
     def sample(self) -> dict:
-        stats = _all_stats()
+        stats = _proc_stats()
         children: dict[int, list[int]] = {}
         for pid, (ppid, _, _) in stats.items():
             children.setdefault(ppid, []).append(pid)
@@ -326,18 +294,6 @@ def ensure_user_token() -> str:
     return token.key
 
 
-def code_info() -> dict:
-    """Which code was measured: the commit, and the files that differed from it."""
-    def git(*argv):
-        try:
-            return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.SubprocessError):
-            return ""
-    return {"commit": git("rev-parse", "HEAD").strip() or None,
-            "modified_files": [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()
-                               if not line[3:].startswith("bench/results/")]}
-
-
 def machine_info() -> dict:
     from django.conf import settings
     from django.db import connection
@@ -456,8 +412,8 @@ def main(argv=None) -> int:
         sampler = CpuSampler({
             "worker": lambda: worker.pid,
             "daphne": lambda: daphne.pid,
-            "postgres": lambda: _read_pidfile(Path(pg_dir) / "data" / "postmaster.pid") if pg_dir else None,
-            "redis": lambda: _read_pidfile(Path(redis_dir) / "redis.pid") if redis_dir else None,
+            "postgres": lambda: _pidfile(Path(pg_dir) / "data" / "postmaster.pid") if pg_dir else None,
+            "redis": lambda: _pidfile(Path(redis_dir) / "redis.pid") if redis_dir else None,
             "client": os.getpid,
         })
         api = Api(base_url, token)
