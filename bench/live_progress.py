@@ -41,7 +41,6 @@ BIN = Path(sys.executable).parent
 FINAL_STATUSES = ("succeeded", "failed", "cancelled")
 DEFAULT_RATES = "100,250,500,750,1000,1500,2000,3000,4000,6000,8000"
 BENCH_USER = "bench"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # --- processes ------------------------------------------------------------------------------
