@@ -4,6 +4,8 @@ Every change is permission-checked through apps.rbac.permissions and audited.
 """
 from __future__ import annotations
 
+import binascii
+
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -13,6 +15,7 @@ from apps.core.errors import Conflict, Forbidden, InvalidInput
 from apps.rbac.permissions import can, project_roles_for, restrict
 
 from .models import HostKey, HostKeyState, Node, NodeEvent
+from .ssh import fingerprint as ssh_fingerprint
 
 AUDITED_FIELDS = ["name", "address", "ssh_port", "ssh_user", "labels", "state", "project_id", "ssh_credential_id"]
 
@@ -93,18 +96,10 @@ def _validate(node: Node) -> None:
 
 
 # --- host keys ------------------------------------------------------------------------
-def fingerprint(public_key_b64: str) -> str:
-    import base64
-    import hashlib
-
-    digest = hashlib.sha256(base64.b64decode(public_key_b64)).digest()
-    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
-
-
 def trust_supplied_key(actor, node: Node, key_type: str, public_key: str) -> HostKey:
     try:
-        fp = fingerprint(public_key)
-    except (ValueError, TypeError):
+        fp = ssh_fingerprint(public_key)
+    except (ValueError, TypeError, binascii.Error):
         raise InvalidInput({"host_keys": [f"{key_type}: not a base64 public key."]}) from None
     key, _ = HostKey.objects.update_or_create(
         node=node, key_type=key_type, public_key=public_key,

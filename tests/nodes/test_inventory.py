@@ -8,6 +8,7 @@ from apps.core.models import AuditEvent
 from apps.keyvault.services import create_secret
 from apps.nodes import services
 from apps.nodes.models import HostKey, Node
+from apps.nodes.ssh import fingerprint as ssh_fingerprint
 from apps.rbac import services as rbac
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +90,7 @@ def test_import_page_reports_row_and_field(admin, client):
 def test_pending_host_key_approval_replaces_old_key(admin, api):
     node = services.create_node(admin, name="n1", address="10.0.0.1", host_keys=[("ssh-ed25519", ED25519)])
     other = "AAAAC3NzaC1lZDI1NTE5AAAAIBmBgbGVYdL3z6pRE1bCw2Zx0R5zWl2m7OY8nZ8g2Q0F"
-    pending = services.record_offered_key(node, "ssh-ed25519", other, services.fingerprint(other), mismatch=True)
+    pending = services.record_offered_key(node, "ssh-ed25519", other, ssh_fingerprint(other), mismatch=True)
     assert pending.state == "pending" and node.events.filter(kind="hostkey.changed").exists()
     resp = api(admin).post(f"/api/v1/nodes/{node.pk}/host-keys/{pending.pk}/approve/")
     assert resp.status_code == 200
