@@ -34,7 +34,7 @@ from pathlib import Path
 
 from devtools import processes
 
-from .measure import _machine_cpu, _pidfile, _proc_stats, code_info
+from .measure import _machine_cpu, _pidfile, _proc_stats, code_info, cpu_model_name, postgres_version
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -295,21 +295,10 @@ def ensure_user_token() -> str:
 
 def machine_info() -> dict:
     from django.conf import settings
-    from django.db import connection
 
     import redis
 
-    cpu_model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    with connection.cursor() as cur:
-        cur.execute("SHOW server_version")
-        pg_version = cur.fetchone()[0]
+    cpu_model, pg_version = cpu_model_name(), postgres_version()
     try:
         redis_version = redis.Redis.from_url(settings.REDIS_URL).info("server")["redis_version"]
     except Exception as exc:  # noqa: BLE001

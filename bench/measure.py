@@ -202,18 +202,24 @@ def code_info() -> dict:
                                if not line[3:].startswith("bench/results/")]}
 
 
-def machine_info() -> dict:
-    cpu_model = None
+def cpu_model_name() -> str | None:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return None
+
+
+def postgres_version() -> str:
     with connection.cursor() as cur:
         cur.execute("SHOW server_version")
-        pg_version = cur.fetchone()[0]
+        return cur.fetchone()[0]
+
+
+def machine_info() -> dict:
+    cpu_model, pg_version = cpu_model_name(), postgres_version()
     import paramiko
     import sushy
     versions = {"paramiko": paramiko.__version__, "sushy": getattr(sushy, "__version__", None)}
