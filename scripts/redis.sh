@@ -28,27 +28,10 @@ cli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
 
 pong() { [ "$(cli ping 2>/dev/null || true)" = "PONG" ]; }
 
-# Alive = exists and not a zombie (a slow-reaping PID 1 in containers can
-# leave a dead redis visible to kill -0 for a while).
-alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-  stat="${stat##*) }"   # state is the first field after "(comm) "
-  [ "${stat%% *}" != "Z" ]
-}
-
-# PID from our pidfile, only if that process is alive and really redis
-# (guards against a stale pidfile whose PID was reused).
-our_pid() {
-  local pid
-  [ -f "$PID_FILE" ] || return 1
-  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  alive "$pid" || return 1
-  grep -q redis "/proc/$pid/comm" 2>/dev/null || return 1
-  printf '%s\n' "$pid"
-}
+# shellcheck source=lib/proc.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/proc.sh"
+alive() { proc_alive "$@"; }
+our_pid() { proc_from_pidfile "$PID_FILE" redis-server; }
 
 cmd_start() {
   command -v redis-server >/dev/null 2>&1 || die "redis-server not found (apt-get install redis-server)"

@@ -43,25 +43,10 @@ ROOT_DN="cn=admin,$SLAPD_SUFFIX"
 log() { printf 'slapd: %s\n' "$*"; }
 die() { printf 'slapd: ERROR: %s\n' "$*" >&2; exit 1; }
 
-# Alive = exists and not a zombie (PID 1 here reaps orphans late).
-alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-  stat="${stat##*) }"
-  [ "${stat%% *}" != "Z" ]
-}
-
-# PID from our pidfile, only if that process is alive and really slapd.
-our_pid() {
-  local pid
-  [ -f "$PID_FILE" ] || return 1
-  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  alive "$pid" || return 1
-  grep -q slapd "/proc/$pid/comm" 2>/dev/null || return 1
-  printf '%s\n' "$pid"
-}
+# shellcheck source=lib/proc.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/proc.sh"
+alive() { proc_alive "$@"; }
+our_pid() { proc_from_pidfile "$PID_FILE" slapd; }
 
 # Anything (ours or not) answering LDAP on the port: an anonymous read of the root DSE.
 answers() {

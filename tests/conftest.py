@@ -106,3 +106,32 @@ def lab_inventory(lab_settings, request):
         lab.lab_down(**lab_settings)
         if "dir" not in LAB_PINNED and request.session.testsfailed == 0:
             shutil.rmtree(lab_settings["dir"], ignore_errors=True)
+
+
+@pytest.fixture
+def fleet(lab_inventory, make_user):
+    from apps.keyvault.services import create_secret
+    from apps.nodes import services
+    from devtools.lab import _read_creds as _lab_creds
+
+    """The lab's hosts registered as nodes with trusted host keys and vault credentials."""
+    admin = make_user("root", superuser=True)
+    key_text = Path(lab_inventory.client_key_path).read_text()
+    ssh_key = create_secret(admin, name="lab-ssh", kind="ssh_private_key", value=key_text)
+    nodes = {}
+    for host in lab_inventory.hosts:
+        nodes[host.name] = services.create_node(
+            admin, name=host.name, address=host.address, ssh_port=host.port, ssh_user=host.user,
+            ssh_credential=ssh_key, host_keys=[(host.host_key_type, host.host_key)])
+    rf = lab_inventory.redfish
+    rf_user, rf_password = _lab_creds(rf.credentials_file)
+    create_secret(admin, name="lab-redfish", kind="bmc_credentials", value=f"{rf_user}:{rf_password}")
+    for name, system_id in rf.systems.items():
+        if name != lab_inventory.ipmi.node:
+            services.set_bmc(admin, nodes[name], driver="redfish", address=rf.url, credential="lab-redfish",
+                             system_id=system_id, verify_tls=False)
+    ip = lab_inventory.ipmi
+    ipmi_user, ipmi_password = _lab_creds(ip.credentials_file)
+    create_secret(admin, name="lab-ipmi", kind="bmc_credentials", value=f"{ipmi_user}:{ipmi_password}")
+    services.set_bmc(admin, nodes[ip.node], driver="ipmi", address=ip.host, port=ip.port, credential="lab-ipmi")
+    return {"admin": admin, "nodes": nodes, "key_text": key_text, "passwords": [rf_password, ipmi_password]}

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from django.conf import settings
 
 from devtools import processes as base
-from devtools.processes import Process, free_port  # noqa: F401  (re-exported for tests)
+from devtools.processes import Process, free_port  # noqa: F401  (re-exported: tests use processes.free_port)
 
 LOG_DIR = Path(os.environ.get("AIMATRIX_VAR_DIR", base.ROOT / "var" / "test" / "app")) / "logs"
 

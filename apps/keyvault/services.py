@@ -15,8 +15,8 @@ from django.db.models import ProtectedError
 from apps.core import request_context
 from apps.core.audit import record_audit
 from apps.core.errors import Conflict, Forbidden, InvalidInput, ServiceError
-from apps.rbac.models import Membership
-from apps.rbac.permissions import can, perm_name, project_roles_for, restrict
+from apps.rbac import permissions
+from apps.rbac.permissions import can, restrict
 
 from . import crypto
 from .models import AccessKind, Secret, SecretAccess
@@ -46,14 +46,7 @@ def visible_secrets(user):
 
 def may_act_in_project(user, project, action: str) -> bool:
     """May the user create (or move) a secret into `project`? None = operator-only secrets."""
-    if user.is_superuser:
-        return True
-    if not user.has_perm(perm_name(Secret, action)):
-        return False
-    if user.has_perm("rbac.unrestricted"):
-        return True
-    return project is not None and Membership.objects.filter(
-        user=user, project=project, role__in=project_roles_for(action)).exists()
+    return permissions.may_act_in_project(user, Secret, project, action)
 
 
 def metadata(secret: Secret) -> dict:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.core.audit import record_audit
 from apps.core.errors import Conflict, Forbidden, InvalidInput
-from apps.rbac.permissions import can, project_roles_for, restrict
+from apps.rbac.permissions import can, may_act_in_project, restrict
 
 from .models import HostKey, HostKeyState, Node, NodeEvent
 from .ssh import fingerprint as ssh_fingerprint
@@ -28,15 +28,6 @@ def _fields(node: Node) -> dict:
     return {f: getattr(node, f) for f in AUDITED_FIELDS}
 
 
-def _may_use_project(user, project, action: str) -> bool:
-    """Operators may place nodes anywhere; others only in projects where their role allows it."""
-    if not user.has_perm(f"nodes.{action}_node"):
-        return False
-    if user.is_superuser or user.has_perm("rbac.unrestricted"):
-        return True
-    return project is not None and project.memberships.filter(user=user, role__in=project_roles_for(action)).exists()
-
-
 def _check_credential(user, secret) -> None:
     if secret is not None and not can(user, secret, "view"):
         raise InvalidInput({"ssh_credential": ["Unknown secret, or you may not use it."]})
@@ -45,7 +36,7 @@ def _check_credential(user, secret) -> None:
 @transaction.atomic
 def create_node(actor, *, host_keys: list[tuple[str, str]] = (), **fields) -> Node:
     """Register a node. Host keys supplied here are trusted at once (known out of band)."""
-    if not _may_use_project(actor, fields.get("project"), "add"):
+    if not may_act_in_project(actor, Node, fields.get("project"), "add"):
         raise Forbidden("You may not add nodes here.")
     _check_credential(actor, fields.get("ssh_credential"))
     node = Node(**fields)
@@ -62,7 +53,7 @@ def update_node(actor, node: Node, **changes) -> Node:
     if not can(actor, node, "change"):
         raise Forbidden("You may not change this node.")
     if "project" in changes and changes["project"] != node.project and \
-            not _may_use_project(actor, changes["project"], "add"):
+            not may_act_in_project(actor, Node, changes["project"], "add"):
         raise Forbidden("You may not move the node to that project.")
     if "ssh_credential" in changes:
         _check_credential(actor, changes["ssh_credential"])

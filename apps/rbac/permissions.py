@@ -68,3 +68,17 @@ def _object_codenames(model) -> set[str]:
 def can(user, obj: Model, action: str = "view") -> bool:
     """Object-level check for one object, by the same rule as restrict()."""
     return restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action).exists()
+
+
+def may_act_in_project(user, model, project, action: str) -> bool:
+    """May the user create (or move) an object of `model` into `project`? Operators (superuser,
+    rbac.unrestricted) may place objects anywhere, including in no project; others need the model
+    permission and a project role that allows the action."""
+    if user.is_superuser:
+        return True
+    if not user.has_perm(perm_name(model, action)):
+        return False
+    if user.has_perm("rbac.unrestricted"):
+        return True
+    return project is not None and Membership.objects.filter(
+        user=user, project=project, role__in=project_roles_for(action)).exists()

@@ -54,26 +54,10 @@ unset _name
 # Address of the i-th host (1-based) in a /24 given by its first three octets.
 lab_host_address() { printf '%s.%d\n' "$1" "$(($2 + 1))"; }
 
-# Alive = exists and not a zombie (PID 1 here reaps orphans late).
-lab_alive() {
-  local stat
-  [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-  stat="${stat##*) }"
-  [ "${stat%% *}" != "Z" ]
-}
-
-# PID from PIDFILE if that process is alive and its command line contains MARK
-# (guards against a stale pidfile whose PID was reused).
-lab_pid() {
-  local pidfile="$1" mark="$2" pid
-  [ -f "$pidfile" ] || return 1
-  pid="$(cat "$pidfile" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  lab_alive "$pid" || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$mark" || return 1
-  printf '%s\n' "$pid"
-}
+# shellcheck source=../lib/proc.sh
+. "$LAB_ROOT/scripts/lib/proc.sh"
+lab_alive() { proc_alive "$@"; }
+lab_pid() { proc_from_pidfile "$@"; }
 
 # Stop the process in PIDFILE (checked against MARK): SIGTERM, then SIGKILL after TIMEOUT s.
 lab_stop_pid() {

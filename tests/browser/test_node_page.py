@@ -11,7 +11,6 @@ from apps.jobs.models import Job, JobEvent
 from apps.nodes.models import HostKey, Node
 
 from ..conftest import wait_for_job
-from ..nodes.test_fleet_jobs import fleet  # noqa: F401 - the lab's hosts as nodes (a fixture)
 from .conftest import login
 from .test_job_page import JOB_URL, record_websockets
 

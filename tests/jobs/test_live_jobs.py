@@ -2,7 +2,7 @@
 import pytest
 
 from apps.core.models import AuditEvent
-from apps.jobs.models import Job, JobEvent
+from apps.jobs.models import JobEvent
 
 from ..conftest import wait_for, wait_for_job
 

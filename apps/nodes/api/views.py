@@ -8,26 +8,11 @@ from apps.jobs import services as jobs
 from apps.jobs.api.serializers import JobSerializer
 from apps.nodes import importer, services
 from apps.nodes.filters import NodeFilter
+from apps.nodes.job_kinds import BootParams, CommandParams, PowerParams
 from apps.nodes.models import HostKey, Node
 from apps.rbac.api.mixins import RestrictedQuerysetMixin
 
 from .serializers import BmcWriteSerializer, NodeEventSerializer, NodeSerializer
-
-
-class PowerSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=["on", "off", "graceful-shutdown", "reset", "cycle"])
-
-
-class BootDeviceSerializer(serializers.Serializer):
-    device = serializers.ChoiceField(choices=["pxe", "disk", "cd"])
-    persistent = serializers.BooleanField(default=False)
-
-
-class RunCommandSerializer(serializers.Serializer):
-    nodes = serializers.ListField(child=serializers.CharField(max_length=63), min_length=1, max_length=1000)
-    argv = serializers.ListField(child=serializers.CharField(max_length=4096, allow_blank=True), min_length=1,
-                                 max_length=200)
-    timeout = serializers.FloatField(min_value=1, max_value=3600, default=60)
 
 
 class ImportSerializer(serializers.Serializer):
@@ -37,8 +22,12 @@ class ImportSerializer(serializers.Serializer):
 
 
 def _accepted(job):
-    return Response({"job": job.pk, "url": f"/api/v1/jobs/{job.pk}/", "page_url": f"/jobs/{job.pk}/",
-                     **JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
+    return Response({"job": job.pk, **JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
+
+
+def _params(request, **fixed) -> dict:
+    """The request body as job parameters (the job kind validates them), plus what the URL fixes."""
+    return {**request.data, **fixed}
 
 
 class NodeViewSet(RestrictedQuerysetMixin, viewsets.ModelViewSet):
@@ -87,22 +76,17 @@ class NodeViewSet(RestrictedQuerysetMixin, viewsets.ModelViewSet):
         node = self.get_object()
         return _accepted(jobs.start_job(request.user, "nodes.probe", {"nodes": [node.name]}, target=node))
 
-    @extend_schema(request=PowerSerializer, responses={202: JobSerializer})
+    @extend_schema(request=PowerParams, responses={202: JobSerializer})
     @action(detail=True, methods=["post"], rbac_action="manage")
     def power(self, request, pk=None):
-        data = PowerSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
         node = self.get_object()
-        return _accepted(jobs.start_job(request.user, "nodes.power",
-                                        {"node": node.name, "action": data.validated_data["action"]}, target=node))
+        return _accepted(jobs.start_job(request.user, "nodes.power", _params(request, node=node.name), target=node))
 
-    @extend_schema(request=BootDeviceSerializer, responses={202: JobSerializer})
+    @extend_schema(request=BootParams, responses={202: JobSerializer})
     @action(detail=True, methods=["post"], url_path="boot-device", rbac_action="manage")
     def boot_device(self, request, pk=None):
-        data = BootDeviceSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
         node = self.get_object()
-        return _accepted(jobs.start_job(request.user, "nodes.boot_device", {"node": node.name, **data.validated_data},
+        return _accepted(jobs.start_job(request.user, "nodes.boot_device", _params(request, node=node.name),
                                         target=node))
 
     @extend_schema(request=BmcWriteSerializer, responses={200: NodeSerializer})
@@ -118,21 +102,19 @@ class NodeViewSet(RestrictedQuerysetMixin, viewsets.ModelViewSet):
     @extend_schema(request=None, responses={200: NodeSerializer})
     @action(detail=True, methods=["post"], url_path=r"host-keys/(?P<key_id>\d+)/approve", rbac_action="manage")
     def approve_host_key(self, request, pk=None, key_id=None):
-        node = self.get_object()
-        key = HostKey.objects.filter(node=node, pk=key_id).first()
-        if key is None:
-            return Response({"detail": "No such host key on this node."}, status=404)
-        services.decide_host_key(request.user, key, "trusted")
-        return Response(NodeSerializer(node, context={"request": request}).data)
+        return self._decide_key(request, key_id, "trusted")
 
     @extend_schema(request=None, responses={200: NodeSerializer})
     @action(detail=True, methods=["post"], url_path=r"host-keys/(?P<key_id>\d+)/revoke", rbac_action="manage")
     def revoke_host_key(self, request, pk=None, key_id=None):
+        return self._decide_key(request, key_id, "revoked")
+
+    def _decide_key(self, request, key_id, state):
         node = self.get_object()
         key = HostKey.objects.filter(node=node, pk=key_id).first()
         if key is None:
             return Response({"detail": "No such host key on this node."}, status=404)
-        services.decide_host_key(request.user, key, "revoked")
+        services.decide_host_key(request.user, key, state)
         return Response(NodeSerializer(node, context={"request": request}).data)
 
     @extend_schema(responses={200: NodeEventSerializer(many=True)})
@@ -140,9 +122,7 @@ class NodeViewSet(RestrictedQuerysetMixin, viewsets.ModelViewSet):
     def events(self, request, pk=None):
         return Response(NodeEventSerializer(self.get_object().events.all()[:200], many=True).data)
 
-    @extend_schema(request=RunCommandSerializer, responses={202: JobSerializer})
+    @extend_schema(request=CommandParams, responses={202: JobSerializer})
     @action(detail=False, methods=["post"], url_path="run-command")
     def run_command(self, request):
-        data = RunCommandSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return _accepted(jobs.start_job(request.user, "nodes.run_command", data.validated_data))
+        return _accepted(jobs.start_job(request.user, "nodes.run_command", _params(request)))

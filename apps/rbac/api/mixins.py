@@ -1,4 +1,7 @@
 """DRF glue for the permission layer: querysets restricted to what the user may reach."""
+from django.http import Http404
+from rest_framework.exceptions import PermissionDenied
+
 from apps.rbac.permissions import restrict
 
 METHOD_ACTIONS = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "PUT": "change", "PATCH": "change",
@@ -23,9 +26,6 @@ class RestrictedQuerysetMixin:
 
     def get_object(self):
         """404 for objects the user cannot see; 403 for visible ones the action is not allowed on."""
-        from django.http import Http404
-        from rest_framework.exceptions import PermissionDenied
-
         try:
             return super().get_object()
         except Http404:
