@@ -1,4 +1,5 @@
 """Small helpers that read typed settings from the environment."""
+import ipaddress
 import os
 
 
@@ -25,3 +26,15 @@ def env_float(name: str, default: float) -> float:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_networks(name: str, default: str = "") -> list[str]:
+    """Comma-separated addresses or CIDRs, normalised ("10.0.0.1" -> "10.0.0.1/32"); a typo stops
+    the start with the variable's name instead of silently trusting nothing (or everything)."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"{name}: {item!r} is not an IP address or CIDR") from None
+    return networks

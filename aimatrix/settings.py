@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from cryptography.fernet import Fernet
 
-from .env import env_bool, env_float, env_int, env_list, env_str
+from .env import env_bool, env_float, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("AIMATRIX_VAR_DIR", str(BASE_DIR / "var")))
@@ -48,6 +48,10 @@ if not SECRET_KEY:
 DEBUG = env_bool("AIMATRIX_DEBUG", False)
 ALLOWED_HOSTS = env_list("AIMATRIX_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("AIMATRIX_CSRF_TRUSTED_ORIGINS")
+# Reverse proxies (addresses/CIDRs, e.g. the compose nginx) whose X-Forwarded-For / X-Real-IP
+# are believed; apps.core.request_context.client_ip is the one place that reads them. Empty:
+# the client address is the socket peer and those headers are ignored.
+TRUSTED_PROXIES = env_networks("AIMATRIX_TRUSTED_PROXIES")
 
 INSTALLED_APPS = [
     "daphne",
@@ -187,6 +191,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "apps.rbac.forms.lockout_response"  # the login page with a clear message, 429
+# The same client address as the audit log, tokens and throttles (trusted proxies honoured).
+AXES_CLIENT_IP_CALLABLE = "apps.core.request_context.request_client_ip"
 
 # --- Key vault ----------------------------------------------------------------------------
 # Fernet keys, comma separated: the first encrypts, all decrypt (rotation). Fails closed: the

@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from apps.jobs import services as job_services
 
-from . import metrics
+from . import metrics, request_context
 from .dashboard import dashboard_counts
 from .filters import AuditEventFilter
 from .list_views import FilteredListMixin
@@ -34,7 +34,8 @@ def _may_scrape(request) -> bool:
         return hmac.compare_digest(given.encode(), token.encode())
     if request.user.is_authenticated and request.user.is_staff:
         return True
-    return request.META.get("REMOTE_ADDR") in {"127.0.0.1", "::1"}
+    # The real client: behind a proxy on this host every peer would look like loopback.
+    return request_context.client_ip(request.META) in {"127.0.0.1", "::1"}
 
 
 def metrics_view(request):

@@ -4,7 +4,6 @@ JSON only (no browsable API): an HTML form re-rendered after a failed POST would
 submitted value back.
 """
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError
@@ -14,6 +13,7 @@ from rest_framework.views import APIView
 
 from apps.core import request_context
 from apps.core.api.permissions import StrictModelPermissions
+from apps.core.api.throttles import AnonRateThrottle
 from apps.keyvault import onetime, services
 from apps.keyvault.filters import OneTimeTokenFilter, SecretAccessFilter, SecretFilter, TokenRedemptionFilter
 from apps.keyvault.models import SecretAccess, TokenRedemption
