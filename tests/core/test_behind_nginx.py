@@ -1,0 +1,80 @@
+"""Client addresses behind the shipped nginx (docker/nginx.conf, Debian's nginx) in front of a
+real daphne that trusts it: the audit log, IP-bound tokens and the login lockout see the real
+client, whatever X-Forwarded-For / X-Real-IP the client writes itself."""
+import time
+
+import pytest
+from django.conf import settings
+
+from apps.core.models import AuditEvent
+from apps.keyvault import services as vault
+
+from .. import processes
+from ..reverse_proxy import client_from, start_nginx
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
+
+ALICE, MALLORY = "127.0.0.2", "127.0.0.3"  # two clients, told apart only by their source address
+LOGIN = "/accounts/login/"
+PASSWORD = "pw-Correct-Horse-1"  # tests/conftest.py make_user default
+SPOOF = {"X-Forwarded-For": ALICE, "X-Real-IP": ALICE}  # Mallory pretends to be Alice
+
+
+@pytest.fixture(scope="module")
+def nginx_url(django_db_setup, tmp_path_factory):
+    daphne, daphne_url = processes.start_daphne("nginx-daphne", AIMATRIX_TRUSTED_PROXIES="127.0.0.1")
+    try:
+        nginx, url = start_nginx(daphne_url, processes.LOG_DIR / "nginx")
+        yield url
+        nginx.stop()
+    finally:
+        daphne.stop()
+
+
+def login(session, base, username, password, headers=None):
+    session.get(base + LOGIN, timeout=10).raise_for_status()
+    data = {"username": username, "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]}
+    return session.post(base + LOGIN, data=data, headers=headers or {}, allow_redirects=False, timeout=10)
+
+
+def test_the_audit_log_records_the_client_not_the_proxy(nginx_url, make_user):
+    make_user("erin")
+    assert login(client_from(ALICE), nginx_url, "erin", PASSWORD).status_code == 302
+    assert login(client_from(MALLORY), nginx_url, "erin", "wrong-Guess-42", headers=SPOOF).status_code == 200
+    assert AuditEvent.objects.get(action="auth.login").ip == ALICE
+    assert AuditEvent.objects.get(action="auth.login_failed").ip == MALLORY
+
+
+def test_an_ip_bound_token_redeems_only_from_its_address(nginx_url, make_user, api):
+    root = make_user("root", superuser=True)
+    vault.create_secret(root, name="munge", value="munge-Value-9")
+    resp = api(root).post("/api/v1/keyvault/tokens/", {"purpose": "secret", "subject": "munge", "bind_ip": ALICE},
+                          format="json")
+    assert resp.status_code == 201, resp.content
+    body = {"token": resp.json()["token"]}
+
+    def redeem(source, headers=None):
+        return client_from(source).post(nginx_url + "/api/v1/keyvault/redeem/", json={**body, "timestamp": time.time()},
+                                        headers=headers or {}, timeout=10)
+
+    refused = redeem(MALLORY, SPOOF)
+    assert refused.status_code == 403 and refused.json()["code"] == "wrong_ip", refused.text
+    assert "munge-Value-9" not in refused.text
+    delivered = redeem(ALICE)
+    assert delivered.status_code == 200, delivered.text
+    assert delivered.json()["value"] == "munge-Value-9"
+
+
+def test_bad_passwords_from_one_address_do_not_lock_the_user_out_elsewhere(nginx_url, make_user):
+    make_user("dora")
+    limit = settings.AXES_FAILURE_LIMIT
+    mallory = client_from(MALLORY)
+    # A new made-up X-Forwarded-For each time does not buy Mallory fresh attempts either.
+    statuses = [login(mallory, nginx_url, "dora", f"guess-{n}-Wrong", {"X-Forwarded-For": f"198.51.100.{n}"}).status_code
+                for n in range(limit)]
+    assert statuses == [200] * (limit - 1) + [429], statuses
+    assert login(mallory, nginx_url, "dora", PASSWORD, SPOOF).status_code == 429
+
+    alice = client_from(ALICE)
+    assert login(alice, nginx_url, "dora", PASSWORD).status_code == 302
+    assert "sessionid" in alice.cookies

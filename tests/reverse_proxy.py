@@ -1,0 +1,98 @@
+"""A real nginx (Debian's package) running the shipped docker/nginx.conf in front of a test daphne.
+
+The shipped file is a conf.d snippet for the nginx image; only what ties it to Docker changes
+here (Docker's DNS resolver, the `web:8000` upstream, port 80, the static volume), and each
+change must match exactly once so an edit of the shipped file cannot silently bypass the test.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from devtools.processes import ROOT, Process, free_port
+
+SHIPPED_CONF = ROOT / "docker" / "nginx.conf"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+DOCKER_ONLY = [
+    # (pattern in docker/nginx.conf, replacement for the test)
+    (r"^resolver\s[^;]*;", "# (no Docker DNS here)"),
+    (r"\bserver\s+web:8000\s+resolve;", "server 127.0.0.1:{upstream_port};"),
+    (r"\blisten\s+80\s+default_server;", "listen 127.0.0.1:{listen_port} default_server;"),
+    (r"\balias\s+/srv/static/;", "alias {static_dir}/;"),
+]
+
+
+def adapted_config(upstream_port: int, listen_port: int) -> str:
+    text = SHIPPED_CONF.read_text()
+    values = {"upstream_port": upstream_port, "listen_port": listen_port, "static_dir": ROOT / "static"}
+    for pattern, replacement in DOCKER_ONLY:
+        text, count = re.subn(pattern, replacement.format(**values), text, flags=re.M)
+        assert count == 1, f"docker/nginx.conf: {pattern!r} matched {count} times; update tests/reverse_proxy.py"
+    return text
+
+
+def main_config(state_dir: Path, server_block: str) -> str:
+    """The stock nginx.conf around the conf.d snippet, with every path under state_dir."""
+    # As root, workers run as root too, so they can write the temp paths wherever the
+    # checkout lives (under /root, say); never the case outside tests.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    temp = "\n".join(f"    {kind}_temp_path {state_dir / kind};" for kind in
+                     ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return f"""{user}daemon off;
+worker_processes 1;
+pid {state_dir / 'nginx.pid'};
+error_log {state_dir / 'error.log'} warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log {state_dir / 'access.log'};
+{temp}
+{server_block}
+}}
+"""
+
+
+def start_nginx(upstream_url: str, state_dir: Path, timeout: float = 10) -> tuple[Process, str]:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    upstream_port = int(upstream_url.rsplit(":", 1)[1])
+    listen_port = free_port()
+    conf = state_dir / "nginx.conf"
+    conf.write_text(main_config(state_dir, adapted_config(upstream_port, listen_port)))
+    argv = [NGINX, "-p", str(state_dir), "-e", str(state_dir / "error.log"), "-c", str(conf)]
+    proc = Process("nginx", argv, dict(os.environ), state_dir)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"nginx exited:\n{proc.log_tail()}\n{(state_dir / 'error.log').read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", listen_port), timeout=0.5):
+                return proc, f"http://127.0.0.1:{listen_port}"
+        except OSError:
+            time.sleep(0.05)
+    proc.stop()
+    raise RuntimeError(f"nginx did not listen within {timeout}s:\n{proc.log_tail()}")
+
+
+class _SourceAddressAdapter(HTTPAdapter):
+    def __init__(self, source: str):
+        self._source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self._source, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def client_from(source: str) -> requests.Session:
+    """An HTTP session whose connections leave from `source` (any 127.0.0.0/8 address works
+    on Linux), so nginx sees a different peer per "client"."""
+    session = requests.Session()
+    session.mount("http://", _SourceAddressAdapter(source))
+    return session
