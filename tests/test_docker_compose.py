@@ -238,3 +238,23 @@ def test_dockerfile_basics():
     assert re.search(r'^CMD \["daphne", "-b", "0\.0\.0\.0", "-p", "8000", "aimatrix\.asgi:application"\]', dockerfile, re.M)
     for copy in re.findall(r"^COPY\b.*$", dockerfile, re.M):
         assert ".env" not in copy and not re.search(r"\s\.\s", copy), f"copy runtime paths only: {copy}"
+
+
+def test_app_trusts_forwarding_headers_from_nginx_only(tmp_path):
+    """The client address (audit, tokens, throttles, login lockout) comes from nginx's headers,
+    and only nginx's: AIMATRIX_TRUSTED_PROXIES is nginx's fixed address on the compose network."""
+    import ipaddress
+
+    config = _compose_config(tmp_path)
+    services = config["services"]
+    nginx_address = services["nginx"]["networks"]["default"]["ipv4_address"]
+    subnets = [entry["subnet"] for entry in config["networks"]["default"]["ipam"]["config"]]
+    assert any(ipaddress.ip_address(nginx_address) in ipaddress.ip_network(subnet) for subnet in subnets), subnets
+    for name in APP_SERVICES:
+        trusted = services[name]["environment"].get("AIMATRIX_TRUSTED_PROXIES", "")
+        assert nginx_address in trusted.split(","), f"{name}: AIMATRIX_TRUSTED_PROXIES={trusted!r}"
+
+    config_text = _strip_comments((DOCKER_DIR / "nginx.conf").read_text())
+    for path in ("/", "/ws/"):
+        block = _directives(_location_block(config_text, path))
+        assert "proxy_set_header X-Real-IP $remote_addr" in block, block
