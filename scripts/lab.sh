@@ -33,7 +33,7 @@ REDIS_URL=$(scripts/redis.sh url)
 AIMATRIX_ADMIN_CREDENTIALS_FILE=$LAB_DIR/admin-credentials
 ENV
   set -a; . "$ENV_FILE"; set +a
-  .venv/bin/python manage.py migrate --noinput | grep -v '^  Applying' || true
+  .venv/bin/python manage.py migrate --noinput -v 0   # a failed migration stops `up` (set -e)
   .venv/bin/python manage.py ensure_admin
   .venv/bin/python manage.py lab_register --lab-dir "$LAB_DIR"
   echo "lab: up. PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT"
@@ -45,6 +45,7 @@ down() {
   scripts/lab/ipmi.sh down || true
   scripts/lab/redfish.sh down || true
   scripts/lab/hosts.sh down || true
+  rm -f "${AIMATRIX_VAR_DIR:-var}/managed-networks.d/lab.txt"  # its addresses stop being managed
   scripts/redis.sh stop || true
   scripts/pg.sh stop || true
   rm -f "$ENV_FILE"

@@ -15,7 +15,8 @@ fi
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 export AIMATRIX_HOST="${AIMATRIX_HOST:-127.0.0.1}" AIMATRIX_PORT="${AIMATRIX_PORT:-8000}"
 
-$PY manage.py migrate --noinput | grep -v '^  Applying' || true
+# -v 0: quiet when all is well; a failed migration prints its error and stops here (set -e).
+$PY manage.py migrate --noinput -v 0
 $PY manage.py ensure_admin
 
 # Start a private Redis only when nothing answers at REDIS_URL (and it points at this machine).
