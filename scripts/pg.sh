@@ -14,6 +14,11 @@
 #   PG_OS_USER   OS user running the server when invoked as root (default: postgres)
 #   PG_START_TIMEOUT  seconds to wait for readiness      (default: 20)
 #
+# As root the server runs as PG_OS_USER, which must reach its data and socket dirs. When it
+# cannot reach PG_DIR (a checkout under /root, say), the cluster lives in a directory of its own
+# under PG_OS_USER's home (/var/lib/postgresql/aimatrix/<hash of PG_DIR>) and PG_DIR/cluster
+# points there; no permission outside PG_DIR is ever changed. `pg.sh where` prints the place.
+#
 # Durability is switched off (fsync etc.): this is for disposable test data only.
 set -euo pipefail
 
@@ -32,15 +37,48 @@ PG_SUPERUSER="postgres"
 # Absolute paths: pg_ctl and the server resolve relative ones differently.
 # (Not created here, so `url`/`status` leave no trace.)
 case "$PG_DIR" in /*) ;; *) PG_DIR="$PWD/$PG_DIR" ;; esac
-DATA_DIR="$PG_DIR/data"
-SOCK_DIR="$PG_DIR/run"
-LOG_FILE="$PG_DIR/postgres.log"
 
 log() { printf 'pg: %s\n' "$*"; }
 die() { printf 'pg: ERROR: %s\n' "$*" >&2; exit 1; }
 
 IS_ROOT=0
 [ "$(id -u)" -eq 0 ] && IS_ROOT=1
+
+# The directory of PG_OS_USER's own that stands in for PG_DIR when PG_OS_USER cannot reach it
+# (empty when that user does not exist).
+standin_dir() {
+  local home
+  home="$(getent passwd "$PG_OS_USER" | cut -d: -f6)"
+  if [ -n "$home" ]; then
+    printf '%s/aimatrix/%s\n' "$home" "$(printf '%s' "$PG_DIR" | sha256sum | cut -c1-16)"
+  fi
+}
+
+# Can PG_OS_USER get into PG_DIR's parent (or, before it exists, its nearest existing
+# ancestor)? PG_DIR itself is ours: it is handed to PG_OS_USER on start.
+reachable_by_pg() {
+  local d
+  d="$(dirname "$PG_DIR")"
+  while [ ! -e "$d" ]; do d="$(dirname "$d")"; done
+  runuser -u "$PG_OS_USER" -- test -x "$d"
+}
+
+# Where data/, run/ and postgres.log live: PG_DIR itself unless the server could not reach it.
+# A cluster already in the stand-in stays there.
+state_dir() {
+  local standin=""
+  [ "$IS_ROOT" -eq 1 ] && standin="$(standin_dir)"
+  if [ -n "$standin" ] && { [ -f "$standin/data/PG_VERSION" ] || ! reachable_by_pg; }; then
+    printf '%s\n' "$standin"
+  else
+    printf '%s\n' "$PG_DIR"
+  fi
+}
+
+STATE_DIR="$(state_dir)"
+DATA_DIR="$STATE_DIR/data"
+SOCK_DIR="$STATE_DIR/run"
+LOG_FILE="$STATE_DIR/postgres.log"
 
 # initdb/pg_ctl refuse to run as root, so drop to the postgres OS user;
 # a non-root caller simply owns everything itself.
@@ -77,26 +115,25 @@ urlencode() {
   printf '%s' "$out"
 }
 
-# When root: the postgres user must own PG_DIR and be able to reach it.
+# When root: the postgres user owns the state dir (PG_DIR, or its stand-in). Nothing above it
+# is touched.
 prepare_dirs() {
-  mkdir -p "$PG_DIR" "$SOCK_DIR"
-  [ "$IS_ROOT" -eq 1 ] || return 0
-  id "$PG_OS_USER" >/dev/null 2>&1 || die "OS user '$PG_OS_USER' does not exist (is postgresql-15 installed?)"
-  if [ "$(stat -c %U "$PG_DIR")" != "$PG_OS_USER" ] || [ "$(stat -c %U "$SOCK_DIR")" != "$PG_OS_USER" ]; then
-    chown -R "$PG_OS_USER:" "$PG_DIR"
+  if [ "$IS_ROOT" -eq 1 ]; then
+    id "$PG_OS_USER" >/dev/null 2>&1 || die "OS user '$PG_OS_USER' does not exist (is postgresql-15 installed?)"
   fi
-  # Parents (e.g. root-owned var/) need o+x so postgres can traverse them.
-  # Only directories postgres really cannot enter are changed.
-  local d
-  d="$(dirname "$PG_DIR")"
-  while :; do
-    if ! runuser -u "$PG_OS_USER" -- test -x "$d"; then
-      chmod o+x "$d"
-      log "chmod o+x $d (so '$PG_OS_USER' can reach $PG_DIR)"
+  mkdir -p "$PG_DIR"
+  if [ "$STATE_DIR" = "$PG_DIR" ]; then
+    mkdir -p "$SOCK_DIR"
+    [ "$IS_ROOT" -eq 1 ] || return 0
+    if [ "$(stat -c %U "$PG_DIR")" != "$PG_OS_USER" ] || [ "$(stat -c %U "$SOCK_DIR")" != "$PG_OS_USER" ]; then
+      chown -R "$PG_OS_USER:" "$PG_DIR"
     fi
-    [ "$d" = "/" ] && break
-    d="$(dirname "$d")"
-  done
+    return 0
+  fi
+  # Created by the postgres user itself, inside its own home, private to it.
+  runuser -u "$PG_OS_USER" -- sh -c 'umask 077 && mkdir -p "$1"' sh "$SOCK_DIR"
+  ln -sfn "$STATE_DIR" "$PG_DIR/cluster"
+  log "'$PG_OS_USER' cannot reach $PG_DIR; the cluster lives in $STATE_DIR ($PG_DIR/cluster)"
 }
 
 init_cluster() {
@@ -189,5 +226,6 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   url) cmd_url ;;
-  *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
+  where) printf '%s\n' "$STATE_DIR" ;;
+  *) echo "usage: $0 start|stop|status|url|where" >&2; exit 2 ;;
 esac
