@@ -59,10 +59,11 @@ http {{
 """
 
 
-def start_nginx(upstream_url: str, state_dir: Path, timeout: float = 10) -> tuple[Process, str]:
+def start_nginx(upstream_url: str, state_dir: Path, listen_port: int | None = None,
+                timeout: float = 10) -> tuple[Process, str]:
     state_dir.mkdir(parents=True, exist_ok=True)
     upstream_port = int(upstream_url.rsplit(":", 1)[1])
-    listen_port = free_port()
+    listen_port = listen_port or free_port()
     conf = state_dir / "nginx.conf"
     conf.write_text(main_config(state_dir, adapted_config(upstream_port, listen_port)))
     argv = [NGINX, "-p", str(state_dir), "-e", str(state_dir / "error.log"), "-c", str(conf)]

@@ -1,10 +1,13 @@
 """Client addresses behind the shipped nginx (docker/nginx.conf, Debian's nginx) in front of a
 real daphne that trusts it: the audit log, IP-bound tokens and the login lockout see the real
-client, whatever X-Forwarded-For / X-Real-IP the client writes itself."""
+client, whatever X-Forwarded-For / X-Real-IP the client writes itself. And the cookie settings
+`gen_prod_env` writes let browsers log in the way they reach nginx (plain http or TLS in front)."""
+import contextlib
 import time
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 
 from apps.core.models import AuditEvent
 from apps.keyvault import services as vault
@@ -20,15 +23,23 @@ PASSWORD = "pw-Correct-Horse-1"  # tests/conftest.py make_user default
 SPOOF = {"X-Forwarded-For": ALICE, "X-Real-IP": ALICE}  # Mallory pretends to be Alice
 
 
-@pytest.fixture(scope="module")
-def nginx_url(django_db_setup, tmp_path_factory):
-    daphne, daphne_url = processes.start_daphne("nginx-daphne", AIMATRIX_TRUSTED_PROXIES="127.0.0.1")
+@contextlib.contextmanager
+def portal_behind_nginx(name: str, listen_port: int | None = None, **env):
+    daphne, daphne_url = processes.start_daphne(name, **env)
     try:
-        nginx, url = start_nginx(daphne_url, processes.LOG_DIR / "nginx")
-        yield url
-        nginx.stop()
+        nginx, url = start_nginx(daphne_url, processes.LOG_DIR / name, listen_port)
+        try:
+            yield url
+        finally:
+            nginx.stop()
     finally:
         daphne.stop()
+
+
+@pytest.fixture(scope="module")
+def nginx_url(django_db_setup):
+    with portal_behind_nginx("nginx-daphne", AIMATRIX_TRUSTED_PROXIES="127.0.0.1") as url:
+        yield url
 
 
 def login(session, base, username, password, headers=None):
@@ -78,3 +89,44 @@ def test_bad_passwords_from_one_address_do_not_lock_the_user_out_elsewhere(nginx
     alice = client_from(ALICE)
     assert login(alice, nginx_url, "dora", PASSWORD).status_code == 302
     assert "sessionid" in alice.cookies
+
+
+WEB_SETTINGS = ("AIMATRIX_ALLOWED_HOSTS", "AIMATRIX_CSRF_TRUSTED_ORIGINS", "AIMATRIX_SECURE_COOKIES")
+
+
+def generated_web_settings(tmp_path, *flags) -> dict:
+    out = tmp_path / "env.prod"
+    call_command("gen_prod_env", "--output", str(out), "--hosts", "127.0.0.1", *flags)
+    values = dict(line.split("=", 1) for line in out.read_text().splitlines() if line and not line.startswith("#"))
+    return {key: values[key] for key in WEB_SETTINGS}
+
+
+def test_gen_prod_env_without_tls_lets_browsers_log_in_over_plain_http(tmp_path, make_user):
+    make_user("erin")
+    port = processes.free_port()
+    env = generated_web_settings(tmp_path, "--no-tls", "--http-port", str(port))
+    with portal_behind_nginx("plain-http", port, AIMATRIX_TRUSTED_PROXIES="127.0.0.1", **env) as url:
+        session = client_from(ALICE)
+        assert login(session, url, "erin", PASSWORD).status_code == 302
+        assert session.get(url + "/", allow_redirects=False, timeout=10).status_code == 200
+
+
+def test_gen_prod_env_with_tls_needs_https_in_front(tmp_path, make_user):
+    """Secure cookies: over plain http the browser never returns them (CSRF refuses the login);
+    behind a TLS terminator (X-Forwarded-Proto: https, the cookies sent back) the login works."""
+    make_user("erin")
+    env = generated_web_settings(tmp_path, "--tls")
+    with portal_behind_nginx("tls-in-front", AIMATRIX_TRUSTED_PROXIES="127.0.0.1", **env) as url:
+        assert login(client_from(ALICE), url, "erin", PASSWORD).status_code == 403
+
+        terminator = client_from(ALICE)
+        https = {"X-Forwarded-Proto": "https"}
+        page = terminator.get(url + LOGIN, headers=https, timeout=10)
+        assert "secure" in page.headers["Set-Cookie"].lower()
+        token = terminator.cookies["csrftoken"]
+        response = terminator.post(
+            url + LOGIN, allow_redirects=False, timeout=10,
+            data={"username": "erin", "password": PASSWORD, "csrfmiddlewaretoken": token},
+            headers={**https, "Cookie": f"csrftoken={token}", "Referer": url.replace("http:", "https:") + LOGIN})
+        assert response.status_code == 302, response.text[-500:]
+        assert "sessionid" in response.cookies
