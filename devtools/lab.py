@@ -73,6 +73,7 @@ class RedfishInfo:
     systems: dict[str, str]                 # lab host name -> Redfish system id (UUID)
     extra_systems: dict[str, str] = field(default_factory=dict)
     power_delay: tuple[int, int] = (1, 11)  # seconds before a power change shows
+    ca_file: str = ""                       # the emulator's self-signed TLS certificate
 
     def credentials(self) -> tuple[str, str]:
         return _read_creds(self.credentials_file)
@@ -135,7 +136,7 @@ class Inventory:
             redfish=RedfishInfo(
                 url=rf["url"], username=rf["username"], credentials_file=rf["credentials_file"],
                 systems=rf["systems"], extra_systems=rf.get("extra_systems", {}),
-                power_delay=tuple(rf.get("power_delay", (1, 11))),
+                power_delay=tuple(rf.get("power_delay", (1, 11))), ca_file=rf.get("ca_file", ""),
             ) if rf else None,
             ipmi=IpmiInfo(**ip) if ip else None,
         )

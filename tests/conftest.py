@@ -95,14 +95,20 @@ def lab_inventory(lab_settings, request):
 
     if os.geteuid() != 0:
         pytest.skip("the lab needs root (network namespaces, users)")
+    from apps.nodes.management.commands.lab_register import lab_networks, publish_networks
+
     try:
         inventory = lab.lab_up(**lab_settings)
     except BaseException:
         lab.lab_down(**lab_settings)  # whatever did come up
         raise
+    # The lab's BMC emulators listen on loopback: managed only while this lab is up (in-process
+    # and in the suite's worker, which share the var directory).
+    published = publish_networks(lab_networks(inventory), name=f"test-lab-{os.getpid()}")
     try:
         yield inventory
     finally:
+        published.unlink(missing_ok=True)
         lab.lab_down(**lab_settings)
         if "dir" not in LAB_PINNED and request.session.testsfailed == 0:
             shutil.rmtree(lab_settings["dir"], ignore_errors=True)
@@ -115,9 +121,13 @@ def fleet(lab_inventory, make_user):
     from devtools.lab import _read_creds as _lab_creds
 
     """The lab's hosts registered as nodes with trusted host keys and vault credentials."""
+    from apps.nodes.management.commands.lab_register import lab_networks
+
+    networks = lab_networks(lab_inventory)
     admin = make_user("root", superuser=True)
     key_text = Path(lab_inventory.client_key_path).read_text()
-    ssh_key = create_secret(admin, name="lab-ssh", kind="ssh_private_key", value=key_text)
+    ssh_key = create_secret(admin, name="lab-ssh", kind="ssh_private_key", value=key_text,
+                            destinations=networks["ssh"])
     nodes = {}
     for host in lab_inventory.hosts:
         nodes[host.name] = services.create_node(
@@ -125,13 +135,15 @@ def fleet(lab_inventory, make_user):
             ssh_credential=ssh_key, host_keys=[(host.host_key_type, host.host_key)])
     rf = lab_inventory.redfish
     rf_user, rf_password = _lab_creds(rf.credentials_file)
-    create_secret(admin, name="lab-redfish", kind="bmc_credentials", value=f"{rf_user}:{rf_password}")
+    create_secret(admin, name="lab-redfish", kind="bmc_credentials", value=f"{rf_user}:{rf_password}",
+                  destinations=networks["redfish"])
     for name, system_id in rf.systems.items():
         if name != lab_inventory.ipmi.node:
             services.set_bmc(admin, nodes[name], driver="redfish", address=rf.url, credential="lab-redfish",
                              system_id=system_id, verify_tls=False)
     ip = lab_inventory.ipmi
     ipmi_user, ipmi_password = _lab_creds(ip.credentials_file)
-    create_secret(admin, name="lab-ipmi", kind="bmc_credentials", value=f"{ipmi_user}:{ipmi_password}")
+    create_secret(admin, name="lab-ipmi", kind="bmc_credentials", value=f"{ipmi_user}:{ipmi_password}",
+                  destinations=networks["ipmi"])
     services.set_bmc(admin, nodes[ip.node], driver="ipmi", address=ip.host, port=ip.port, credential="lab-ipmi")
     return {"admin": admin, "nodes": nodes, "key_text": key_text, "passwords": [rf_password, ipmi_password]}

@@ -10,6 +10,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from .destinations import validate_destinations
+
 name_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
     "Use 1-128 letters, digits, '.', '_' and '-', starting with a letter or digit.",
@@ -39,6 +41,10 @@ class Secret(models.Model):
     checksum = models.CharField(max_length=64, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False, help_text="Bumped on each new value")
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Refused for use after this time")
+    # Where the value may be sent: CIDRs and host names ("bmc01.example.org", "*.bmc.example.org").
+    # Binding to, or connecting to, an address outside them is refused (see destinations.py).
+    destinations = models.JSONField(default=list, blank=True, validators=[validate_destinations],
+                                    help_text="CIDRs and host names this secret may be sent to")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+", editable=False)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -48,7 +54,8 @@ class Secret(models.Model):
 
     class Meta:
         ordering = ["name"]
-        permissions = [("reveal_secret", "Can reveal secret values")]
+        permissions = [("reveal_secret", "Can reveal secret values"),
+                       ("use_secret", "Can bind secrets to nodes, BMCs and clusters and have jobs send them")]
 
     # apps.rbac.permissions: members of the owning project reach the secret by their project role.
     rbac_project_field = "project"
@@ -104,7 +111,9 @@ class OneTimeToken(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     purpose = models.CharField(max_length=32)
-    subject = models.CharField(max_length=200)
+    subject = models.CharField(max_length=200, help_text="What the token is for, as shown (e.g. a secret's name)")
+    # The subject's primary key (e.g. of the secret): what redemption delivers, whatever renames happen.
+    subject_key = models.CharField(max_length=64, blank=True, editable=False)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     # First characters of the token string (version and part of the nonce), to recognise it.
     token_prefix = models.CharField(max_length=16, editable=False)

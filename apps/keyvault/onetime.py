@@ -53,7 +53,7 @@ def visible_tokens(user):
 
 def issue_token(user, purpose: str, subject: str, ttl=None, bind_ip=None) -> tuple[OneTimeToken, str]:
     """Create a token; returns (row, token string). The string exists only in this return value."""
-    handler = purposes.check_issue(user, purpose, subject)
+    handler, subject_key = purposes.check_issue(user, purpose, subject)
     ttl = settings.KEYVAULT_TOKEN_TTL if ttl is None else ttl
     if isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= settings.KEYVAULT_TOKEN_MAX_TTL:
         raise InvalidInput({"ttl": [f"Must be a whole number of seconds from 1 to {settings.KEYVAULT_TOKEN_MAX_TTL}."]})
@@ -63,12 +63,12 @@ def issue_token(user, purpose: str, subject: str, ttl=None, bind_ip=None) -> tup
         except ValueError:
             raise InvalidInput({"bind_ip": ["Not an IP address."]}) from None
     expiry = int(timezone.now().timestamp()) + ttl
-    claims = tokens.TokenClaims(id=str(uuid.uuid4()), purpose=handler.name, subject=subject,
+    claims = tokens.TokenClaims(id=str(uuid.uuid4()), purpose=handler.name, subject=subject_key,
                                 nonce=tokens.new_nonce(), expiry=expiry)
     token = tokens.build(claims)
     with transaction.atomic():
         row = OneTimeToken.objects.create(
-            id=uuid.UUID(claims.id), purpose=claims.purpose, subject=subject, token_hash=tokens.token_hash(token),
+            id=uuid.UUID(claims.id), purpose=claims.purpose, subject=subject, subject_key=subject_key, token_hash=tokens.token_hash(token),
             token_prefix=tokens.token_prefix(token), bind_ip=bind_ip or None,
             created_by=user if user.is_authenticated else None,
             expires_at=datetime.fromtimestamp(expiry, tz=dt_timezone.utc))

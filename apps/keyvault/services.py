@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
@@ -18,8 +19,10 @@ from apps.core.errors import Conflict, Forbidden, InvalidInput, ServiceError
 from apps.rbac import permissions
 from apps.rbac.permissions import can, restrict
 
-from . import crypto
-from .models import AccessKind, Secret, SecretAccess
+from apps.core import netpolicy
+
+from . import crypto, destinations
+from .models import AccessKind, Secret, SecretAccess, SecretKind
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +56,12 @@ def metadata(secret: Secret) -> dict:
     """What audit entries record about a secret: never the value, ciphertext or checksum."""
     return {"name": secret.name, "kind": secret.kind, "project": secret.project.name if secret.project_id else None,
             "version": secret.version, "description": secret.description,
+            "destinations": list(secret.destinations or []),
             "expires_at": secret.expires_at.isoformat() if secret.expires_at else None}
 
 
 # --- writes -------------------------------------------------------------------------------------
-def _check_value(value) -> str:
+def _check_value(value, kind: str = "") -> str:
     if not isinstance(value, str) or value == "":
         raise InvalidInput({"value": ["A non-empty text value is required."]})
     if len(value) > MAX_VALUE_LENGTH:
@@ -68,12 +72,24 @@ def _check_value(value) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInput({"value": ["Not valid Unicode text (lone surrogate)."]}) from None
+    if kind == SecretKind.BMC_CREDENTIALS:
+        user, sep, password = value.partition(":")
+        if not sep or not user.strip() or not password:
+            # Without "user:", ipmitool would get the whole value as its -U argument.
+            raise InvalidInput({"value": ["BMC credentials are 'username:password' (both non-empty)."]})
     return value
 
 
 def _set_value(secret: Secret, value: str) -> None:
     secret.ciphertext = crypto.encrypt(value)
     secret.checksum = crypto.checksum(value)
+
+
+def _destinations(value) -> list[str]:
+    try:
+        return destinations.normalise(value)
+    except ValidationError as exc:
+        raise InvalidInput({"destinations": exc.messages}) from None
 
 
 def _validate_and_save(secret: Secret) -> None:
@@ -84,13 +100,16 @@ def _validate_and_save(secret: Secret) -> None:
     secret.save()
 
 
-def create_secret(user, *, name, value, kind="other", project=None, description="", expires_at=None) -> Secret:
+def create_secret(user, *, name, value, kind="other", project=None, description="", expires_at=None,
+                  destinations=None) -> Secret:
+    """`destinations` (CIDRs / host names) defaults to settings.SECRET_DEFAULT_DESTINATIONS."""
     if not may_act_in_project(user, project, "add"):
         where = f"project {project}" if project is not None else "no project (operators only)"
         raise Forbidden(f"You may not add secrets to {where}.")
+    allowed = _destinations(settings.SECRET_DEFAULT_DESTINATIONS if destinations is None else destinations)
     secret = Secret(name=name, kind=kind, project=project, description=description or "", expires_at=expires_at,
-                    created_by=user, updated_by=user)
-    _set_value(secret, _check_value(value))
+                    destinations=allowed, created_by=user, updated_by=user)
+    _set_value(secret, _check_value(value, kind))
     with transaction.atomic():
         _validate_and_save(secret)
         record_audit("keyvault.secret.create", actor=user, obj=secret, after=metadata(secret))
@@ -101,15 +120,17 @@ _UNSET = object()
 
 
 def update_secret(user, secret: Secret, *, value=_UNSET, **fields) -> Secret:
-    """Change metadata (name, kind, project, description, expires_at) and/or set a new value."""
+    """Change metadata (name, kind, project, description, expires_at, destinations) and/or set a new value."""
     if not can(user, secret, "change"):
         raise Forbidden(f"You may not change secret {secret.name!r}.")
-    unknown = set(fields) - {"name", "kind", "project", "description", "expires_at"}
+    unknown = set(fields) - {"name", "kind", "project", "description", "expires_at", "destinations"}
     if unknown:
         raise InvalidInput({name: ["Not a changeable field."] for name in sorted(unknown)})
     if "project" in fields and fields["project"] != secret.project and not may_act_in_project(
             user, fields["project"], "change"):
         raise Forbidden(f"You may not move secrets to project {fields['project'] or '(none)'}.")
+    if "destinations" in fields:
+        fields["destinations"] = _destinations(fields["destinations"])
     with transaction.atomic():
         locked = Secret.objects.select_for_update().get(pk=secret.pk)
         before = metadata(locked)
@@ -117,7 +138,7 @@ def update_secret(user, secret: Secret, *, value=_UNSET, **fields) -> Secret:
             setattr(locked, name, new)
         value_changed = value is not _UNSET
         if value_changed:
-            _set_value(locked, _check_value(value))
+            _set_value(locked, _check_value(value, locked.kind))
             locked.version += 1
         locked.updated_by = user
         _validate_and_save(locked)
@@ -172,17 +193,56 @@ def _log_access(secret: Secret, kind: str, purpose: str, actor) -> SecretAccess:
         ip=ctx.ip, request_id=ctx.request_id)
 
 
-def use_secret(secret: Secret, purpose: str, actor=None, *, kind: str = AccessKind.USE) -> str:
-    """The system reads a value (a task opening an SSH session, a pillar render...).
+def use_secret(secret: Secret, purpose: str, actor=None, *, kind: str = AccessKind.USE,
+               destination: tuple[str, list] | None = None) -> str:
+    """The system reads a value to send it somewhere (a task opening an SSH session, a BMC call).
 
-    `actor` is the user on whose behalf it happens, or a short text naming the component
-    ("task nodes.check_ssh job 12"); the read is logged in SecretAccess. Returns the plaintext.
+    `destination` is (host as registered, addresses it resolved to and that will be connected
+    to): a USE read without one is a programming error, and one outside the secret's
+    destinations is refused (DestinationRefused) before the value is decrypted. `actor` is the
+    user on whose behalf it happens (a job's requester), or a short text naming the component
+    ("beat nodes.poll_power_states"). Every read is logged in SecretAccess. Returns the plaintext.
     """
     if not purpose:
         raise InvalidInput({"purpose": ["Say why the secret is read."]})
+    if kind == AccessKind.USE:
+        if destination is None:
+            raise ValueError("use_secret(kind=USE) needs the destination the value is sent to")
+        secret.refresh_from_db(fields=["destinations"])
+        host, addresses = destination
+        destinations.check(secret.name, secret.destinations, host, addresses)
+        purpose = f"{purpose} -> {host}"
     value = _plaintext(secret)
     _log_access(secret, kind, purpose, actor)
     return value
+
+
+def check_use(user, secret: Secret | None, field: str) -> None:
+    """May `user` bind `secret` (and so have jobs send it)? 400 naming `field` for a secret the
+    user cannot see (existence not confirmed), 403 for one they see but may not use."""
+    if secret is None:
+        return
+    if not can(user, secret, "view"):
+        raise InvalidInput({field: ["Unknown secret, or you may not use it."]})
+    if not can(user, secret, "use"):
+        raise Forbidden(f"You may not use secret {secret.name!r}: binding it needs the keyvault.use_secret "
+                        "permission and operator or project-member access to the secret.")
+
+
+def check_binding(user, secret: Secret | None, host: str, field: str) -> None:
+    """Bind time: the user may use the secret, and `host` (what it resolves to now) lies within
+    the secret's destinations. 400 naming `field` with the secret and the address otherwise."""
+    if secret is None:
+        return
+    check_use(user, secret, field)
+    try:
+        addresses = netpolicy.resolve(host)
+    except netpolicy.AddressRefused:
+        addresses = []  # only a host-name destination can match an unresolvable name
+    try:
+        destinations.check(secret.name, secret.destinations, host, addresses)
+    except destinations.DestinationRefused as exc:
+        raise InvalidInput({field: [str(exc)]}) from None
 
 
 def reveal_secret(user, secret: Secret, reason: str = "") -> str:

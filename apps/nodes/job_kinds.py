@@ -19,8 +19,40 @@ from .models import Bmc, Node, NodeEvent
 FANOUT = settings.NODES_SSH_FANOUT
 
 
+class NodeRef(serializers.Field):
+    """A node named by primary key (a JSON number) or by name (a string); validated to its
+    primary key, which is what the job keeps: a rename between start and run changes nothing."""
+
+    default_error_messages = {"invalid": "A node id (number) or node name (text of at most 63 characters)."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, str)) or (isinstance(data, str) and (
+                not data or len(data) > 63 or "\x00" in data)) or (isinstance(data, int) and not 0 < data < 2**63):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+def _to_pks(refs: list) -> list[int]:
+    """Names and ids -> primary keys, in order; unknown ones are named in a 400."""
+    names = [r for r in refs if isinstance(r, str)]
+    by_name = dict(Node.objects.filter(name__in=names).values_list("name", "pk")) if names else {}
+    ids = {r for r in refs if isinstance(r, int)}
+    known_ids = set(Node.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+    missing = [str(r) for r in refs if (r not in by_name if isinstance(r, str) else r not in known_ids)]
+    if missing:
+        raise serializers.ValidationError(f"Unknown node(s): {', '.join(sorted(missing)[:20])}.")
+    pks = [by_name[r] if isinstance(r, str) else r for r in refs]
+    return list(dict.fromkeys(pks))
+
+
 class NodesParams(serializers.Serializer):
-    nodes = serializers.ListField(child=serializers.CharField(max_length=63), min_length=1, max_length=1000)
+    nodes = serializers.ListField(child=NodeRef(), min_length=1, max_length=1000)
+
+    def validate_nodes(self, value):
+        return _to_pks(value)
 
 
 class CommandParams(NodesParams):
@@ -29,39 +61,48 @@ class CommandParams(NodesParams):
     timeout = serializers.FloatField(min_value=1, max_value=3600, default=60)
 
 
-class PowerParams(serializers.Serializer):
-    node = serializers.CharField(max_length=63)
+class OneNodeParams(serializers.Serializer):
+    node = NodeRef()
+
+    def validate_node(self, value):
+        return _to_pks([value])[0]
+
+
+class PowerParams(OneNodeParams):
     action = serializers.ChoiceField(choices=["on", "off", "graceful-shutdown", "reset", "cycle"])
     deadline = serializers.FloatField(min_value=5, max_value=1800, default=300)
 
 
-class BootParams(serializers.Serializer):
-    node = serializers.CharField(max_length=63)
+class BootParams(OneNodeParams):
     device = serializers.ChoiceField(choices=["pxe", "disk", "cd"])
     persistent = serializers.BooleanField(default=False)
 
 
-def _names(params) -> list[str]:
+def _pks(params) -> list[int]:
     return params["nodes"] if "nodes" in params else [params["node"]]
 
 
 def _authorize(action: str):
     def check(user, params):
-        names = _names(params)
-        reachable = set(restrict(Node.objects.filter(name__in=names), user, action).values_list("name", flat=True))
-        missing = [n for n in names if n not in reachable]
+        pks = _pks(params)
+        reachable = set(restrict(Node.objects.filter(pk__in=pks), user, action).values_list("pk", flat=True))
+        missing = [pk for pk in pks if pk not in reachable]
         if missing:
-            visible = set(restrict(Node.objects.filter(name__in=missing), user, "view").values_list("name", flat=True))
+            visible = sorted(restrict(Node.objects.filter(pk__in=missing), user, "view").values_list("name", flat=True))
             if visible:
-                raise Forbidden(f"You may not {action} node(s): {', '.join(sorted(visible))}.")
-            raise InvalidInput({"nodes": [f"Unknown node(s): {', '.join(sorted(set(missing) - visible))}."]})
+                raise Forbidden(f"You may not {action} node(s): {', '.join(visible)}.")
+            raise InvalidInput({"nodes": [f"Unknown node(s): {len(missing)} of those named."]})
     return check
 
 
 def _nodes(params) -> list[Node]:
-    names = _names(params)
-    by_name = {n.name: n for n in Node.objects.filter(name__in=names).select_related("ssh_credential")}
-    return [by_name[n] for n in names if n in by_name]
+    pks = _pks(params)
+    by_pk = Node.objects.select_related("ssh_credential").in_bulk(pks)
+    return [by_pk[pk] for pk in pks if pk in by_pk]
+
+
+def _requester(runner):
+    return runner.job.requester
 
 
 def _fan_out(runner, nodes, work, label):
@@ -99,11 +140,11 @@ def test_connection(runner, params, target):
     """Connects to each node with its trusted host keys and runs `true` and `sudo -n true`."""
     nodes = _nodes(params)
     runner.step(f"Connecting to {len(nodes)} node(s)")
-    purpose = f"job {runner.job_id} nodes.test_connection"
+    purpose, actor = f"job {runner.job_id} nodes.test_connection", _requester(runner)
 
     def work(node):
-        result = remote.run(node, ["true"], timeout=15, purpose=purpose)
-        sudo = remote.run(node, ["sudo", "-n", "true"], timeout=15, purpose=purpose)
+        result = remote.run(node, ["true"], timeout=15, purpose=purpose, actor=actor)
+        sudo = remote.run(node, ["sudo", "-n", "true"], timeout=15, purpose=purpose, actor=actor)
         message = f"connected in {result.duration * 1000:.0f} ms; sudo {'ok' if sudo.exit_status == 0 else 'NOT available'}"
         return result.exit_status == 0, message, {"sudo": sudo.exit_status == 0}
 
@@ -116,12 +157,12 @@ def probe(runner, params, target):
     """Reads OS, kernel, CPU, memory, disks, NICs and GPUs from each node and stores them as facts."""
     nodes = _nodes(params)
     runner.step(f"Probing {len(nodes)} node(s)")
-    purpose = f"job {runner.job_id} nodes.probe"
+    purpose, actor = f"job {runner.job_id} nodes.probe", _requester(runner)
 
     def work(node):
         outputs = {}
         for key, argv in facts.COMMANDS.items():
-            result = remote.run(node, argv, timeout=20, purpose=purpose)
+            result = remote.run(node, argv, timeout=20, purpose=purpose, actor=actor)
             if result.exit_status == 0:
                 outputs[key] = result.stdout
         found = facts.parse(outputs)
@@ -140,11 +181,12 @@ def run_command(runner, params, target):
     nodes = _nodes(params)
     argv, timeout = params["argv"], params["timeout"]
     runner.step(f"Running {shlex.join(argv)} on {len(nodes)} node(s)")
-    purpose = f"job {runner.job_id} nodes.run_command"
+    purpose, actor = f"job {runner.job_id} nodes.run_command", _requester(runner)
 
     def work(node):
         # timeout(1) on the host bounds the command even where sshd ignores our kill (root sessions).
-        result = remote.run(node, ssh.remote_timeout(argv, timeout), timeout=timeout + 10, purpose=purpose)
+        result = remote.run(node, ssh.remote_timeout(argv, timeout), timeout=timeout + 10, purpose=purpose,
+                            actor=actor)
         if result.exit_status == 124:
             return False, f"timed out after {timeout:g} s", {"exit_status": 124}
         for stream in ("stdout", "stderr"):
@@ -165,7 +207,7 @@ def power(runner, params, target):
     action = PowerAction(params["action"])
     desired = SETTLES_IN[action].value
     try:
-        client = remote.bmc_client(node, f"job {runner.job_id} nodes.power")
+        client = remote.bmc_client(node, f"job {runner.job_id} nodes.power", _requester(runner))
         runner.step(f"{action.value} via {node.bmc.driver}")
         before = client.power_state()
         runner.log(f"power state before: {before}", host=node.name)
@@ -192,7 +234,7 @@ def boot_device(runner, params, target):
     node = _nodes(params)[0]
     runner.step(f"Boot from {params['device']} ({'persistent' if params['persistent'] else 'once'})")
     try:
-        client = remote.bmc_client(node, f"job {runner.job_id} nodes.boot_device")
+        client = remote.bmc_client(node, f"job {runner.job_id} nodes.boot_device", _requester(runner))
         client.set_boot_device(BootDevice(params["device"]), params["persistent"])
     except (BmcError, remote.NodeUnavailable) as exc:
         raise JobFailed(f"{node.name}: {exc}") from None

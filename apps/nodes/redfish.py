@@ -52,8 +52,14 @@ class RedfishClient:
             raise BmcAuthFailed(f"Redfish {self.url}: {what}: {denied} (HTTP {exc.status_code})") from None
         except sushy_exc.ConnectionError as exc:
             raise BmcUnreachable(f"Redfish {self.url} unreachable ({what}): {_reason(exc)}") from None
+        except sushy_exc.HTTPError as exc:
+            # Status code and a fixed message only: a BMC's (or an impostor's) body never reaches
+            # job errors or poll errors that other people read.
+            raise BmcError(f"Redfish {self.url}: {what} failed (HTTP {exc.status_code})") from None
         except sushy_exc.SushyError as exc:
-            raise BmcError(f"Redfish {self.url}: {what} failed: {exc}") from None
+            raise BmcError(f"Redfish {self.url}: {what} failed ({type(exc).__name__})") from None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a body that is no Redfish
+            raise BmcError(f"Redfish {self.url}: {what} failed (invalid response: {type(exc).__name__})") from None
 
     def _system(self, what: str):
         """The system resource, freshly read (one GET; the first call also finds its path)."""

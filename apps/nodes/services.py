@@ -10,8 +10,10 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
+from apps.core import netpolicy
 from apps.core.audit import record_audit
 from apps.core.errors import Conflict, Forbidden, InvalidInput
+from apps.keyvault.services import check_binding
 from apps.rbac.permissions import can, may_act_in_project, restrict
 
 from .models import HostKey, HostKeyState, Node, NodeEvent
@@ -28,9 +30,16 @@ def _fields(node: Node) -> dict:
     return {f: getattr(node, f) for f in AUDITED_FIELDS}
 
 
-def _check_credential(user, secret) -> None:
-    if secret is not None and not can(user, secret, "view"):
-        raise InvalidInput({"ssh_credential": ["Unknown secret, or you may not use it."]})
+# What decides where a bound SSH credential goes: changing any of them needs `use` on it.
+SSH_DESTINATION_FIELDS = {"address", "ssh_port", "ssh_user", "ssh_credential"}
+
+
+def check_address(address: str, field: str = "address") -> None:
+    """Refuse addresses outside the managed networks (and loopback, link-local, the portal)."""
+    try:
+        netpolicy.check_registration(address)
+    except netpolicy.AddressRefused as exc:
+        raise InvalidInput({field: [str(exc)]}) from None
 
 
 @transaction.atomic
@@ -38,9 +47,10 @@ def create_node(actor, *, host_keys: list[tuple[str, str]] = (), **fields) -> No
     """Register a node. Host keys supplied here are trusted at once (known out of band)."""
     if not may_act_in_project(actor, Node, fields.get("project"), "add"):
         raise Forbidden("You may not add nodes here.")
-    _check_credential(actor, fields.get("ssh_credential"))
     node = Node(**fields)
     _validate(node)
+    check_address(node.address)
+    check_binding(actor, node.ssh_credential, node.address, "ssh_credential")
     node.save()
     for key_type, public_key in host_keys:
         trust_supplied_key(actor, node, key_type, public_key)
@@ -55,12 +65,19 @@ def update_node(actor, node: Node, **changes) -> Node:
     if "project" in changes and changes["project"] != node.project and \
             not may_act_in_project(actor, Node, changes["project"], "add"):
         raise Forbidden("You may not move the node to that project.")
-    if "ssh_credential" in changes:
-        _check_credential(actor, changes["ssh_credential"])
     before = _fields(node)
     for field, value in changes.items():
         setattr(node, field, value)
     _validate(node)
+    moved = {f for f in SSH_DESTINATION_FIELDS & set(changes)
+             if getattr(node, f"{f}_id" if f == "ssh_credential" else f) != before.get(
+                 "ssh_credential_id" if f == "ssh_credential" else f)}
+    if "address" in moved:
+        check_address(node.address)
+    if moved:
+        # Where a bound secret goes is the secret's business: pointing it at a new address, port
+        # or user needs `use` on it, and the address must lie within its destinations.
+        check_binding(actor, node.ssh_credential, node.address, "ssh_credential")
     node.save()
     record_audit("node.update", actor=actor, obj=node, before=before, after=_fields(node))
     return node
@@ -153,11 +170,21 @@ def set_bmc(actor, node: Node, *, driver, address, credential, port=None, system
 
     from .models import Bmc
 
+    from django.core.exceptions import ValidationError
+
+    from .validators import bmc_host
+
     if not can(actor, node, "manage"):
         raise Forbidden("You may not manage this node's BMC.")
     secret = restrict(Secret.objects.all(), actor, "view").filter(name=credential).first()
     if secret is None:
         raise InvalidInput({"bmc_credential": ["Unknown secret, or you may not use it."]})
+    try:
+        host = bmc_host(driver, address)
+    except ValidationError as exc:
+        raise InvalidInput({"bmc_address": exc.messages}) from None
+    check_address(host, "bmc_address")
+    check_binding(actor, secret, host, "bmc_credential")
     bmc, created = Bmc.objects.update_or_create(node=node, defaults={
         "driver": driver, "address": address, "port": port, "credential": secret, "system_id": system_id or "",
         "verify_tls": verify_tls})

@@ -60,7 +60,7 @@ class HostKeyError(SSHError):
 
 
 class HostKeyUnknown(HostKeyError):
-    """No trusted key of the offered type: the caller records the offered key as pending."""
+    """No key is trusted for this host yet: the caller records the offered key as pending."""
 
 
 class HostKeyMismatch(HostKeyError):
@@ -149,11 +149,23 @@ def _unknown(ep: Endpoint, key: paramiko.PKey) -> HostKeyUnknown:
                           "approve it before connecting", host=ep.host, port=ep.port, key=key)
 
 
+def _changed(ep: Endpoint, offered: paramiko.PKey, trusted) -> HostKeyMismatch:
+    trusted_text = ", ".join(f"{t} {fingerprint(b)}" for t, b in trusted)
+    return HostKeyMismatch(f"HOST KEY MISMATCH for {ep.host}:{ep.port}: offered {offered.get_name()} key "
+                           f"{offered.fingerprint}, trusted {trusted_text}; possible man-in-the-middle, "
+                           "connection refused", host=ep.host, port=ep.port, key=offered)
+
+
 class _RejectUnknown(paramiko.RejectPolicy):
-    def __init__(self, endpoint: Endpoint):
-        self.ep = endpoint
+    """No trusted key of the offered type. A host that has trusted keys of other types but now
+    offers only this one (e.g. ed25519 -> RSA) has changed, not merely appeared."""
+
+    def __init__(self, endpoint: Endpoint, trusted=()):
+        self.ep, self.trusted = endpoint, list(trusted)
 
     def missing_host_key(self, client, hostname, key):
+        if self.trusted:
+            raise _changed(self.ep, key, self.trusted)
         raise _unknown(self.ep, key)
 
 
@@ -219,7 +231,7 @@ class SSHPool:
             raise ConnectFailed(f"cannot connect to {ep.host}:{ep.port}: {exc.strerror or exc}") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else ~40 ms more per exec
         client = paramiko.SSHClient()
-        client.set_missing_host_key_policy(_RejectUnknown(ep))
+        client.set_missing_host_key_policy(_RejectUnknown(ep, trusted))
         host_keys, name = client.get_host_keys(), ep.host if ep.port == 22 else f"[{ep.host}]:{ep.port}"
         for key_type, blob in trusted:
             try:
@@ -232,19 +244,17 @@ class SSHPool:
                            channel_timeout=self.connect_timeout, allow_agent=False, look_for_keys=False, **auth)
         except paramiko.BadHostKeyException as exc:
             client.close()
-            offered, ours = exc.key, host_keys.lookup(name) or {}
-            if offered.get_name() not in ours:
-                raise _unknown(ep, offered) from None
-            trusted_fps = ", ".join(fingerprint(b) for t, b in trusted if t == offered.get_name())
-            raise HostKeyMismatch(f"HOST KEY MISMATCH for {ep.host}:{ep.port}: offered {offered.get_name()} key "
-                                  f"{offered.fingerprint}, trusted {trusted_fps}; possible man-in-the-middle, "
-                                  "connection refused", host=ep.host, port=ep.port, key=offered) from None
+            offered = exc.key
+            raise _changed(ep, offered, [(t, b) for t, b in trusted if t == offered.get_name()] or trusted) from None
         except paramiko.AuthenticationException:
             client.close()
             raise AuthFailed(f"{ep}: authentication failed (key or password rejected)") from None
         except _NET_ERRORS as exc:
             client.close()
-            raise ConnectFailed(f"SSH handshake with {ep.host}:{ep.port} failed: {exc}") from None
+            # paramiko quotes what the peer sent (e.g. an HTTP status line): never echo it.
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            raise ConnectFailed(f"SSH handshake with {ep.host}:{ep.port} failed ({reason}; not an SSH server, "
+                                "or it closed the connection)") from None
         except BaseException:  # HostKeyUnknown from the policy, or anything unexpected: no leaked socket
             client.close()
             raise

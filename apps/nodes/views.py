@@ -7,6 +7,7 @@ from django.views.generic import DetailView, ListView
 
 from apps.core.errors import InvalidInput, ServiceError
 from apps.core.list_views import FilteredListMixin
+from apps.core.redirects import redirect_next
 from apps.jobs import services as jobs
 from apps.core.contenttypes import content_type_for
 from apps.rbac.permissions import can
@@ -67,15 +68,15 @@ class NodeActionView(LoginRequiredMixin, View):
                     return redirect("nodes:detail", pk=node.pk)
         except ServiceError as exc:
             messages.error(request, exc.message if not isinstance(exc, InvalidInput) else str(exc.errors))
-            return redirect(request.POST.get("next") or "nodes:list")
+            return redirect_next(request, "nodes:list")
         return redirect("jobs:detail", pk=job.pk)
 
     def _node_action(self, request, node, action):
         if action in ("test-connection", "probe"):
-            return jobs.start_job(request.user, f"nodes.{action.replace('-', '_')}", {"nodes": [node.name]},
+            return jobs.start_job(request.user, f"nodes.{action.replace('-', '_')}", {"nodes": [node.pk]},
                                   target=node)
         if action in POWER_ACTIONS:
-            return jobs.start_job(request.user, "nodes.power", {"node": node.name, "action": action}, target=node)
+            return jobs.start_job(request.user, "nodes.power", {"node": node.pk, "action": action}, target=node)
         if action in ("approve-key", "revoke-key"):
             key = get_object_or_404(HostKey, node=node, pk=request.POST.get("key"))
             services.decide_host_key(request.user, key, "trusted" if action == "approve-key" else "revoked")
@@ -85,12 +86,17 @@ class NodeActionView(LoginRequiredMixin, View):
 
 
 class NodeImportView(LoginRequiredMixin, View):
+    """The import page (also mounted in the admin). Permission is decided before the file or the
+    pasted text is looked at; large files become a job and the page follows it."""
+
     template_name = "nodes/node_import.html"
 
     def get(self, request):
         return render(request, self.template_name, {})
 
     def post(self, request):
+        if not importer.may_import(request.user):
+            return self._refused(request, "You may not add nodes, so you may not import them.", 403)
         upload = request.FILES.get("file")
         data = {"format": request.POST.get("format") or None, "content": request.POST.get("content") or None}
         data = {k: v for k, v in data.items() if v}
@@ -98,11 +104,17 @@ class NodeImportView(LoginRequiredMixin, View):
             data["file"] = upload
         try:
             content, fmt = importer.read_upload(data)
-            created = importer.import_nodes(request.user, content, fmt)
+            started = importer.start_import(request.user, content, fmt)
         except InvalidInput as exc:
             return render(request, self.template_name, {"errors": exc.errors, "content": data.get("content", "")},
                           status=400)
         except ServiceError as exc:
-            return render(request, self.template_name, {"errors": {"detail": [exc.message]}}, status=exc.status)
-        messages.success(request, f"Imported {len(created)} node(s).")
+            return self._refused(request, exc.message, exc.status)
+        if started.job is not None:
+            messages.info(request, f"Importing {started.job.params['rows']} nodes in job {started.job.pk}.")
+            return redirect("jobs:detail", pk=started.job.pk)
+        messages.success(request, f"Imported {len(started.created)} node(s).")
         return redirect("nodes:list")
+
+    def _refused(self, request, message, status):
+        return render(request, self.template_name, {"errors": {"detail": [message]}}, status=status)

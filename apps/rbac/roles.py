@@ -15,12 +15,13 @@ ROLE_TEMPLATES: dict[str, dict] = {
     },
     "sre": {
         "description": "Nodes, BMC power, Salt, clusters, GPUs, jobs and alerts: full. Audit: read. "
-                       "Key vault: register and update secrets (no reveal).",
+                       "Key vault: register, update and use secrets (bind them to nodes and BMCs; no reveal).",
         "permissions": [
             "rbac.unrestricted", "rbac.view_project",
             "nodes.*", "clusters.*", "gpus.*", "jobs.*",
             "core.view_auditevent",
-            "keyvault.view_secret", "keyvault.add_secret", "keyvault.change_secret", "keyvault.view_secretaccess",
+            "keyvault.view_secret", "keyvault.add_secret", "keyvault.change_secret", "keyvault.use_secret",
+            "keyvault.view_secretaccess",
             "django_celery_beat.view_*",
         ],
     },

@@ -5,7 +5,7 @@ project's virtualenv. Settings arrive as arguments or through the LAB_* environm
 calling script; secrets are read from and written to mode-600 files, never printed.
 
     labtool.py wait-banner ADDR PORT TIMEOUT
-    labtool.py wait-http URL TIMEOUT
+    labtool.py wait-http URL TIMEOUT [CAFILE]
     labtool.py creds FILE USERNAME LENGTH
     labtool.py hosts-publish LAB_DIR
     labtool.py redfish-config LAB_DIR          (env: LAB_HOSTS..., LAB_REDFISH_*)
@@ -27,6 +27,7 @@ import string
 import subprocess
 import sys
 import time
+import ssl
 import urllib.error
 import urllib.request
 import uuid
@@ -103,12 +104,14 @@ def cmd_wait_banner(addr: str, port: str, timeout: str) -> None:
     fail(f"no SSH banner from {addr}:{port} within {timeout}s ({last})")
 
 
-def cmd_wait_http(url: str, timeout: str) -> None:
+def cmd_wait_http(url: str, timeout: str, cafile: str = "") -> None:
+    """Wait for 200 from `url`; an https URL is verified against `cafile` (the lab's own cert)."""
+    context = ssl.create_default_context(cafile=cafile) if cafile else None
     deadline = time.monotonic() + float(timeout)
     last = "no attempt"
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=1) as r:
+            with urllib.request.urlopen(url, timeout=1, context=context) as r:
                 if r.status == 200:
                     return
                 last = f"HTTP {r.status}"
@@ -233,6 +236,9 @@ def cmd_redfish_config(lab_dir: str) -> None:
         "SUSHY_EMULATOR_FAKE_DRIVER = True\n"
         f"SUSHY_EMULATOR_AUTH_FILE = {str(rdir / 'htpasswd')!r}\n"
         f"SUSHY_EMULATOR_STATE_DIR = {str(rdir / 'state')!r}\n"
+        # TLS with the lab's own certificate: the portal refuses plain-http BMCs.
+        f"SUSHY_EMULATOR_SSL_CERT = {str(rdir / 'tls.crt')!r}\n"
+        f"SUSHY_EMULATOR_SSL_KEY = {str(rdir / 'tls.key')!r}\n"
         f"SUSHY_EMULATOR_FAKE_SYSTEMS = {json.dumps(systems, indent=1)}\n"
         # Our launcher (sushy_emulator.py) reads this; sushy-tools ignores unknown keys.
         f"AIMX_LAB_POWER_DELAY = {list(power_delay())!r}\n"
@@ -241,7 +247,8 @@ def cmd_redfish_config(lab_dir: str) -> None:
     write_atomic(rdir / "systems.ids", "".join(f"{s['uuid']} {s['name']}\n" for s in systems))
     host_set = set(host_names())
     write_atomic(rdir / "systems.json", json.dumps({
-        "url": f"http://{listen}:{port}",
+        "url": f"https://{listen}:{port}",
+        "ca_file": str(rdir / "tls.crt"),
         "power_delay": list(power_delay()),
         "systems": {s["name"]: s["uuid"] for s in systems if s["name"] in host_set},
         "extra_systems": {s["name"]: s["uuid"] for s in systems if s["name"] not in host_set},
@@ -282,7 +289,8 @@ def cmd_redfish_check(lab_dir: str) -> None:
     info = json.loads((rdir / "systems.json").read_text())
     username, password = read_creds(rdir / "credentials")
     t0 = time.monotonic()
-    conn = sushy.Sushy(info["url"], auth=auth.BasicAuth(username, password), server_side_retries=0)
+    conn = sushy.Sushy(info["url"], auth=auth.BasicAuth(username, password), server_side_retries=0,
+                       verify=info.get("ca_file") or True)
     members = conn.get_system_collection().get_members()
     by_id = {m.identity: m for m in members}
     missing = [n for n, i in info["systems"].items() if i not in by_id]

@@ -45,7 +45,22 @@ PID_FILE="$RDIR/emulator.pid"
 LOG_FILE="$RDIR/emulator.log"
 CONF="$RDIR/emulator.conf"
 MARK="$CONF"   # in the emulator's command line: identifies our process
-URL="http://$LAB_REDFISH_HOST:$LAB_REDFISH_PORT"
+URL="https://$LAB_REDFISH_HOST:$LAB_REDFISH_PORT"
+CERT="$RDIR/tls.crt"
+
+# A self-signed certificate for the emulator's address (the portal refuses plain-http BMCs).
+make_cert() {
+  if [ -s "$CERT" ] && [ -s "$RDIR/tls.key" ] && [ "$(cat "$RDIR/tls.host" 2>/dev/null)" = "$LAB_REDFISH_HOST" ]; then
+    return
+  fi
+  local san="DNS:$LAB_REDFISH_HOST"
+  [[ "$LAB_REDFISH_HOST" =~ ^[0-9.]+$|: ]] && san="IP:$LAB_REDFISH_HOST"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+    -keyout "$RDIR/tls.key" -out "$CERT" -subj "/CN=aimatrix-lab-bmc" -addext "subjectAltName=$san" \
+    >/dev/null 2>&1 || lab_die "openssl could not make the lab BMC certificate"
+  chmod 600 "$RDIR/tls.key"
+  printf '%s' "$LAB_REDFISH_HOST" >"$RDIR/tls.host"
+}
 
 require_python() {
   "$LAB_PYTHON" -c 'import sushy_tools, sushy, bcrypt' 2>/dev/null ||
@@ -60,12 +75,13 @@ cmd_up() {
   chmod 700 "$RDIR"
   "${LAB_TOOL[@]}" creds "$RDIR/credentials" "$LAB_REDFISH_USER" 24
   "${LAB_TOOL[@]}" redfish-htpasswd "$RDIR/credentials" "$RDIR/htpasswd" "$LAB_REDFISH_BCRYPT_ROUNDS"
+  make_cert
   cp -p "$CONF" "$CONF.old" 2>/dev/null || true
   "${LAB_TOOL[@]}" redfish-config "$LAB_DIR"
   if pid="$(lab_pid "$PID_FILE" "$MARK")"; then
     if cmp -s "$CONF" "$CONF.old" && [ "$(cat "$RDIR/htpasswd.started" 2>/dev/null)" = "$(cat "$RDIR/htpasswd")" ]; then
       rm -f "$CONF.old"
-      "${LAB_TOOL[@]}" wait-http "$URL/redfish/v1" "$LAB_START_TIMEOUT"
+      "${LAB_TOOL[@]}" wait-http "$URL/redfish/v1" "$LAB_START_TIMEOUT" "$CERT"
       "${LAB_TOOL[@]}" redfish-publish "$LAB_DIR"
       lab_log "already up at $URL (pid $pid)"
       return
@@ -80,12 +96,12 @@ cmd_up() {
     mkdir -p "$RDIR/state"
   fi
   rm -f "$CONF.old"
-  if "${LAB_TOOL[@]}" wait-http "$URL/redfish/v1" 0.2 2>/dev/null; then
+  if "${LAB_TOOL[@]}" wait-http "$URL/redfish/v1" 0.2 "$CERT" 2>/dev/null; then
     lab_die "$URL already answers but is not the emulator of $LAB_DIR (port taken? set LAB_REDFISH_PORT)"
   fi
   setsid "$LAB_PYTHON" "$LAB_SCRIPTS/sushy_emulator.py" --config "$CONF" </dev/null >>"$LOG_FILE" 2>&1 &
   echo $! >"$PID_FILE"
-  if ! "${LAB_TOOL[@]}" wait-http "$URL/redfish/v1" "$LAB_START_TIMEOUT"; then
+  if ! "${LAB_TOOL[@]}" wait-http "$URL/redfish/v1" "$LAB_START_TIMEOUT" "$CERT"; then
     tail -n 30 "$LOG_FILE" >&2 || true
     lab_stop_pid "$PID_FILE" "$MARK"
     lab_die "emulator did not come up"
@@ -104,7 +120,7 @@ cmd_down() {
 
 cmd_status() {
   local pid
-  if pid="$(lab_pid "$PID_FILE" "$MARK")" && "${LAB_TOOL[@]}" wait-http "$URL/redfish/v1" 2 2>/dev/null; then
+  if pid="$(lab_pid "$PID_FILE" "$MARK")" && "${LAB_TOOL[@]}" wait-http "$URL/redfish/v1" 2 "$CERT" 2>/dev/null; then
     lab_log "up at $URL (pid $pid)"
   else
     lab_log "not running ($RDIR)"

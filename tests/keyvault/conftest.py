@@ -1,4 +1,6 @@
 """Key vault fixtures: projects with members, secrets, fixed encryption keys."""
+import ipaddress
+
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import Group
@@ -38,3 +40,11 @@ def make_secret(root):
     def make(name="db-password", value=VALUE, **kwargs):
         return services.create_secret(root, name=name, value=value, **kwargs)
     return make
+
+
+DESTINATION = ("10.1.2.3", [ipaddress.ip_address("10.1.2.3")])  # inside the default destinations
+
+
+def system_read(secret, purpose="test read", **kwargs):
+    """The system reading a value to send it to a host inside the secret's destinations."""
+    return services.use_secret(secret, purpose, destination=DESTINATION, **kwargs)

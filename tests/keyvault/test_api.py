@@ -9,7 +9,7 @@ from apps.core.models import AuditEvent
 from apps.keyvault import services
 from apps.keyvault.models import Secret, SecretAccess
 
-from .conftest import VALUE
+from .conftest import VALUE, system_read
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +47,7 @@ def test_crud_never_returns_the_value_and_nothing_logs_it(keys, root, api, caplo
                                                      "description": "renamed"}, format="json")
         assert resp.status_code == 200 and resp.json()["version"] == 2  # metadata only: same version
         bodies.append(resp.content)
-        use = services.use_secret(Secret.objects.get(pk=pk), "test: system read")
+        use = system_read(Secret.objects.get(pk=pk), "test: system read")
         assert use == NEW_VALUE
     finally:
         connection.force_debug_cursor = False
@@ -69,7 +69,7 @@ def test_value_is_required_on_create_and_kept_exact(keys, root, api):
     pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n"
     resp = client.post("/api/v1/secrets/", {"name": "k", "kind": "ssh_private_key", "value": pem}, format="json")
     assert resp.status_code == 201
-    assert services.use_secret(Secret.objects.get(name="k"), "t") == pem  # trailing newline kept
+    assert system_read(Secret.objects.get(name="k"), "t") == pem  # trailing newline kept
 
 
 @pytest.mark.parametrize("body, field", [
@@ -108,12 +108,14 @@ def test_reveal_returns_the_value_once_asked_and_is_audited(keys, make_secret, m
 
 def test_use_secret_logs_who_and_why(keys, make_secret):
     secret = make_secret()
-    assert services.use_secret(secret, "ssh to node1", actor="task nodes.check_ssh job 7") == VALUE
+    assert system_read(secret, "ssh to node1", actor="task nodes.check_ssh job 7") == VALUE
     access = SecretAccess.objects.get()
     assert (access.kind, access.actor_repr, access.purpose, access.version) == (
-        "use", "task nodes.check_ssh job 7", "ssh to node1", 1)
+        "use", "task nodes.check_ssh job 7", "ssh to node1 -> 10.1.2.3", 1)
     with pytest.raises(services.InvalidInput):
-        services.use_secret(secret, "")
+        system_read(secret, "")
+    with pytest.raises(ValueError, match="destination"):  # a system read always says where it goes
+        services.use_secret(secret, "no destination")
 
 
 def test_expired_secret_refuses_use_and_reveal(keys, make_secret, root, api):
@@ -123,7 +125,7 @@ def test_expired_secret_refuses_use_and_reveal(keys, make_secret, root, api):
 
     secret = make_secret(expires_at=timezone.now() - timedelta(seconds=1))
     with pytest.raises(services.SecretUnavailable, match="expired"):
-        services.use_secret(secret, "x")
+        system_read(secret, "x")
     resp = api(root).post(f"/api/v1/secrets/{secret.pk}/reveal/")
     assert resp.status_code == 409 and "expired" in resp.json()["detail"]
     assert resp.json() and VALUE not in resp.content.decode()
@@ -133,7 +135,7 @@ def test_expired_secret_refuses_use_and_reveal(keys, make_secret, root, api):
 
 def test_delete_is_audited_and_keeps_the_access_log(keys, make_secret, root, api):
     secret = make_secret()
-    services.use_secret(secret, "x")
+    system_read(secret, "x")
     assert api(root).delete(f"/api/v1/secrets/{secret.pk}/").status_code == 204
     assert not Secret.objects.exists()
     assert AuditEvent.objects.get(action="keyvault.secret.delete").changes["before"]["name"] == "db-password"

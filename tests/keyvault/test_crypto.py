@@ -14,7 +14,7 @@ from apps.core.models import AuditEvent
 from apps.keyvault import crypto, services
 from apps.keyvault.models import Secret
 
-from .conftest import VALUE
+from .conftest import VALUE, system_read
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def test_raw_row_holds_no_plaintext(keys, make_secret):
     assert row["ciphertext"].startswith("gAAAA")  # a Fernet token
     assert Fernet(keys[0].encode()).decrypt(row["ciphertext"].encode()).decode() == VALUE
     assert len(row["checksum"]) == 64
-    assert services.use_secret(secret, "test") == VALUE
+    assert system_read(secret, "test") == VALUE
 
 
 @pytest.mark.django_db
@@ -49,7 +49,7 @@ def test_rotation_re_encrypts_with_the_first_key(settings, keys, make_secret, ca
     key_a, key_b = keys
     secrets = [make_secret(f"s{i}", value=f"{VALUE}-{i}") for i in range(3)]
     settings.ENCRYPTION_KEYS = [key_b, key_a]  # new key first, old key still readable
-    assert services.use_secret(Secret.objects.get(pk=secrets[0].pk), "before rotation") == f"{VALUE}-0"
+    assert system_read(Secret.objects.get(pk=secrets[0].pk), "before rotation") == f"{VALUE}-0"
     call_command("rotate_encryption_key")
     out = capsys.readouterr().out
     assert "3 total, re-encrypted 3, 3 were under an older key, 0 failed" in out
@@ -61,7 +61,7 @@ def test_rotation_re_encrypts_with_the_first_key(settings, keys, make_secret, ca
     for i, secret in enumerate(secrets):
         fresh = Secret.objects.get(pk=secret.pk)
         assert fresh.version == 1  # the value did not change
-        assert services.use_secret(fresh, "after rotation") == f"{VALUE}-{i}"
+        assert system_read(fresh, "after rotation") == f"{VALUE}-{i}"
         assert Fernet(key_b.encode()).decrypt(raw_row(secret.pk)["ciphertext"].encode()).decode() == f"{VALUE}-{i}"
     call_command("rotate_encryption_key", "--dry-run")
     assert "0 were under an older key" in capsys.readouterr().out
@@ -72,7 +72,7 @@ def test_without_rotation_removing_the_old_key_fails_closed(settings, keys, make
     secret = make_secret()
     settings.ENCRYPTION_KEYS = [keys[1]]
     with pytest.raises(services.SecretIntegrityError, match="cannot be decrypted with any key"):
-        services.use_secret(Secret.objects.get(pk=secret.pk), "x")
+        system_read(Secret.objects.get(pk=secret.pk), "x")
     with pytest.raises(CommandError, match="1 secret\\(s\\) could not be decrypted.*db-password"):
         call_command("rotate_encryption_key")
 
@@ -83,7 +83,7 @@ def test_checksum_tamper_is_detected(keys, make_secret, make_user, api):
     Secret.objects.filter(pk=secret.pk).update(checksum="0" * 64)
     tampered = Secret.objects.get(pk=secret.pk)
     with pytest.raises(services.SecretIntegrityError, match="does not match its stored checksum"):
-        services.use_secret(tampered, "x")
+        system_read(tampered, "x")
     resp = api(make_user("boss", superuser=True)).post(f"/api/v1/secrets/{secret.pk}/reveal/")
     assert resp.status_code == 500 and "integrity check" in resp.json()["detail"]
     assert VALUE not in resp.content.decode()
@@ -95,7 +95,7 @@ def test_swapped_ciphertext_is_detected(keys, make_secret):
     a, b = make_secret("a", value="value-a"), make_secret("b", value="value-b")
     Secret.objects.filter(pk=a.pk).update(ciphertext=raw_row(b.pk)["ciphertext"])
     with pytest.raises(services.SecretIntegrityError):
-        services.use_secret(Secret.objects.get(pk=a.pk), "x")
+        system_read(Secret.objects.get(pk=a.pk), "x")
 
 
 def test_crypto_follows_the_setting_not_a_cached_key(settings):

@@ -13,7 +13,7 @@ from apps.core.models import AuditEvent
 from apps.keyvault import onetime, services
 from apps.keyvault.models import AccessKind, OneTimeToken, SecretAccess
 
-from .conftest import VALUE
+from .conftest import VALUE, system_read
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +29,14 @@ def team(keys, make_user, make_project, make_secret):
     alice = make_user("alice", "keyvault.view_secret", "keyvault.add_onetimetoken")
     a, b = make_project("team-a", (alice, "owner")), make_project("team-b")
     return alice, make_secret("a-db", project=a, kind="password"), make_secret("b-db", project=b)
+
+
+def may_reveal(user):
+    """Tokens hand values out, so issuing one needs reveal access (project owner + permission)."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(Permission.objects.get(codename="reveal_secret"))
+    return type(user).objects.get(pk=user.pk)
 
 
 def assert_no_value(html, *secrets):
@@ -86,8 +94,8 @@ def test_list_query_count_does_not_grow_with_rows(keys, make_secret, make_projec
 
 def test_detail_shows_metadata_and_access_log_newest_first(team, client):
     alice, mine, _ = team
-    services.use_secret(mine, "first read", actor="task nodes.check_ssh job 1")
-    services.use_secret(mine, "second read", actor=alice)
+    system_read(mine, "first read", actor="task nodes.check_ssh job 1")
+    system_read(mine, "second read", actor=alice)
     client.force_login(alice)
     html = client.get(f"/keyvault/{mine.pk}/").content.decode()
     assert "a-db" in html and "team-a" in html and "v1" in html and mine.checksum_prefix in html
@@ -122,6 +130,7 @@ def test_reveal_shows_the_value_once_uncached_and_logs_it(keys, make_user, make_
 
 def test_issue_token_through_the_page_shows_it_once_and_stores_only_the_hash(team, client):
     alice, mine, _ = team
+    alice = may_reveal(alice)
     client.force_login(alice)
     form = client.get(f"/keyvault/tokens/?issue-purpose=secret&issue-subject={mine.name}").content.decode()
     assert 'id="issue-form"' in form and 'value="a-db"' in form
@@ -171,6 +180,7 @@ def test_issue_errors_come_back_as_messages(team, make_user, client):
 
 def test_revoke_through_the_page(team, make_user, client):
     alice, mine, _ = team
+    alice = may_reveal(alice)
     row, token = onetime.issue_token(alice, "secret", mine.name)
     other = make_user("mallory", "keyvault.view_secret", "keyvault.add_onetimetoken")
     client.force_login(other)
@@ -189,6 +199,7 @@ def test_revoke_through_the_page(team, make_user, client):
 
 def test_token_list_query_count_does_not_grow_with_rows(team, client):
     alice, mine, _ = team
+    alice = may_reveal(alice)
     client.force_login(alice)
 
     def count():
@@ -204,8 +215,8 @@ def test_token_list_query_count_does_not_grow_with_rows(team, client):
 
 def test_access_log_page_needs_permission_and_filters(team, make_user, client):
     alice, mine, theirs = team
-    services.use_secret(mine, "deploy a", actor="task one")
-    services.use_secret(theirs, "deploy b", actor=alice)
+    system_read(mine, "deploy a", actor="task one")
+    system_read(theirs, "deploy b", actor=alice)
     client.force_login(alice)
     assert client.get("/keyvault/access-log/").status_code == 403
     sre = in_group(make_user("sre1"), "sre")

@@ -5,8 +5,10 @@
    token issued by an outsider. admin: everything; sre: register/update/read metadata, no
    delete, no reveal, no tokens; developers and engineers: nothing.
 2. Object permissions: project members see only their projects' secrets (others answer 404);
-   the project role decides change (member) and reveal (owner).
+   the project role decides change (member) and reveal (owner); a `secret` token hands a value
+   out, so it needs exactly what reveal needs.
 """
+import ipaddress
 import time
 
 import pytest
@@ -14,6 +16,10 @@ from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
 from apps.keyvault import onetime, services
+from apps.keyvault.models import OneTimeToken
+from apps.rbac.models import Membership
+
+from .conftest import VALUE
 from apps.rbac.roles import ROLE_TEMPLATES
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +140,7 @@ def test_creating_secrets_needs_a_project_the_user_may_add_to(world, api):
 
 
 def test_tokens_only_for_visible_secrets_and_only_the_creators(world, api):
-    client = api(world["member"])
+    client = api(world["owner"])
     ok = client.post("/api/v1/keyvault/tokens/", {"purpose": "secret", "subject": "a-key"}, format="json")
     assert ok.status_code == 201
     hidden = client.post("/api/v1/keyvault/tokens/", {"purpose": "secret", "subject": "b-key"}, format="json")
@@ -142,20 +148,50 @@ def test_tokens_only_for_visible_secrets_and_only_the_creators(world, api):
     assert hidden.status_code == missing.status_code == 400
     assert hidden.json()["subject"][0].replace("b-key", "X") == missing.json()["subject"][0].replace("nope", "X")
     token_url = f"/api/v1/keyvault/tokens/{ok.json()['id']}/"
-    assert api(world["owner"]).get("/api/v1/keyvault/tokens/").json()["count"] == 0
-    assert api(world["owner"]).get(token_url).status_code == 404
-    assert api(world["owner"]).delete(token_url).status_code == 404
+    assert api(world["member"]).get("/api/v1/keyvault/tokens/").json()["count"] == 0
+    assert api(world["member"]).get(token_url).status_code == 404
+    assert api(world["member"]).delete(token_url).status_code == 404
     assert client.get(token_url).status_code == 200
     assert client.delete(token_url).status_code == 204
 
 
+def test_a_token_needs_reveal_access_like_reveal_itself(world, api):
+    """Finding: a member refused reveal issued a `secret` token and redeemed it anonymously."""
+    for name in ("member", "viewer"):
+        client = api(world[name])
+        assert client.post(f"/api/v1/secrets/{world['a'].pk}/reveal/").status_code == 403
+        resp = client.post("/api/v1/keyvault/tokens/", {"purpose": "secret", "subject": "a-key"}, format="json")
+        assert resp.status_code == 403 and "reveal" in resp.json()["detail"]
+        assert "token" not in resp.json()
+    assert not OneTimeToken.objects.exists()
+
+
+def test_a_token_stops_working_when_its_issuer_loses_reveal(world, api):
+    row, token = onetime.issue_token(world["owner"], "secret", "a-key")
+    Membership.objects.filter(user=world["owner"]).update(role="member")
+    resp = APIClient().post("/api/v1/keyvault/redeem/", {"token": token, "timestamp": time.time()}, format="json")
+    assert resp.status_code == 409 and VALUE.encode() not in resp.content
+    row.refresh_from_db()
+    assert row.consumed_at is None
+
+
+def test_a_token_delivers_the_secret_it_was_issued_for_after_renames(world, make_secret):
+    """Tokens keep the secret's primary key: a rename and a new secret under the old name in
+    between change nothing about what is delivered."""
+    row, token = onetime.issue_token(world["owner"], "secret", "a-key")
+    services.update_secret(world["owner"], world["a"], name="a-key-old")
+    make_secret("a-key", value="the-impostor-value")
+    delivered = onetime.redeem(token, time.time(), "127.0.0.1")
+    assert delivered["name"] == "a-key-old" and delivered["value"] == VALUE and row.subject == "a-key"
+
+
 def test_access_log_follows_secret_visibility(world, api):
     for secret in (world["a"], world["b"], world["global"]):
-        services.use_secret(secret, "nightly check")
+        services.use_secret(secret, "nightly check", destination=("10.1.2.3", [ipaddress.ip_address("10.1.2.3")]))
     names = [e["secret_name"] for e in api(world["viewer"]).get("/api/v1/keyvault/access-log/").json()["results"]]
     assert names == ["a-key"]
-    row, token = onetime.issue_token(world["member"], "secret", "a-key")
+    row, token = onetime.issue_token(world["owner"], "secret", "a-key")
     onetime.redeem(token, time.time(), "127.0.0.1")
-    own = api(world["member"]).get("/api/v1/keyvault/redemptions/").json()["results"]
+    own = api(world["owner"]).get("/api/v1/keyvault/redemptions/").json()["results"]
     assert [(r["token"], r["outcome"]) for r in own] == [(str(row.pk), "ok")]
-    assert api(world["owner"]).get("/api/v1/keyvault/redemptions/").json()["count"] == 0
+    assert api(world["member"]).get("/api/v1/keyvault/redemptions/").json()["count"] == 0

@@ -23,7 +23,8 @@ REDEEM = "/api/v1/keyvault/redeem/"
 
 @pytest.fixture
 def issuer(make_user):
-    return make_user("issuer", "keyvault.add_onetimetoken", "keyvault.view_secret", "rbac.unrestricted")
+    return make_user("issuer", "keyvault.add_onetimetoken", "keyvault.view_secret", "keyvault.reveal_secret",
+                     "rbac.unrestricted")
 
 
 @pytest.fixture

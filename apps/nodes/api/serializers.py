@@ -1,8 +1,9 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from apps.keyvault.models import Secret
 from apps.nodes.models import Bmc, BmcDriver, HostKey, Node, NodeEvent
-from apps.nodes.validators import validate_address
+from apps.nodes.validators import bmc_host
 from apps.rbac.models import Project
 
 
@@ -71,10 +72,10 @@ class BmcWriteSerializer(serializers.Serializer):
     verify_tls = serializers.BooleanField(default=True)
 
     def validate(self, attrs):
-        if attrs["driver"] == BmcDriver.IPMI:
-            validate_address(attrs["address"])
-        elif not attrs["address"].startswith(("https://", "http://")):
-            raise serializers.ValidationError({"address": "A Redfish BMC address is a URL (https://host[:port])."})
+        try:
+            bmc_host(attrs["driver"], attrs["address"])
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"address": exc.messages}) from None
         return attrs
 
 

@@ -1,7 +1,14 @@
 """Register the local lab (scripts/lab, `make lab`) in the portal: credentials in the vault,
-nodes with their trusted host keys, and BMCs. Idempotent."""
-from pathlib import Path
+nodes with their trusted host keys, and BMCs. Idempotent.
 
+The lab's addresses are published as managed networks (MANAGED_NETWORKS_DIR/lab.txt; its BMC
+emulators run on this machine's loopback, which is otherwise refused) and each lab credential
+may be sent only to the lab addresses it belongs to.
+"""
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
@@ -27,11 +34,15 @@ class Command(BaseCommand):
         actor = get_user_model().objects.filter(username=as_user, is_superuser=True).first()
         if actor is None:
             raise CommandError(f"no superuser {as_user!r} (run manage.py ensure_admin)")
-        self._secret(actor, "lab-ssh-key", "ssh_private_key", Path(inv.client_key_path).read_text())
+        networks = lab_networks(inv)
+        publish_networks(networks)
+        self._secret(actor, "lab-ssh-key", "ssh_private_key", Path(inv.client_key_path).read_text(), networks["ssh"])
         if inv.redfish:
-            self._secret(actor, "lab-redfish", "bmc_credentials", ":".join(_read_creds(inv.redfish.credentials_file)))
+            self._secret(actor, "lab-redfish", "bmc_credentials", ":".join(_read_creds(inv.redfish.credentials_file)),
+                         networks["redfish"])
         if inv.ipmi:
-            self._secret(actor, "lab-ipmi", "bmc_credentials", ":".join(_read_creds(inv.ipmi.credentials_file)))
+            self._secret(actor, "lab-ipmi", "bmc_credentials", ":".join(_read_creds(inv.ipmi.credentials_file)),
+                         networks["ipmi"])
         key = Secret.objects.get(name="lab-ssh-key")
         for host in inv.hosts:
             node = Node.objects.filter(name=host.name).first()
@@ -51,9 +62,25 @@ class Command(BaseCommand):
                                  system_id=inv.redfish.systems[host.name], verify_tls=False)
             self.stdout.write(f"lab: node {host.name} {host.address}:{host.port} registered")
 
-    def _secret(self, actor, name, kind, value):
+    def _secret(self, actor, name, kind, value, destinations):
         existing = Secret.objects.filter(name=name).first()
         if existing is None:
-            create_secret(actor, name=name, kind=kind, value=value)
+            create_secret(actor, name=name, kind=kind, value=value, destinations=destinations)
         else:
-            update_secret(actor, existing, value=value)
+            update_secret(actor, existing, value=value, destinations=destinations)
+
+
+def lab_networks(inv) -> dict[str, list[str]]:
+    """The lab's addresses as single-host networks, per credential."""
+    return {"ssh": [f"{h.address}/32" for h in inv.hosts],
+            "redfish": [f"{urlsplit(inv.redfish.url).hostname}/32"] if inv.redfish else [],
+            "ipmi": [f"{inv.ipmi.host}/32"] if inv.ipmi else []}
+
+
+def publish_networks(networks: dict[str, list[str]], name: str = "lab") -> Path:
+    folder = Path(settings.MANAGED_NETWORKS_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.txt"
+    entries = sorted({n for group in networks.values() for n in group})
+    path.write_text("# the local lab (manage.py lab_register); removed by `make lab-down`\n" + "\n".join(entries) + "\n")
+    return path

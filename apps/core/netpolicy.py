@@ -1,0 +1,165 @@
+"""Where the portal may send traffic: managed networks, and the addresses that are never targets.
+
+Nodes, BMCs and clusters live in the networks of `MANAGED_NETWORKS` (CIDRs). Loopback,
+link-local, unspecified and multicast addresses are refused unless a managed network made of
+them is listed (e.g. `127.0.0.1/32` for a lab whose BMC emulators run on this machine); the
+portal's own interface addresses are refused unless listed as single hosts (/32, /128), since
+a broad private range containing them is no deliberate choice. Checked at registration on what
+the address resolves to, and again at connect time on the resolved address that is then used.
+
+Plain values in and out; the only Django import is settings.
+"""
+from __future__ import annotations
+
+import fcntl
+import ipaddress
+import socket
+import struct
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_SPECIAL = [ipaddress.ip_network(n) for n in ("127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10",
+                                                 "0.0.0.0/8", "::/128", "224.0.0.0/4", "ff00::/8")]
+_OWN_CACHE: tuple[float, frozenset] = (0.0, frozenset())
+
+
+class AddressRefused(ValueError):
+    """An address the portal will not send traffic (or a secret) to; the message says why."""
+
+
+def parse_network(text: str) -> IPNetwork:
+    return ipaddress.ip_network(text.strip(), strict=False)
+
+
+def managed_networks() -> list[IPNetwork]:
+    """The configured networks, plus those listed in MANAGED_NETWORKS_DIR/*.txt (the local lab
+    publishes its own there while it is up, so running processes see it without a restart)."""
+    entries = list(getattr(settings, "MANAGED_NETWORKS", []))
+    extra_dir = getattr(settings, "MANAGED_NETWORKS_DIR", None)
+    for path in sorted(Path(extra_dir).glob("*.txt")) if extra_dir else []:
+        try:
+            entries += [w for line in path.read_text().splitlines() for w in line.split("#")[0].split()]
+        except OSError:
+            continue
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(parse_network(entry))
+        except ValueError:
+            continue  # settings validation names bad entries at start-up
+    return networks
+
+
+def _unmapped(ip: IPAddress) -> IPAddress:
+    return getattr(ip, "ipv4_mapped", None) or ip
+
+
+def own_addresses() -> frozenset:
+    """This machine's interface addresses (cached for a minute)."""
+    global _OWN_CACHE
+    stamp, cached = _OWN_CACHE
+    if time.monotonic() - stamp < 60:
+        return cached
+    found: set[IPAddress] = set()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for _, name in socket.if_nameindex() if hasattr(socket, "if_nameindex") else []:
+            try:
+                packed = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", name.encode()[:15]))  # SIOCGIFADDR
+                found.add(ipaddress.ip_address(packed[20:24]))
+            except OSError:
+                continue
+    try:
+        for line in Path("/proc/net/if_inet6").read_text().splitlines():
+            found.add(ipaddress.ip_address(bytes.fromhex(line.split()[0])))
+    except (OSError, ValueError, IndexError):
+        pass
+    for extra in getattr(settings, "PORTAL_ADDRESSES", []):
+        try:
+            found.add(ipaddress.ip_address(extra))
+        except ValueError:
+            continue
+    _OWN_CACHE = (time.monotonic(), frozenset(found))
+    return _OWN_CACHE[1]
+
+
+def refusal(ip: IPAddress, networks: list[IPNetwork] | None = None) -> str | None:
+    """Why the portal may not send traffic to `ip`, or None when it may."""
+    ip = _unmapped(ip)
+    networks = managed_networks() if networks is None else networks
+    containing = [n for n in networks if n.version == ip.version and ip in n]
+    if not containing:
+        listed = ", ".join(str(n) for n in networks) or "none configured"
+        return f"{ip} is outside the managed networks ({listed})"
+    special = next((s for s in _SPECIAL if s.version == ip.version and ip in s), None)
+    if special is not None and not any(n.subnet_of(special) for n in containing):
+        return f"{ip} is a loopback, link-local or otherwise special address; list it in the managed networks to allow it"
+    if ip in own_addresses() and not any(n.num_addresses == 1 for n in containing):
+        return f"{ip} is an address of the portal itself; list it as a single host to allow it"
+    return None
+
+
+def resolve(host: str, port: int | None = None) -> list[IPAddress]:
+    """Every address `host` resolves to (an IP literal is itself). Raises AddressRefused."""
+    try:
+        return [_unmapped(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise AddressRefused(f"{host} does not resolve ({exc.strerror if hasattr(exc, 'strerror') else exc})") from None
+    ordered = []
+    for info in infos:
+        ip = _unmapped(ipaddress.ip_address(info[4][0].split("%")[0]))
+        if ip not in ordered:
+            ordered.append(ip)
+    return ordered
+
+
+def check_host(host: str, port: int | None = None) -> list[IPAddress]:
+    """Resolve `host` and refuse it unless every address it resolves to is allowed; returns the
+    addresses (connect to the first one, so what was checked is what is reached)."""
+    addresses = resolve(host, port)
+    networks = managed_networks()
+    for ip in addresses:
+        reason = refusal(ip, networks)
+        if reason:
+            shown = host if str(ip) == host else f"{host} ({ip})"
+            raise AddressRefused(f"{shown}: {reason}")
+    return addresses
+
+
+def check_registration(host: str) -> None:
+    """At registration: an IP literal must be allowed; a name is checked on what it resolves
+    to now. A name that does not resolve yet is accepted here and checked at connect time."""
+    try:
+        check_host(host)
+    except AddressRefused as exc:
+        if "does not resolve" in str(exc) and not _is_ip(host):
+            return
+        raise
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+def validate_entries(entries: list[str], field: str = "networks") -> list[str]:
+    """Normalised CIDR strings, or ValueError naming the bad entry (for settings and forms)."""
+    out = []
+    for entry in entries:
+        try:
+            out.append(str(parse_network(entry)))
+        except ValueError:
+            raise ValueError(f"{field}: {entry!r} is not an address or CIDR network") from None
+    return out
+
