@@ -7,7 +7,7 @@ from apps.core.models import AuditEvent
 from apps.keyvault import onetime, services
 from apps.keyvault.models import OneTimeToken, Secret
 
-from .conftest import VALUE
+from .conftest import VALUE, system_read
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def test_create_and_change_through_the_admin_never_show_the_value(keys, admin_cl
     resp = admin_client.post("/admin/keyvault/secret/add/", _form())
     assert resp.status_code == 302, resp.content.decode()[:2000]
     secret = Secret.objects.get(name="bmc-node1")
-    assert services.use_secret(secret, "t") == VALUE and secret.version == 1
+    assert system_read(secret, "t") == VALUE and secret.version == 1
     assert AuditEvent.objects.filter(action="keyvault.secret.create", actor__username="root").exists()
 
     page = admin_client.get(f"/admin/keyvault/secret/{secret.pk}/change/").content.decode()
@@ -46,7 +46,7 @@ def test_create_and_change_through_the_admin_never_show_the_value(keys, admin_cl
     resp = admin_client.post(f"/admin/keyvault/secret/{secret.pk}/change/", _form(new_value="typed-NEW-2"))
     assert resp.status_code == 302
     secret.refresh_from_db()
-    assert secret.version == 2 and services.use_secret(secret, "t") == "typed-NEW-2"
+    assert secret.version == 2 and system_read(secret, "t") == "typed-NEW-2"
     resp = admin_client.post(f"/admin/keyvault/secret/{secret.pk}/change/", _form(description="meta only",
                                                                                  new_value=""))
     assert resp.status_code == 302
@@ -91,7 +91,7 @@ def test_token_admin_lists_prefixes_and_revokes(keys, make_secret, root, admin_c
 
 def test_logs_are_read_only_in_the_admin(keys, make_secret, root, admin_client):
     secret = make_secret()
-    services.use_secret(secret, "nightly")
+    system_read(secret, "nightly")
     with pytest.raises(onetime.RedeemRefused):
         onetime.redeem("kv1.bad", time.time(), "127.0.0.1")
     for model in ["secretaccess", "tokenredemption"]:

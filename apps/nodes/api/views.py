@@ -68,25 +68,25 @@ class NodeViewSet(RestrictedQuerysetMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], url_path="test-connection", rbac_action="use")
     def test_connection(self, request, pk=None):
         node = self.get_object()
-        return _accepted(jobs.start_job(request.user, "nodes.test_connection", {"nodes": [node.name]}, target=node))
+        return _accepted(jobs.start_job(request.user, "nodes.test_connection", {"nodes": [node.pk]}, target=node))
 
     @extend_schema(request=None, responses={202: JobSerializer})
     @action(detail=True, methods=["post"], rbac_action="use")
     def probe(self, request, pk=None):
         node = self.get_object()
-        return _accepted(jobs.start_job(request.user, "nodes.probe", {"nodes": [node.name]}, target=node))
+        return _accepted(jobs.start_job(request.user, "nodes.probe", {"nodes": [node.pk]}, target=node))
 
     @extend_schema(request=PowerParams, responses={202: JobSerializer})
     @action(detail=True, methods=["post"], rbac_action="manage")
     def power(self, request, pk=None):
         node = self.get_object()
-        return _accepted(jobs.start_job(request.user, "nodes.power", _params(request, node=node.name), target=node))
+        return _accepted(jobs.start_job(request.user, "nodes.power", _params(request, node=node.pk), target=node))
 
     @extend_schema(request=BootParams, responses={202: JobSerializer})
     @action(detail=True, methods=["post"], url_path="boot-device", rbac_action="manage")
     def boot_device(self, request, pk=None):
         node = self.get_object()
-        return _accepted(jobs.start_job(request.user, "nodes.boot_device", _params(request, node=node.name),
+        return _accepted(jobs.start_job(request.user, "nodes.boot_device", _params(request, node=node.pk),
                                         target=node))
 
     @extend_schema(request=BmcWriteSerializer, responses={200: NodeSerializer})
@@ -115,7 +115,8 @@ class NodeViewSet(RestrictedQuerysetMixin, viewsets.ModelViewSet):
         if key is None:
             return Response({"detail": "No such host key on this node."}, status=404)
         services.decide_host_key(request.user, key, state)
-        return Response(NodeSerializer(node, context={"request": request}).data)
+        fresh = self.get_queryset().get(pk=node.pk)  # the keys as they are now, not as prefetched
+        return Response(NodeSerializer(fresh, context={"request": request}).data)
 
     @extend_schema(responses={200: NodeEventSerializer(many=True)})
     @action(detail=True, methods=["get"])
