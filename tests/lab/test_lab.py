@@ -112,7 +112,8 @@ def test_ssh_rejects_wrong_and_unknown_host_keys(lab_inventory):
 def test_redfish_lists_systems_and_powers_one_on(lab_inventory):
     rf = lab_inventory.redfish
     user, password = rf.credentials()
-    conn = sushy.Sushy(rf.url, auth=sushy_auth.BasicAuth(user, password), server_side_retries=0)
+    conn = sushy.Sushy(rf.url, auth=sushy_auth.BasicAuth(user, password), server_side_retries=0,
+                       verify=rf.ca_file)
     members = {s.identity: s for s in conn.get_system_collection().get_members()}
     assert set(rf.systems.values()) <= set(members)
     system = members[rf.systems["lab-node2"]]
@@ -129,7 +130,8 @@ def test_redfish_lists_systems_and_powers_one_on(lab_inventory):
     reach(sushy.ResetType.ON, sushy.PowerState.ON)
     reach(sushy.ResetType.FORCE_OFF, sushy.PowerState.OFF)
 
-    bad = sushy.Sushy(rf.url, auth=sushy_auth.BasicAuth(user, password + "x"), server_side_retries=0)
+    bad = sushy.Sushy(rf.url, auth=sushy_auth.BasicAuth(user, password + "x"), server_side_retries=0,
+                       verify=rf.ca_file)
     with pytest.raises(sushy.exceptions.AccessError):
         bad.get_system(rf.system_path("lab-node1"))
 

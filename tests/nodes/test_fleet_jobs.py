@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from apps.keyvault.models import SecretAccess
 from apps.keyvault.services import create_secret
 from apps.nodes import services
 from apps.nodes.models import HostKey, Node
@@ -26,6 +27,9 @@ def test_connection_and_probe_on_all_lab_hosts(live_worker, fleet):
     assert job.status == "succeeded", job.error
     assert {h: d["ok"] and d["sudo"] for h, d in _hosts(job).items()} == {n: True for n in names}
     assert set(Node.objects.values_list("state", flat=True)) == {"ready"}
+    # The job read the SSH key on behalf of the user who started it, not as "system".
+    reads = SecretAccess.objects.filter(secret_name="lab-ssh", kind="use")
+    assert reads.exists() and set(reads.values_list("actor_repr", flat=True)) == {fleet["admin"].username}
     job = wait_for_job(jobs.start_job(fleet["admin"], "nodes.probe", {"nodes": names}).pk)
     assert job.status == "succeeded", job.error
     for node in Node.objects.all():
@@ -95,7 +99,8 @@ def test_power_through_redfish_and_ipmi(live_worker, fleet, lab_inventory):
 
 def test_bmc_with_wrong_credentials_gives_a_clear_error(live_worker, fleet, lab_inventory):
     admin = fleet["admin"]
-    create_secret(admin, name="bad-redfish", kind="bmc_credentials", value="admin:wrong-password")
+    create_secret(admin, name="bad-redfish", kind="bmc_credentials", value="admin:wrong-password",
+                  destinations=["127.0.0.1/32"])
     node = fleet["nodes"]["lab-node1"]
     services.set_bmc(admin, node, driver="redfish", address=lab_inventory.redfish.url, credential="bad-redfish",
                      system_id=lab_inventory.redfish.systems["lab-node1"], verify_tls=False)
@@ -130,7 +135,7 @@ def test_power_poll_records_state_changes_stalest_first(fleet, lab_inventory):
     event = NodeEvent.objects.filter(kind="power.changed", node=stalest.node).order_by("-id").first()
     assert event.data["before"] == "bogus"
     # A BMC that does not answer is recorded with a readable reason, not raised.
-    dead = {"port": 9} if stalest.driver == "ipmi" else {"address": "http://127.0.0.1:9"}
+    dead = {"port": 9} if stalest.driver == "ipmi" else {"address": "https://127.0.0.1:9"}
     Bmc.objects.filter(pk=stalest.pk).update(polled_at=None, **dead)
     result = poll_power_states(limit=1, concurrency=1, budget_s=30)
     assert result["errors"] == 1

@@ -97,6 +97,11 @@ def test_pending_host_key_approval_replaces_old_key(admin, api):
     states = dict(HostKey.objects.filter(node=node).values_list("public_key", "state"))
     assert states == {ED25519: "revoked", other: "trusted"}
     assert AuditEvent.objects.filter(action="node.hostkey_trusted").exists()
+    # The answer shows the keys as they are now (it showed the states from before the decision).
+    answered = {k["fingerprint"]: k["state"] for k in resp.json()["host_keys"]}
+    assert answered == {ssh_fingerprint(ED25519): "revoked", ssh_fingerprint(other): "trusted"}
+    resp = api(admin).post(f"/api/v1/nodes/{node.pk}/host-keys/{pending.pk}/revoke/")
+    assert {k["state"] for k in resp.json()["host_keys"]} == {"revoked"}
 
 
 def test_nodes_of_other_projects_are_hidden(make_user, api, admin):

@@ -71,8 +71,10 @@ class Command(BaseCommand):
 
 
 def lab_networks(inv) -> dict[str, list[str]]:
-    """The lab's addresses as single-host networks, per credential."""
-    return {"ssh": [f"{h.address}/32" for h in inv.hosts],
+    """The lab's addresses, per credential: the hosts' subnet (or each host), each BMC emulator."""
+    subnet = (inv.network or {}).get("subnet")  # "10.77.0" in namespace mode: the lab's own /24
+    ssh = [f"{subnet}.0/24"] if subnet and inv.network.get("mode") == "netns" else [f"{h.address}/32" for h in inv.hosts]
+    return {"ssh": ssh,
             "redfish": [f"{urlsplit(inv.redfish.url).hostname}/32"] if inv.redfish else [],
             "ipmi": [f"{inv.ipmi.host}/32"] if inv.ipmi else []}
 
