@@ -3,13 +3,15 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from apps.core.admin_mixins import ReadOnlyModelAdmin
 from apps.core.errors import ServiceError
+from apps.rbac.admin_base import RestrictedModelAdmin, RestrictedTabularInline
 
 from . import services
 from .models import Job, JobEvent
 
 
-class JobEventInline(admin.TabularInline):
+class JobEventInline(ReadOnlyModelAdmin, RestrictedTabularInline):
     model = JobEvent
     fields = ["seq", "timestamp", "kind", "host", "message"]
     readonly_fields = fields
@@ -22,12 +24,9 @@ class JobEventInline(admin.TabularInline):
         # The admin shows the first events; the job page streams the whole log.
         return super().get_queryset(request).order_by("seq")
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(RestrictedModelAdmin):
     list_display = ["id", "kind", "status", "progress", "current_step", "target_repr", "requester", "created_at", "live"]
     list_filter = ["status", "kind", "queue", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["kind", "target_repr", "current_step", "error", "requester__username", "celery_task_id"]
@@ -46,6 +45,9 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a job is the record of an operation; cancel it, never delete it
 
     @admin.display(description="live page")
     def live(self, obj):

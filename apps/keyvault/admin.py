@@ -1,12 +1,12 @@
 """Key vault admin: metadata only. A new value can be typed into a write-only field that is never
-rendered back (not even after a validation error); saving goes through the services (permission
-checks, audit). Tokens are listed read-only with a revoke action; the logs are read-only."""
+rendered back (not even after a validation error); saving and deleting go through the services
+(permission checks, audit). Tokens are listed read-only with a revoke action; the logs are read-only."""
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 
+from apps.core.admin_mixins import ReadOnlyModelAdmin
 from apps.core.errors import ServiceError
-from apps.rbac.permissions import can, restrict
+from apps.rbac.admin_base import RestrictedModelAdmin
 
 from . import onetime, services
 from .models import OneTimeToken, Secret, SecretAccess, TokenRedemption
@@ -43,8 +43,11 @@ class SecretForm(forms.ModelForm):
         return data
 
 
+SECRET_FIELDS = ["name", "kind", "project", "description", "expires_at"]
+
+
 @admin.register(Secret)
-class SecretAdmin(admin.ModelAdmin):
+class SecretAdmin(RestrictedModelAdmin):
     form = SecretForm
     list_display = ["name", "kind", "project", "version", "checksum_prefix", "expires_at", "updated_by", "updated_at"]
     list_filter = ["kind", "project"]
@@ -52,67 +55,26 @@ class SecretAdmin(admin.ModelAdmin):
     list_select_related = ["project", "updated_by"]
     readonly_fields = ["version", "checksum_prefix", "created_by", "created_at", "updated_by", "updated_at"]
     fields = ["name", "kind", "project", "description", "expires_at", "new_value", *readonly_fields]
-    actions = ["delete_selected_secrets"]
-
-    def get_queryset(self, request):
-        return restrict(super().get_queryset(request), request.user, "view")
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
-        form.user = request.user
-        return form
+        # A subclass per request: the form knows its user, the shared admin instance keeps nothing.
+        return type(form.__name__, (form,), {"user": request.user})
 
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and (obj is None or can(request.user, obj, "change"))
-
-    def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and (obj is None or can(request.user, obj, "delete"))
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)  # bulk delete must go through the service
-        return actions
-
-    def save_model(self, request, obj, form, change):
+    def create_through_service(self, request, form):
         data = form.cleaned_data
-        fields = {name: data.get(name) for name in ["name", "kind", "project", "description", "expires_at"]}
-        try:
-            if change:
-                original = Secret.objects.get(pk=obj.pk)
-                extra = {"value": data["new_value"]} if data.get("new_value") else {}
-                saved = services.update_secret(request.user, original, **fields, **extra)
-            else:
-                saved = services.create_secret(request.user, value=data["new_value"], **fields)
-        except ServiceError as exc:  # the form checked input and permission; this is a race
-            raise PermissionDenied(exc.message) from None
-        obj.pk = saved.pk
-        obj.refresh_from_db()
+        return services.create_secret(request.user, value=data["new_value"], **{f: data.get(f) for f in SECRET_FIELDS})
 
-    def delete_model(self, request, obj):
-        try:
-            services.delete_secret(request.user, obj)
-        except ServiceError as exc:
-            raise PermissionDenied(exc.message) from None
+    def update_through_service(self, request, original, changes, form):
+        value = changes.pop("new_value", "")
+        return services.update_secret(request.user, original, **changes, **({"value": value} if value else {}))
 
-    @admin.action(description="Delete selected secrets")
-    def delete_selected_secrets(self, request, queryset):
-        for secret in queryset:
-            try:
-                services.delete_secret(request.user, secret)
-                self.message_user(request, f"Deleted {secret.name}.", messages.SUCCESS)
-            except ServiceError as exc:
-                self.message_user(request, f"{secret.name}: {exc.message}", messages.ERROR)
+    def delete_through_service(self, request, obj):
+        services.delete_secret(request.user, obj)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyModelAdmin, RestrictedModelAdmin):
+    pass
 
 
 @admin.register(OneTimeToken)
@@ -147,9 +109,6 @@ class SecretAccessAdmin(ReadOnlyAdmin):
     search_fields = ["secret_name", "actor_repr", "purpose", "request_id"]
     date_hierarchy = "timestamp"
 
-    def get_queryset(self, request):
-        return restrict(super().get_queryset(request), request.user, "view")
-
 
 @admin.register(TokenRedemption)
 class TokenRedemptionAdmin(ReadOnlyAdmin):
@@ -157,6 +116,3 @@ class TokenRedemptionAdmin(ReadOnlyAdmin):
     list_filter = ["outcome", ("timestamp", admin.DateFieldListFilter)]
     search_fields = ["ip", "request_id", "detail"]
     date_hierarchy = "timestamp"
-
-    def get_queryset(self, request):
-        return restrict(super().get_queryset(request), request.user, "view")

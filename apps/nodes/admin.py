@@ -1,29 +1,41 @@
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 
-from apps.core.admin_mixins import AuditedModelAdmin, ReadOnlyModelAdmin
+from apps.core.admin_mixins import ReadOnlyModelAdmin
 from apps.core.errors import ServiceError
 from apps.jobs import services as jobs
+from apps.rbac.admin_base import RestrictedModelAdmin, RestrictedStackedInline, RestrictedTabularInline
 
 from . import services
 from .models import Bmc, HostKey, Node, NodeEvent
 
 
-class HostKeyInline(ReadOnlyModelAdmin, admin.TabularInline):
+class HostKeyInline(ReadOnlyModelAdmin, RestrictedTabularInline):
     model = HostKey
     fields = ["key_type", "fingerprint", "state", "first_seen", "decided_by", "decided_at"]
     readonly_fields = fields
     extra = 0
 
 
-class BmcInline(admin.StackedInline):
+class BmcInline(RestrictedStackedInline):
+    """Attached or replaced through services.set_bmc (manage on the node, use on the credential)."""
+
     model = Bmc
     extra = 0
     readonly_fields = ["power_state", "health", "polled_at", "poll_error"]
+    parent_action = "manage"
+    choice_actions = {"credential": "use"}
+    can_delete = False  # no service removes a BMC yet
+
+    def save_through_services(self, request, parent, formset):
+        for bmc in [*formset.new_objects, *(obj for obj, _ in formset.changed_objects)]:
+            services.set_bmc(request.user, parent, driver=bmc.driver, address=bmc.address,
+                             credential=bmc.credential.name, port=bmc.port, system_id=bmc.system_id,
+                             verify_tls=bmc.verify_tls)
 
 
 @admin.register(Node)
-class NodeAdmin(AuditedModelAdmin, admin.ModelAdmin):
+class NodeAdmin(RestrictedModelAdmin):
     list_display = ["name", "address", "ssh_port", "state", "project", "last_seen"]
     list_filter = ["state", "project", "bmc__driver"]
     search_fields = ["name", "address"]
@@ -41,12 +53,23 @@ class NodeAdmin(AuditedModelAdmin, admin.ModelAdmin):
         view = self.admin_site.admin_view(NodeImportView.as_view(template_name="nodes/node_import.html"))
         return [path("import/", view, name="nodes_node_import")] + super().get_urls()
 
+    choice_actions = {"ssh_credential": "use"}
+
     def get_queryset(self, request):
         return services.visible_nodes(request.user)
 
+    def create_through_service(self, request, form):
+        return services.create_node(request.user, **form.cleaned_data)
+
+    def update_through_service(self, request, original, changes, form):
+        return services.update_node(request.user, original, **changes)
+
+    def delete_through_service(self, request, obj):
+        services.delete_node(request.user, obj)
+
     def _start(self, request, queryset, kind):
         try:
-            job = jobs.start_job(request.user, kind, {"nodes": list(queryset.values_list("name", flat=True))})
+            job = jobs.start_job(request.user, kind, {"nodes": list(queryset.values_list("pk", flat=True))})
         except ServiceError as exc:
             self.message_user(request, exc.message if hasattr(exc, "message") else str(exc), messages.ERROR)
             return None
@@ -73,7 +96,7 @@ class NodeAdmin(AuditedModelAdmin, admin.ModelAdmin):
 
 
 @admin.register(NodeEvent)
-class NodeEventAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
+class NodeEventAdmin(ReadOnlyModelAdmin, RestrictedModelAdmin):
     list_display = ["timestamp", "node", "kind", "message"]
     list_filter = ["kind"]
     search_fields = ["node__name", "message"]

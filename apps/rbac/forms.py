@@ -1,9 +1,10 @@
-"""The login form: tells "the directory is unreachable" apart from "wrong password"; and the
-page a locked-out login gets (django-axes AXES_LOCKOUT_CALLABLE)."""
+"""The login form: tells "the directory is unreachable" apart from "wrong password"; the page a
+locked-out login gets (django-axes AXES_LOCKOUT_CALLABLE); the project page's grant form."""
 from __future__ import annotations
 
 import math
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
@@ -11,6 +12,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 from . import ldap as rbac_ldap
+from .services import GRANT_ACTIONS
 from .signals import FORM_REPORTS_LDAP_FLAG
 
 
@@ -63,3 +65,25 @@ def lockout_response(request, original_response=None, credentials=None):
     messages.error(request, message, fail_silently=True)
     context = {"form": LoginForm(request), "next": request.POST.get("next", request.GET.get("next", ""))}
     return render(request, "registration/login.html", context, status=status)
+
+
+def grantable_types() -> list[tuple[str, str]]:
+    """Object types a grant may name: models placed in projects by the permission layer."""
+    from django.apps import apps
+
+    out = []
+    for model in apps.get_models():
+        opts = model._meta
+        if getattr(model, "rbac_project_field", None) and any(
+                f"{a}_{opts.model_name}" in {c for c, _ in opts.permissions} or a in opts.default_permissions
+                for a in GRANT_ACTIONS):
+            out.append((f"{opts.app_label}.{opts.model_name}", str(opts.verbose_name).capitalize()))
+    return sorted(out, key=lambda c: c[1])
+
+
+class GrantForm(forms.Form):
+    """Give a project an action on one object (checked and audited by apps.rbac.services.grant)."""
+
+    object_type = forms.ChoiceField(choices=grantable_types)
+    object_id = forms.CharField(max_length=64, label="Object id", help_text="the object's id, as in its page's address")
+    permission = forms.ChoiceField(choices=[(a, a) for a in GRANT_ACTIONS])

@@ -32,6 +32,8 @@ class Project(models.Model):
 
     # Objects owned by a project are visible to its members (see apps.rbac.permissions).
     rbac_project_field = "pk"
+    # "owner: everything": owners manage their own project without the global model permissions.
+    rbac_project_owners_have_every_action = True
 
 
 class ProjectRole(models.TextChoices):

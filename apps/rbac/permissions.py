@@ -17,7 +17,7 @@ from __future__ import annotations
 from django.db.models import Model, Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
-from .models import Membership, ProjectRole
+from .models import Membership, Project, ProjectRole
 
 READ_ACTIONS = {"view"}
 MEMBER_ACTIONS = {"view", "use", "change", "cancel", "add"}
@@ -45,6 +45,9 @@ def restrict(queryset: QuerySet, user, action: str = "view") -> QuerySet:
     owner_field = getattr(model, "rbac_owner_field", None)
     if owner_field:
         condition |= Q(**{owner_field: user})
+    if getattr(model, "rbac_project_owners_have_every_action", False):
+        owned = Membership.objects.filter(user=user, role=ProjectRole.OWNER).values("project_id")
+        condition |= Q(**{f"{model.rbac_project_field}__in": owned})
     if user.has_perm(perm_name(model, action)):
         if user.has_perm("rbac.unrestricted"):
             return queryset
@@ -68,6 +71,16 @@ def _object_codenames(model) -> set[str]:
 def can(user, obj: Model, action: str = "view") -> bool:
     """Object-level check for one object, by the same rule as restrict()."""
     return restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action).exists()
+
+
+def projects_to_act_in(user, model, action: str) -> QuerySet:
+    """The projects the user may put an object of `model` in (by may_act_in_project's rule): the
+    choices of a project field in forms and the admin."""
+    if user.is_superuser or (user.has_perm(perm_name(model, action)) and user.has_perm("rbac.unrestricted")):
+        return Project.objects.all()
+    if not user.has_perm(perm_name(model, action)):
+        return Project.objects.none()
+    return Project.objects.filter(memberships__user=user, memberships__role__in=project_roles_for(action))
 
 
 def may_act_in_project(user, model, project, action: str) -> bool:

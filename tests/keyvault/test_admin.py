@@ -19,7 +19,7 @@ def admin_client(client, root):
 
 
 def _form(**overrides):
-    data = {"name": "bmc-node1", "kind": "bmc_credentials", "project": "", "description": "",
+    data = {"name": "bmc-node1", "kind": "password", "project": "", "description": "",
             "expires_at_0": "", "expires_at_1": "", "new_value": VALUE}
     data.update(overrides)
     return data

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from apps.rbac.models import Membership, Project, ProjectRole
 from apps.rbac.roles import ROLE_TEMPLATES
+from apps.rbac.services import GRANT_ACTIONS
 
 
 class MembershipSerializer(serializers.ModelSerializer):
@@ -43,3 +44,17 @@ class UserSerializer(serializers.ModelSerializer):
 
     def get_roles(self, user) -> list[str]:
         return sorted(g.name for g in user.groups.all() if g.name in ROLE_TEMPLATES)
+
+
+class GrantSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    object_type = serializers.CharField(read_only=True, help_text="app_label.model, e.g. nodes.node")
+    object_id = serializers.CharField(read_only=True)
+    object_repr = serializers.CharField(read_only=True)
+    permission = serializers.CharField(read_only=True, help_text="view, use or manage")
+
+
+class GrantWriteSerializer(serializers.Serializer):
+    object_type = serializers.CharField(max_length=100, help_text="app_label.model, e.g. nodes.node")
+    object_id = serializers.CharField(max_length=64)
+    permission = serializers.ChoiceField(choices=GRANT_ACTIONS)

@@ -9,11 +9,40 @@ from apps.rbac.api.mixins import RestrictedQuerysetMixin
 from apps.rbac.identity import describe_user, role_catalogue
 from apps.rbac.models import Project
 
-from .serializers import (MembershipSerializer, MemberWriteSerializer, ProjectSerializer,
-                          ProjectUpdateSerializer, UserSerializer)
+from .serializers import (GrantSerializer, GrantWriteSerializer, MembershipSerializer, MemberWriteSerializer,
+                          ProjectSerializer, ProjectUpdateSerializer, UserSerializer)
 
 
-class UserViewSet(viewsets.ReadOnlyModelViewSet):
+class GrantsMixin:
+    """`grants/` on a project or a user: list (who may see the grantee), add and revoke (checked
+    and audited by apps.rbac.services: manage the object and the grantee to grant)."""
+
+    rbac_action = None  # set per action by DRF from @action(rbac_action=...)
+
+    @extend_schema(responses={200: GrantSerializer(many=True)})
+    @action(detail=True, methods=["get"], url_path="grants", rbac_action="view")
+    def grants(self, request, pk=None):
+        grants = services.list_grants(request.user, self.get_object())
+        return Response(GrantSerializer(grants, many=True).data)
+
+    @extend_schema(request=GrantWriteSerializer, responses={201: GrantSerializer})
+    @grants.mapping.post
+    def add_grant(self, request, pk=None):
+        grantee = self.get_object()
+        data = GrantWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        obj = services.find_object(request.user, data.validated_data["object_type"], data.validated_data["object_id"])
+        grant = services.grant(request.user, grantee, obj, data.validated_data["permission"])
+        return Response(GrantSerializer(grant).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"grants/(?P<grant_id>[0-9]+)", rbac_action="view")
+    def revoke_grant(self, request, pk=None, grant_id=None):
+        services.revoke_grant(request.user, self.get_object(), grant_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserViewSet(GrantsMixin, viewsets.ReadOnlyModelViewSet):
     """Users: everyone with auth.view_user (admin) sees all; others see themselves.
     Accounts are managed in the admin."""
 
@@ -28,7 +57,7 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
         return qs if user.has_perm("auth.view_user") else qs.filter(pk=user.pk)
 
 
-class ProjectViewSet(RestrictedQuerysetMixin, viewsets.ModelViewSet):
+class ProjectViewSet(GrantsMixin, RestrictedQuerysetMixin, viewsets.ModelViewSet):
     queryset = Project.objects.prefetch_related("memberships__user")
     serializer_class = ProjectSerializer
     search_fields = ["name", "description"]
