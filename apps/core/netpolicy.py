@@ -51,7 +51,7 @@ def managed_networks() -> list[IPNetwork]:
         try:
             networks.append(parse_network(entry))
         except ValueError:
-            continue  # settings validation names bad entries at start-up
+            continue  # the setting is checked at start-up; a bad line in a file widens nothing
     return networks
 
 
@@ -151,15 +151,3 @@ def _is_ip(host: str) -> bool:
         return True
     except ValueError:
         return False
-
-
-def validate_entries(entries: list[str], field: str = "networks") -> list[str]:
-    """Normalised CIDR strings, or ValueError naming the bad entry (for settings and forms)."""
-    out = []
-    for entry in entries:
-        try:
-            out.append(str(parse_network(entry)))
-        except ValueError:
-            raise ValueError(f"{field}: {entry!r} is not an address or CIDR network") from None
-    return out
-

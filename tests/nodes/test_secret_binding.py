@@ -170,3 +170,18 @@ def test_job_reads_are_logged_as_the_requester(root, monkeypatch):
     execute(job.pk)
     access = SecretAccess.objects.get(secret=secret)
     assert access.actor == root and access.actor_repr == "root" and "10.20.0.14" in access.purpose
+
+
+def test_destinations_through_the_api(api, root, settings):
+    client = api(root)
+    resp = client.post("/api/v1/secrets/", {"name": "d1", "value": "v-1", "destinations": ["10.9.0.0/16", "bmc01.example.org"]},
+                       format="json")
+    assert resp.status_code == 201 and resp.json()["destinations"] == ["10.9.0.0/16", "bmc01.example.org"]
+    default = client.post("/api/v1/secrets/", {"name": "d2", "value": "v-2"}, format="json").json()
+    assert default["destinations"] == list(settings.SECRET_DEFAULT_DESTINATIONS)
+    bad = client.post("/api/v1/secrets/", {"name": "d3", "value": "v", "destinations": ["10.0.0.0/33 ;rm"]},
+                      format="json")
+    assert bad.status_code == 400 and "destinations" in bad.json()
+    # A host-name destination matches the name a node is registered with.
+    secret = client.get(f"/api/v1/secrets/{resp.json()['id']}/").json()
+    assert secret["destinations"][1] == "bmc01.example.org"

@@ -16,13 +16,16 @@ class SecretSerializer(serializers.ModelSerializer):
                                   help_text="The secret value. Accepted on create and update, never returned.")
     checksum_prefix = serializers.CharField(read_only=True)
     is_expired = serializers.BooleanField(read_only=True)
+    destinations = serializers.ListField(
+        child=serializers.CharField(max_length=253), max_length=64, required=False,
+        help_text="CIDRs and host names the value may be sent to (default: AIMATRIX_SECRET_DEFAULT_DESTINATIONS)")
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = Secret
         fields = ["id", "name", "kind", "description", "project", "value", "version", "checksum_prefix",
-                  "expires_at", "is_expired", "created_by", "updated_by", "created_at", "updated_at"]
+                  "destinations", "expires_at", "is_expired", "created_by", "updated_by", "created_at", "updated_at"]
         read_only_fields = ["version", "created_at", "updated_at"]
         # Uniqueness and the name pattern are checked by the service (one rule for API and admin).
         extra_kwargs = {"name": {"validators": []}}
