@@ -297,6 +297,14 @@ METRICS_TOKEN = env_str("AIMATRIX_METRICS_TOKEN")
 # Where nodes, BMCs and clusters may live (apps/core/netpolicy.py). Loopback, link-local and the
 # portal's own addresses are refused unless listed; `make lab` publishes its own networks.
 PRIVATE_NETWORKS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+MANAGED_NETWORKS = env_networks("AIMATRIX_MANAGED_NETWORKS", PRIVATE_NETWORKS)
+MANAGED_NETWORKS_DIR = VAR_DIR / "managed-networks.d"  # more of them, one file per source (e.g. lab.txt)
+PORTAL_ADDRESSES = env_list("AIMATRIX_PORTAL_ADDRESSES")  # extra addresses of this portal (e.g. a VIP)
+# Destinations a new secret may be sent to unless its creator narrows them (CIDRs and host names).
+SECRET_DEFAULT_DESTINATIONS = env_list("AIMATRIX_SECRET_DEFAULT_DESTINATIONS", ",".join(MANAGED_NETWORKS))
+# Where nodes, BMCs and clusters may live (apps/core/netpolicy.py). Loopback, link-local and the
+# portal's own addresses are refused unless listed; `make lab` publishes its own networks.
+PRIVATE_NETWORKS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
 MANAGED_NETWORKS = env_list("AIMATRIX_MANAGED_NETWORKS", PRIVATE_NETWORKS)
 MANAGED_NETWORKS_DIR = VAR_DIR / "managed-networks.d"  # more of them, one file per source (e.g. lab.txt)
 PORTAL_ADDRESSES = env_list("AIMATRIX_PORTAL_ADDRESSES")  # extra addresses of this portal (e.g. a VIP)
