@@ -11,8 +11,11 @@ Plain values in and out; the only Django import is settings.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import fcntl
+import functools
 import ipaddress
+import os
 import socket
 import struct
 import time
@@ -26,6 +29,15 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _SPECIAL = [ipaddress.ip_network(n) for n in ("127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10",
                                                  "0.0.0.0/8", "::/128", "224.0.0.0/4", "ff00::/8")]
 _OWN_CACHE: tuple[float, frozenset] = (0.0, frozenset())
+RESOLVE_TIMEOUT = 3.0
+
+
+@functools.cache
+def _resolver() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
+
+
+os.register_at_fork(after_in_child=_resolver.cache_clear)  # a forked worker makes its own threads
 
 
 class AddressRefused(ValueError):
@@ -109,8 +121,12 @@ def resolve(host: str, port: int | None = None) -> list[IPAddress]:
         return [_unmapped(ipaddress.ip_address(host))]
     except ValueError:
         pass
+    # getaddrinfo has no deadline of its own: wait for it in a small pool, at most RESOLVE_TIMEOUT.
+    future = _resolver().submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = future.result(timeout=RESOLVE_TIMEOUT)
+    except concurrent.futures.TimeoutError:
+        raise AddressRefused(f"{host} did not resolve within {RESOLVE_TIMEOUT:g} s") from None
     except (socket.gaierror, UnicodeError) as exc:
         raise AddressRefused(f"{host} does not resolve ({exc.strerror if hasattr(exc, 'strerror') else exc})") from None
     ordered = []
