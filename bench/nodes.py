@@ -211,12 +211,17 @@ def bench_user():
 
 def register(inv: lab.Inventory, actor, count: int, subnet: str) -> tuple[list[Node], dict]:
     """count nodes with a Redfish BMC each (earlier runs' bench nodes are removed first)."""
+    from apps.nodes.management.commands.lab_register import lab_networks, publish_networks
+
     username, password = inv.redfish.credentials()
+    networks = lab_networks(inv)
+    publish_networks(networks, name="bench-lab")  # the emulator listens on loopback
     secret = Secret.objects.filter(name=SECRET_NAME).first()
     if secret is None:
-        kv.create_secret(actor, name=SECRET_NAME, kind="bmc_credentials", value=f"{username}:{password}")
+        kv.create_secret(actor, name=SECRET_NAME, kind="bmc_credentials", value=f"{username}:{password}",
+                         destinations=networks["redfish"])
     else:
-        kv.update_secret(actor, secret, value=f"{username}:{password}")
+        kv.update_secret(actor, secret, value=f"{username}:{password}", destinations=networks["redfish"])
     Node.objects.filter(labels__contains=[LABEL]).delete()
     systems = sorted(inv.redfish.extra_systems.items())[:count]
     if len(systems) < count:
@@ -232,7 +237,8 @@ def register(inv: lab.Inventory, actor, count: int, subnet: str) -> tuple[list[N
 
 def power_on_some(inv: lab.Inventory, system_ids: list[str]) -> list[RedfishClient]:
     username, password = inv.redfish.credentials()
-    clients = [RedfishClient(inv.redfish.url, username, password, system_id=s, verify=False) for s in system_ids]
+    clients = [RedfishClient(inv.redfish.url, username, password, system_id=s, verify=inv.redfish.ca_file or False)
+               for s in system_ids]
     for c in clients:
         c.power(PowerAction.ON)
     return clients
@@ -370,7 +376,8 @@ def cached_clients_round(inv: lab.Inventory, system_ids: list[str], concurrency:
     """The systems with one client each, no vault and no database: the first health() call (what a
     fresh client costs), then a second pass on the same clients (what caching clients would give)."""
     username, password = inv.redfish.credentials()
-    clients = [RedfishClient(inv.redfish.url, username, password, system_id=s, verify=False) for s in system_ids]
+    clients = [RedfishClient(inv.redfish.url, username, password, system_id=s, verify=inv.redfish.ca_file or False)
+               for s in system_ids]
     out, states = {"concurrency": concurrency}, {}
     try:
         for name in ("first_call", "cached"):
