@@ -265,6 +265,14 @@ def grant(actor, grantee, obj, action: str) -> Grant:
                  object_repr=str(obj), permission=action)
 
 
+def grant_by_reference(actor, grantee, object_type: str, object_id, action: str) -> Grant:
+    """grant() for an object named by type and id (API, pages). Who may not grant to `grantee`
+    is refused before the object is looked up."""
+    if not may_manage_grantee(actor, grantee):
+        raise Forbidden("You may not grant access to this project or user.")
+    return grant(actor, grantee, find_object(actor, object_type, object_id), action)
+
+
 @transaction.atomic
 def revoke(actor, grantee, obj, action: str) -> None:
     _check_grant_action(obj, action)

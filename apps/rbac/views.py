@@ -57,12 +57,12 @@ class ProjectGrantAddView(VisibleProjectsMixin, View):
             return redirect("rbac:project", pk=project.pk)
         data = form.cleaned_data
         try:
-            obj = services.find_object(request.user, data["object_type"], data["object_id"])
-            services.grant(request.user, project, obj, data["permission"])
+            grant = services.grant_by_reference(request.user, project, data["object_type"], data["object_id"],
+                                                data["permission"])
         except ServiceError as exc:
             _report(request, exc)
         else:
-            messages.success(request, f"Granted {data['permission']} on {obj} to {project.name}.")
+            messages.success(request, f"Granted {grant.permission} on {grant.object_repr} to {project.name}.")
         return redirect("rbac:project", pk=project.pk)
 
 

@@ -31,8 +31,8 @@ class GrantsMixin:
         grantee = self.get_object()
         data = GrantWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        obj = services.find_object(request.user, data.validated_data["object_type"], data.validated_data["object_id"])
-        grant = services.grant(request.user, grantee, obj, data.validated_data["permission"])
+        grant = services.grant_by_reference(request.user, grantee, data.validated_data["object_type"],
+                                            data.validated_data["object_id"], data.validated_data["permission"])
         return Response(GrantSerializer(grant).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None})
