@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.core.middleware.RequestContextMiddleware",
+    "apps.core.input_guard.RequestSizeMiddleware",  # body over MAX_REQUEST_BODY_BYTES: 413 unread
+    "apps.core.input_guard.RejectNulMiddleware",  # NUL in a URL: 400 before any lookup
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -224,7 +226,13 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # Bodies within MAX_REQUEST_BODY_BYTES, JSON within API_MAX_JSON_DEPTH, no NUL (apps/core/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.core.api.parsers.JSONParser",
+        "apps.core.api.parsers.FormParser",
+        "apps.core.api.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.errors.exception_handler",
@@ -239,7 +247,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema and docs are for signed-in users and token clients only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
+
+# --- Request limits -------------------------------------------------------------------
+# Whole request bodies (API parsers, the import page); node import files are up to 5 MB.
+MAX_REQUEST_BODY_BYTES = env_int("AIMATRIX_MAX_BODY_BYTES", 8 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES  # Django's cap on form fields (request.POST)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # uploads above this are spooled to disk, not kept in memory
+API_MAX_JSON_DEPTH = 32
+API_MAX_PAGE_SIZE = 1000
+API_MAX_OFFSET = 10_000_000
 
 # --- Channels -------------------------------------------------------------------------
 CHANNEL_LAYERS = {
@@ -287,6 +306,8 @@ JOBS_HEARTBEAT_INTERVAL = env_float("AIMATRIX_JOB_HEARTBEAT_INTERVAL", 5.0)
 JOBS_HEARTBEAT_TIMEOUT = env_float("AIMATRIX_JOB_HEARTBEAT_TIMEOUT", 60.0)
 JOBS_QUEUES = ["default", "ssh", "bmc", "slurm", "telemetry"]
 
+# Imports of more rows than this run as a job (apps/nodes/import_job.py); smaller ones at once.
+NODES_IMPORT_SYNC_MAX_ROWS = env_int("AIMATRIX_IMPORT_SYNC_MAX_ROWS", 200)
 # --- Health, metrics, self-check ------------------------------------------------------
 HEALTH_WORKER_TIMEOUT = env_float("AIMATRIX_HEALTH_WORKER_TIMEOUT", 1.5)
 SELFCHECK_MIN_FREE_BYTES = env_int("AIMATRIX_SELFCHECK_MIN_FREE_BYTES", 512 * 1024 * 1024)

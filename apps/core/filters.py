@@ -1,9 +1,11 @@
 import django_filters
 
+from apps.core.filtering import FilterSet
+
 from .models import AuditEvent
 
 
-class AuditEventFilter(django_filters.FilterSet):
+class AuditEventFilter(FilterSet):
     actor = django_filters.CharFilter(field_name="actor_repr")
     action = django_filters.CharFilter(field_name="action")
     action_prefix = django_filters.CharFilter(field_name="action", lookup_expr="startswith")

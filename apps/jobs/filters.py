@@ -1,9 +1,11 @@
 import django_filters
 
+from apps.core.filtering import FilterSet
+
 from .models import Job, JobStatus
 
 
-class JobFilter(django_filters.FilterSet):
+class JobFilter(FilterSet):
     kind = django_filters.CharFilter(field_name="kind")
     status = django_filters.MultipleChoiceFilter(choices=JobStatus.choices)
     requester = django_filters.CharFilter(field_name="requester__username")

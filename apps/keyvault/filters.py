@@ -1,9 +1,11 @@
 import django_filters
 
+from apps.core.filtering import FilterSet
+
 from .models import AccessKind, OneTimeToken, RedeemOutcome, Secret, SecretAccess, SecretKind, TokenRedemption
 
 
-class SecretFilter(django_filters.FilterSet):
+class SecretFilter(FilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=SecretKind.choices)
     project = django_filters.CharFilter(field_name="project__name")
     expired = django_filters.BooleanFilter(method="filter_expired")
@@ -20,7 +22,7 @@ class SecretFilter(django_filters.FilterSet):
         return queryset.filter(past) if value else queryset.exclude(past)
 
 
-class SecretAccessFilter(django_filters.FilterSet):
+class SecretAccessFilter(FilterSet):
     secret = django_filters.CharFilter(field_name="secret_name")
     kind = django_filters.MultipleChoiceFilter(choices=AccessKind.choices)
     actor = django_filters.CharFilter(field_name="actor_repr")
@@ -32,7 +34,7 @@ class SecretAccessFilter(django_filters.FilterSet):
         fields = ["secret", "kind", "actor", "since", "until"]
 
 
-class OneTimeTokenFilter(django_filters.FilterSet):
+class OneTimeTokenFilter(FilterSet):
     purpose = django_filters.CharFilter(field_name="purpose")
     subject = django_filters.CharFilter(field_name="subject")
     revoked = django_filters.BooleanFilter(field_name="revoked")
@@ -43,7 +45,7 @@ class OneTimeTokenFilter(django_filters.FilterSet):
         fields = ["purpose", "subject", "revoked", "consumed"]
 
 
-class TokenRedemptionFilter(django_filters.FilterSet):
+class TokenRedemptionFilter(FilterSet):
     outcome = django_filters.MultipleChoiceFilter(choices=RedeemOutcome.choices)
     token = django_filters.UUIDFilter(field_name="token_id")
     since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")

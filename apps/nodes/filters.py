@@ -1,9 +1,11 @@
 import django_filters
 
+from apps.core.filtering import FilterSet
+
 from .models import BmcDriver, Node, NodeState
 
 
-class NodeFilter(django_filters.FilterSet):
+class NodeFilter(FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=NodeState.choices)
     label = django_filters.CharFilter(field_name="labels", lookup_expr="contains", method="filter_label")
     project = django_filters.CharFilter(field_name="project__name")

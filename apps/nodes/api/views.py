@@ -1,9 +1,10 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
+from apps.core.api.parsers import FormParser, JSONParser, MultiPartParser
 from apps.jobs import services as jobs
 from apps.jobs.api.serializers import JobSerializer
 from apps.nodes import importer, services
@@ -19,6 +20,15 @@ class ImportSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=["csv", "json", "yaml"], required=False)
     content = serializers.CharField(required=False, max_length=5_000_000)
     file = serializers.FileField(required=False)
+
+
+class MayImportNodes(BasePermission):
+    """Decided before the body is parsed: no one without a right to add nodes gets a file read."""
+
+    message = "You may not add nodes, so you may not import them."
+
+    def has_permission(self, request, view):
+        return importer.may_import(request.user)
 
 
 def _accepted(job):
@@ -53,15 +63,18 @@ class NodeViewSet(RestrictedQuerysetMixin, viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         services.delete_node(self.request.user, instance)
 
-    @extend_schema(request=ImportSerializer, responses={201: NodeSerializer(many=True)})
-    @action(detail=False, methods=["post"], url_path="import",
-            parser_classes=[JSONParser, MultiPartParser, FormParser], rbac_action="add")
+    @extend_schema(request=ImportSerializer, responses={201: NodeSerializer(many=True), 202: JobSerializer})
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[JSONParser, MultiPartParser, FormParser],
+            permission_classes=[IsAuthenticated, MayImportNodes], rbac_action="add")
     def import_nodes(self, request):
+        """Small files are imported at once (201, the nodes); large ones start a job (202, the job)."""
         data = ImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         content, fmt = importer.read_upload(data.validated_data)
-        created = importer.import_nodes(request.user, content, fmt)
-        return Response(NodeSerializer(created, many=True, context={"request": request}).data,
+        started = importer.start_import(request.user, content, fmt)
+        if started.job is not None:
+            return _accepted(started.job)
+        return Response(NodeSerializer(started.created, many=True, context={"request": request}).data,
                         status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: JobSerializer})

@@ -17,6 +17,7 @@ class RestrictedQuerysetMixin:
 
     queryset = None
     rbac_action = None  # set per action by DRF from @action(rbac_action=...)
+    lookup_value_regex = r"\d+"  # integer keys: /nodes/abc/power/ is no route (404), not a query
 
     def get_rbac_action(self) -> str:
         return self.rbac_action or METHOD_ACTIONS.get(self.request.method, "view")
