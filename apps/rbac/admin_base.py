@@ -160,7 +160,10 @@ class RestrictedModelAdmin(RestrictedChoicesMixin, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         try:
-            return super().changelist_view(request, extra_context)
+            if request.method != "POST":
+                return super().changelist_view(request, extra_context)
+            with transaction.atomic():  # an action refused half-way leaves nothing (admin log included)
+                return super().changelist_view(request, extra_context)
         except ServiceError as exc:
             return service_refusal(request, self.admin_site, exc, self.opts)
 

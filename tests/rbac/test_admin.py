@@ -4,6 +4,7 @@ inline, group membership kept in step on delete, one audit entry per change, no 
 object-permission pages, no state on the shared admin instance."""
 import pytest
 from django.contrib import admin
+from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Group
 from django.test import RequestFactory
 from guardian.models import GroupObjectPermission
@@ -71,8 +72,8 @@ def test_a_member_cannot_manage_members_through_the_inline(team, client, make_us
     data, _ = admin_form(client, url, description="changed by a member")
     rows_editable = any(k.endswith("-role") for k in data)
     mallory = make_user("mallory")
-    data.update({"memberships-TOTAL_FORMS": "1", "memberships-INITIAL_FORMS": "0", "memberships-0-user": str(mallory.pk),
-                 "memberships-0-role": "owner"})
+    data.update({"memberships-TOTAL_FORMS": "1", "memberships-INITIAL_FORMS": "0",
+                 "memberships-0-user": str(mallory.pk), "memberships-0-role": "owner"})
     client.post(url, data)
     assert _roles(project) == {"alice": "owner", "bob": "member", "staffer": "member"}
     assert not _in_group(mallory, project)
@@ -115,6 +116,7 @@ def test_deleting_a_membership_in_the_admin_removes_the_group(team, client):
     resp = client.post("/admin/rbac/membership/", {"action": "delete_selected", "post": "yes",
                                                    "_selected_action": [str(owner.pk)]})
     assert resp.status_code == 409 and Membership.objects.filter(pk=owner.pk).exists()
+    assert not LogEntry.objects.filter(action_flag=DELETION, object_id=str(owner.pk)).exists()
 
 
 def test_bulk_delete_of_projects_goes_through_the_service(make_user, client):

@@ -1,6 +1,6 @@
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
 
@@ -22,12 +22,15 @@ class GrantsMixin:
     @extend_schema(responses={200: GrantSerializer(many=True)})
     @action(detail=True, methods=["get"], url_path="grants", rbac_action="view")
     def grants(self, request, pk=None):
+        """The object grants held by this project (its members) or user."""
         grants = services.list_grants(request.user, self.get_object())
         return Response(GrantSerializer(grants, many=True).data)
 
     @extend_schema(request=GrantWriteSerializer, responses={201: GrantSerializer})
     @grants.mapping.post
     def add_grant(self, request, pk=None):
+        """Grant an action (view, use, manage) on one object; needs manage on the object and on the
+        project (or user administration). Audited."""
         grantee = self.get_object()
         data = GrantWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -38,6 +41,7 @@ class GrantsMixin:
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["delete"], url_path=r"grants/(?P<grant_id>[0-9]+)", rbac_action="view")
     def revoke_grant(self, request, pk=None, grant_id=None):
+        """Revoke one grant; needs manage on the object or on the project. Audited."""
         services.revoke_grant(request.user, self.get_object(), grant_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -58,6 +62,8 @@ class UserViewSet(GrantsMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class ProjectViewSet(GrantsMixin, RestrictedQuerysetMixin, viewsets.ModelViewSet):
+    """Projects (teams): members with a role, quotas, object grants. Owners manage their own."""
+
     queryset = Project.objects.prefetch_related("memberships__user")
     serializer_class = ProjectSerializer
     search_fields = ["name", "description"]
