@@ -3,12 +3,13 @@ rendered back (not even after a validation error); saving and deleting go throug
 (permission checks, audit). Tokens are listed read-only with a revoke action; the logs are read-only."""
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from apps.core.admin_mixins import ReadOnlyModelAdmin
 from apps.core.errors import ServiceError
 from apps.rbac.admin_base import RestrictedModelAdmin
 
-from . import onetime, services
+from . import destinations, onetime, services
 from .models import OneTimeToken, Secret, SecretAccess, TokenRedemption
 
 
@@ -25,11 +26,30 @@ class SecretForm(forms.ModelForm):
         widget=WriteOnlyTextarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
         help_text="Write-only: set a new value (required when creating). The current value is never shown.")
 
+    destinations = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text="Where the value may be sent: CIDRs and host names, one per line. Empty on a new secret: "
+                  "the default destinations.")
+
     class Meta:
         model = Secret
         fields = ["name", "kind", "project", "description", "expires_at"]
 
     user = None  # set by SecretAdmin.get_form
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["destinations"] = "\n".join(self.instance.destinations or [])
+
+    def clean_destinations(self):
+        entries = self.cleaned_data["destinations"].replace(",", "\n").split()
+        if not entries and self.instance.pk is None:
+            return None  # the service applies the default
+        try:
+            return destinations.normalise(entries)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
 
     def clean(self):
         data = super().clean()
@@ -43,7 +63,7 @@ class SecretForm(forms.ModelForm):
         return data
 
 
-SECRET_FIELDS = ["name", "kind", "project", "description", "expires_at"]
+SECRET_FIELDS = ["name", "kind", "project", "description", "expires_at", "destinations"]
 
 
 @admin.register(Secret)
@@ -54,7 +74,7 @@ class SecretAdmin(RestrictedModelAdmin):
     search_fields = ["name", "description"]
     list_select_related = ["project", "updated_by"]
     readonly_fields = ["version", "checksum_prefix", "created_by", "created_at", "updated_by", "updated_at"]
-    fields = ["name", "kind", "project", "description", "expires_at", "new_value", *readonly_fields]
+    fields = ["name", "kind", "project", "description", "expires_at", "destinations", "new_value", *readonly_fields]
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

@@ -18,6 +18,7 @@ from apps.core.models import AuditEvent
 
 from . import accounts, services
 from .admin_base import RestrictedModelAdmin, RestrictedTabularInline
+from .admin_thirdparty import restrict_third_party
 from .models import Membership, Project, ProjectRole
 from .permissions import can, restrict
 
@@ -165,3 +166,6 @@ class AuditEventAdmin(ReadOnlyModelAdmin, RestrictedModelAdmin):
     search_fields = ["actor_repr", "action", "object_repr", "object_id", "request_id"]
     date_hierarchy = "timestamp"
     list_select_related = ["object_type"]
+
+
+restrict_third_party()

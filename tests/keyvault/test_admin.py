@@ -20,9 +20,24 @@ def admin_client(client, root):
 
 def _form(**overrides):
     data = {"name": "bmc-node1", "kind": "password", "project": "", "description": "",
-            "expires_at_0": "", "expires_at_1": "", "new_value": VALUE}
+            "expires_at_0": "", "expires_at_1": "", "new_value": VALUE, "destinations": "10.0.0.0/8\nbmc.example.org"}
     data.update(overrides)
     return data
+
+
+def test_destinations_are_edited_in_the_admin(keys, admin_client):
+    resp = admin_client.post("/admin/keyvault/secret/add/", _form(destinations="10.0.0.0/33"))
+    assert resp.status_code == 200 and not Secret.objects.exists()
+    assert admin_client.post("/admin/keyvault/secret/add/", _form(destinations="")).status_code == 302
+    secret = Secret.objects.get()
+    assert secret.destinations and "10.0.0.0/8" in secret.destinations  # the default
+    page = admin_client.get(f"/admin/keyvault/secret/{secret.pk}/change/").content.decode()
+    assert "10.0.0.0/8" in page
+    resp = admin_client.post(f"/admin/keyvault/secret/{secret.pk}/change/", _form(destinations="10.9.0.0/16, bmc01.lab"))
+    assert resp.status_code == 302
+    secret.refresh_from_db()
+    assert secret.destinations == ["10.9.0.0/16", "bmc01.lab"]
+    assert AuditEvent.objects.get(action="keyvault.secret.update").changes["after"]["destinations"] == secret.destinations
 
 
 def test_create_and_change_through_the_admin_never_show_the_value(keys, admin_client):
