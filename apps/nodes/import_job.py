@@ -110,6 +110,6 @@ def import_nodes(runner, params, target):
         raise JobFailed(f"{len(errors)} of {total} rows are invalid, nothing was imported. First: row "
                         f"{first['row']}: {json.dumps(first['errors'], default=str)[:300]}")
     runner.step(f"Creating {total} nodes", progress=50)
-    created = importer.create_all(user, valid, params["format"], progress=reporter(50))
+    created = importer.create_all(user, valid, progress=reporter(50))
     _path(params["upload"]).unlink(missing_ok=True)
     return {"created": len(created)}

@@ -38,6 +38,15 @@ def test_non_numeric_ids_are_not_found(client_api, method, url):
     assert getattr(client_api, method)(url, {"action": "on"}, format="json").status_code == 404
 
 
+@pytest.mark.parametrize("method, url", [
+    ("post", "/api/v1/nodes/import.json"), ("post", "/api/v1/jobs.json"), ("get", "/api/v1/nodes/1/events.json"),
+    ("get", "/api/v1/audit.json"),
+])
+def test_format_suffix_twins_are_not_routes(client_api, node, method, url):
+    # DefaultRouter's `.json` twins passed a `format` argument extra actions do not take (500).
+    assert getattr(client_api, method)(url, {}, format="json").status_code == 404
+
+
 # 2. time-zone offsets PostgreSQL cannot take
 @pytest.mark.parametrize("url, field", [
     ("/api/v1/jobs/?created_after=2026-01-01T00:00:00%2B20:00", "created_after"),

@@ -1,7 +1,7 @@
-from rest_framework.routers import DefaultRouter
+from apps.core.api.routers import ApiRouter
 
 from .views import AuditEventViewSet
 
-router = DefaultRouter()
+router = ApiRouter()
 router.register("audit", AuditEventViewSet, basename="audit")
 urlpatterns = router.urls

@@ -1,7 +1,7 @@
-from rest_framework.routers import DefaultRouter
+from apps.core.api.routers import ApiRouter
 
 from .views import JobViewSet
 
-router = DefaultRouter()
+router = ApiRouter()
 router.register("jobs", JobViewSet, basename="job")
 urlpatterns = router.urls

@@ -1,7 +1,7 @@
-from rest_framework.routers import DefaultRouter
+from apps.core.api.routers import ApiRouter
 
 from .views import NodeViewSet
 
-router = DefaultRouter()
+router = ApiRouter()
 router.register("nodes", NodeViewSet, basename="node")
 urlpatterns = router.urls

@@ -1,9 +1,10 @@
 from django.urls import path
-from rest_framework.routers import DefaultRouter
+
+from apps.core.api.routers import ApiRouter
 
 from .views import ProjectViewSet, UserViewSet, me_view, roles_view
 
-router = DefaultRouter()
+router = ApiRouter()
 router.register("users", UserViewSet, basename="user")
 router.register("projects", ProjectViewSet, basename="project")
 urlpatterns = router.urls + [
