@@ -1,0 +1,62 @@
+"""The websocket contract: every websocket route of aimatrix.asgi.application, for every role,
+anonymous and a member of another project, is accepted or refused as declared. The handshake
+goes through the real application (origin check, session and token auth, URL router, consumer)
+with channels' WebsocketCommunicator; a route nobody declared fails here."""
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+
+from .routes import fill, websocket_routes
+from .spec import roles_of
+from .world import ALL, ANONYMOUS, build_world, log_in
+
+# Consumers use their own database connections (LAB-NOTES): committed data, not a test transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ACCEPT, REFUSE = "accept", "refuse"
+
+# Route template -> who may open it (everyone else, anonymous included, is refused).
+WEBSOCKETS = {
+    "/ws/jobs/{job_id}/": "admin,sre",  # the job belongs to matrix-root: operators only
+}
+
+
+def _routes():
+    found = websocket_routes()
+    return sorted(set(found) | set(WEBSOCKETS))
+
+
+def _origin() -> bytes:
+    """A page origin the application's origin check accepts. It copied ALLOWED_HOSTS when
+    aimatrix.asgi was imported (at collection here), before the test setup added 'testserver'."""
+    host = next(h for h in settings.ALLOWED_HOSTS if h != "testserver")
+    host = "portal.example" if host == "*" else ("portal" + host if host.startswith(".") else host)
+    return f"http://{host}".encode()
+
+
+async def _handshake(path: str, session_key: str | None) -> str:
+    from aimatrix.asgi import application
+
+    headers = [(b"origin", _origin())]
+    if session_key:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect(timeout=5)
+    await communicator.disconnect()
+    return ACCEPT if connected else REFUSE
+
+
+@pytest.mark.parametrize("template", _routes())
+def test_websocket_matrix(template):
+    found = websocket_routes()
+    assert template in found, f"websocket route {template} is declared but no longer exists"
+    assert template in WEBSOCKETS, f"no expectation declared for websocket route {template}"
+    world = build_world()
+    log_in(world)
+    path = fill(template, world.values(template))
+    allowed = set(roles_of(WEBSOCKETS[template]))
+    expected = {role: ACCEPT if role in allowed else REFUSE for role in ALL}
+    actual = {role: async_to_sync(_handshake)(path, None if role == ANONYMOUS else world.sessions[role])
+              for role in ALL}
+    assert actual == expected

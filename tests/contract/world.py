@@ -1,0 +1,222 @@
+"""The users and objects the contract tests act on, built once per module.
+
+Matrix users: one per role template (staff, so the admin's own checks are what is tested, not
+the staff flag), anonymous, and `other-project`: an engineer who owns another project and holds
+every node and secret permission, so only project scoping stands between them and the objects.
+
+Every object belongs to the project `matrix-home` (or to its owner `matrix-root`), which no
+matrix user is a member of: only the operator roles (admin, sre) may reach them.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.test import Client
+
+from apps.rbac.roles import ROLE_TEMPLATES
+
+ROLES = list(ROLE_TEMPLATES)
+OTHER = "other-project"
+ANONYMOUS = "anonymous"
+MATRIX_USERS = ROLES + [OTHER]
+ALL = MATRIX_USERS + [ANONYMOUS]
+
+# The object a route's `{pk}` names, by the longest matching template prefix.
+PK_OBJECTS = [
+    ("/jobs/", "job"), ("/api/v1/jobs/", "job"),
+    # Retry needs a job that has ended; cancel one that has not.
+    ("/jobs/{pk}/retry/", "finished_job"), ("/api/v1/jobs/{pk}/retry/", "finished_job"),
+    ("/projects/", "project"), ("/api/v1/projects/", "project"),
+    ("/nodes/", "node"), ("/api/v1/nodes/", "node"),
+    ("/keyvault/", "secret"), ("/api/v1/secrets/", "secret"),
+    ("/keyvault/tokens/", "token"), ("/api/v1/keyvault/tokens/", "token"),
+    ("/api/v1/keyvault/access-log/", "secretaccess"),
+    ("/api/v1/keyvault/redemptions/", "tokenredemption"),
+    ("/api/v1/audit/", "auditevent"),
+    ("/api/v1/users/", "member"),
+]
+
+# The object an admin route's `{object_id}` names, by "app_label.model_name".
+ADMIN_OBJECTS = {
+    "auth.group": "group", "auth.user": "member", "authtoken.tokenproxy": "api_token",
+    "django_celery_beat.periodictask": "periodictask", "django_celery_beat.clockedschedule": "clockedschedule",
+    "django_celery_beat.crontabschedule": "crontabschedule", "django_celery_beat.solarschedule": "solarschedule",
+    "django_celery_beat.intervalschedule": "intervalschedule",
+    "axes.accessattempt": "accessattempt", "axes.accesslog": "accesslog", "axes.accessfailurelog": "accessfailurelog",
+    "core.auditevent": "auditevent", "jobs.job": "job",
+    "keyvault.secret": "secret", "keyvault.onetimetoken": "token", "keyvault.secretaccess": "secretaccess",
+    "keyvault.tokenredemption": "tokenredemption",
+    "nodes.node": "node", "nodes.nodeevent": "nodeevent",
+    "rbac.project": "project", "rbac.membership": "membership",
+}
+
+
+@dataclass
+class World:
+    users: dict
+    objects: dict
+    sessions: dict = field(default_factory=dict)  # role -> session key
+    _client: Client | None = None
+    _forms: dict = field(default_factory=dict)
+
+    def client(self, role: str) -> Client:
+        """A client with only this role's session cookie. One handler for all: building one
+        loads the middleware, and WhiteNoise scans every static file while doing so."""
+        from http.cookies import SimpleCookie
+
+        from django.conf import settings
+
+        if self._client is None:
+            # A client address that is not loopback: some views trust loopback (metrics).
+            self._client = Client(REMOTE_ADDR="198.51.100.7", raise_request_exception=False)
+        self._client.cookies = SimpleCookie()
+        if role in self.sessions:
+            self._client.cookies[settings.SESSION_COOKIE_NAME] = self.sessions[role]
+        return self._client
+
+    def form_as_shown(self, url: str) -> dict:
+        """The fields of the form at `url` as a superuser's browser would submit them."""
+        from .forms import form_fields
+
+        if url not in self._forms:
+            client = self.client("root")
+            self._forms[url] = form_fields(client.get(url).content.decode())
+        return self._forms[url]
+
+    def action_targets(self, changelist: str) -> list:
+        """What an admin action is applied to: the route's object; for jobs, an active one (to
+        cancel) and an ended one (to retry), so each action has exactly one thing to do."""
+        if changelist == "/admin/jobs/job/":
+            return [self.objects["job"].pk, self.objects["finished_job"].pk]
+        return [self.values(changelist + "{object_id}/")["object_id"]]
+
+    def values(self, template: str) -> dict:
+        """URL kwarg name -> value for one route template."""
+        o = self.objects
+        values = {
+            "format": "json", "kind": "core.selfcheck", "app_label": "jobs", "url": "no-such-page/",
+            "key_id": o["hostkey"].pk, "username": o["member"].username, "job_id": o["job"].pk,
+            "object_pk": o["project"].pk, "user_id": o["member"].pk, "group_id": o["group"].pk,
+            "id": o["member"].pk, "content_type_id": o["node_type"].pk,
+            "grant_id": o["user_grant" if template.startswith("/api/v1/users/") else "project_grant"].id,
+        }
+        if template.startswith("/admin/r/"):
+            values["object_id"] = o["node"].pk
+        elif template.startswith("/admin/"):
+            label = ".".join(template.split("/")[2:4])
+            if label in ADMIN_OBJECTS:
+                values["object_id"] = o[ADMIN_OBJECTS[label]].pk
+        prefixes = [(p, kind) for p, kind in PK_OBJECTS if template.startswith(p)]
+        if prefixes:
+            values["pk"] = o[max(prefixes, key=lambda pk: len(pk[0]))[1]].pk
+        return values
+
+    def body_context(self, role: str) -> dict:
+        o = self.objects
+        return {"role": role, "node": o["node"].name, "node_id": o["node"].pk, "secret": o["secret"].name,
+                "secret_id": o["secret"].pk, "member": o["member"].username, "project": o["project"].name,
+                "job_id": o["job"].pk, "root_id": o["root"].pk,
+                "interval_id": o["intervalschedule"].pk, "now": int(time.time())}
+
+
+def _user(username, *, staff=True, superuser=False, groups=()):
+    user = get_user_model().objects.create_user(username=username, is_staff=staff, is_superuser=superuser)
+    for name in groups:
+        user.groups.add(Group.objects.get(name=name))
+    return user
+
+
+def build_world() -> World:
+    from apps.jobs import services as jobs
+    from apps.keyvault import onetime
+    from apps.keyvault import services as vault
+    from apps.keyvault.models import SecretAccess, TokenRedemption
+    from apps.nodes import services as nodes
+    from apps.nodes.models import HostKey, NodeEvent
+    from apps.rbac import services as rbac
+
+    users = {role: _user(f"matrix-{role}", groups=[role]) for role in ROLES}
+    other = users[OTHER] = _user("matrix-other", groups=["engineer"])
+    other.user_permissions.add(*Permission.objects.filter(content_type__app_label__in=["nodes", "keyvault"],
+                                                          content_type__model__in=["node", "secret"]))
+    root = _user("matrix-root", superuser=True)
+    member = _user("matrix-member", staff=False)
+    rbac.create_project(None, "matrix-elsewhere", owner=other)
+    # `home` owns the node and the secrets; `team` owns nothing, so it can be deleted.
+    home = rbac.create_project(None, "matrix-home", owner=root)
+    team = rbac.create_project(None, "matrix-team", owner=root)
+    for project in (home, team):
+        rbac.add_member(root, project, member.username)
+
+    secret = vault.create_secret(root, name="matrix-secret", value="matrix-value", project=home)
+    vault.create_secret(root, name="matrix-bmc", kind="bmc_credentials", value="admin:matrix-value", project=home)
+    vault.reveal_secret(root, secret, "fixture: an access log row")
+    node = nodes.create_node(root, name="matrix-node", address="10.0.0.7", project=home)
+    hostkey = HostKey.objects.create(node=node, key_type="ssh-ed25519", public_key="AAAAmatrix",
+                                     fingerprint="SHA256:matrix")
+    token, _ = onetime.issue_token(root, "secret", secret.name)
+    used, _ = onetime.issue_token(root, "secret", secret.name)
+    job = jobs.start_job(root, "core.selfcheck")
+    finished = jobs.start_job(root, "core.selfcheck")
+    type(finished).objects.filter(pk=finished.pk).update(status="failed", error="fixture")
+    objects = {
+        "root": root, "member": member, "project": team, "group": team.group,
+        "membership": team.memberships.get(user=member), "secret": secret, "node": node, "hostkey": hostkey,
+        "token": token, "job": job, "finished_job": finished,
+        "tokenredemption": TokenRedemption.objects.create(token=used, outcome="replayed", ip="198.51.100.9"),
+        "secretaccess": SecretAccess.objects.filter(secret=secret).latest("pk"),
+        "nodeevent": NodeEvent.objects.create(node=node, kind="matrix", message="fixture"),
+        "project_grant": rbac.grant(root, team, node, "view"),
+        "user_grant": rbac.grant(root, member, node, "view"),
+        "auditevent": _latest_audit(), "node_type": _content_type(node),
+        **_third_party_objects(member),
+    }
+    return World(users=users, objects=objects)
+
+
+def _latest_audit():
+    from apps.core.models import AuditEvent
+
+    return AuditEvent.objects.latest("pk")
+
+
+def _content_type(obj):
+    from django.contrib.contenttypes.models import ContentType
+
+    return ContentType.objects.get_for_model(obj)
+
+
+def _third_party_objects(member) -> dict:
+    """Rows of the admins other packages register (authtoken, celery beat, axes)."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+    from django.utils import timezone
+    from django_celery_beat.models import (ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask,
+                                           SolarSchedule)
+    from rest_framework.authtoken.models import Token, TokenProxy
+
+    interval = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.SECONDS)
+    axes = {"username": "matrix-member", "ip_address": "198.51.100.9", "user_agent": "matrix"}
+    return {
+        "api_token": TokenProxy.objects.get(key=Token.objects.create(user=member).key),
+        "intervalschedule": interval,
+        "crontabschedule": CrontabSchedule.objects.create(minute="5"),
+        "solarschedule": SolarSchedule.objects.create(event="sunrise", latitude=1, longitude=1),
+        "clockedschedule": ClockedSchedule.objects.create(clocked_time=timezone.now()),
+        "periodictask": PeriodicTask.objects.create(name="matrix-task", task="matrix.task", interval=interval),
+        "accessattempt": AccessAttempt.objects.create(failures_since_start=1, **axes),
+        "accesslog": AccessLog.objects.create(**axes),
+        "accessfailurelog": AccessFailureLog.objects.create(**axes),
+    }
+
+
+def log_in(world: World) -> None:
+    """One session per matrix user, reused by every case (each case copies the cookie)."""
+    from django.conf import settings
+
+    for role, user in [*world.users.items(), ("root", world.objects["root"])]:
+        client = Client()
+        client.force_login(user)
+        world.sessions[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
