@@ -51,7 +51,7 @@ def pytest_terminal_summary(terminalreporter):
     except Exception as exc:  # noqa: BLE001 - a broken URL conf already failed the tests; say so, do not crash
         terminalreporter.write_line(f"contract coverage: unavailable ({type(exc).__name__}: {exc})")
         return
+    families = ", ".join(f"{name} {count}" for name, count in c["families"].items())
     terminalreporter.write_line(
-        f"contract coverage: {c['routes']} routes, {c['route_methods']} route x method cases "
-        f"(admin actions and websocket routes included) x {c['roles']} roles = {c['checks']} checks; "
-        f"{c['undeclared_or_stale']} undeclared or stale")
+        f"contract coverage: {c['routes']} routes, {c['cases']} route x method cases ({families}) "
+        f"x {c['roles']} roles = {c['checks']} checks; {c['undeclared_or_stale']} undeclared or stale")

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from .cases import join
 from .expectations import TABLE
 from .routes import admin_actions, http_routes, websocket_routes
+from .spec import ACTION
 from .world import ALL
 
 
@@ -16,9 +17,22 @@ def _superuser():
 CASES = join(http_routes(), admin_actions(_superuser()), TABLE)
 
 
+def _family(template: str, method: str) -> str:
+    if method.startswith(ACTION):
+        return "admin actions"
+    if template.startswith("/api/"):
+        return "API"
+    return "admin pages" if template.startswith("/admin/") else "pages"
+
+
 def coverage() -> dict:
+    """Routes and (route, method) cases per family; every case is checked for every role."""
     ok = [c for c in CASES if not c.problem]
-    routes = {c.template for c in ok}
-    ws = websocket_routes()
-    return {"routes": len(routes) + len(ws), "route_methods": len(ok) + len(ws), "roles": len(ALL),
-            "checks": (len(ok) + len(ws)) * len(ALL), "undeclared_or_stale": len(CASES) - len(ok)}
+    families: dict[str, int] = {}
+    for c in ok:
+        families[_family(c.template, c.method)] = families.get(_family(c.template, c.method), 0) + 1
+    families["websocket"] = len(websocket_routes())
+    cases = sum(families.values())
+    return {"routes": len({c.template for c in ok}) + families["websocket"], "cases": cases,
+            "families": families, "roles": len(ALL), "checks": cases * len(ALL),
+            "undeclared_or_stale": len(CASES) - len(ok)}

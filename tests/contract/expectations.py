@@ -11,7 +11,12 @@ they may see but not do, or for models they have no permission on at all; anonym
 the API and the login redirect on pages and the admin. `other-project` holds every node and
 secret permission, and owns another project: only project scoping stands in its way.
 
-Format-suffix twins (`/api/v1/jobs.{format}`) are declared by their route (`/api/v1/jobs/`).
+A Case adds what a bare spec cannot say: `body` (formatted with the world's names: {role},
+{node}, {secret_id}...), `writes=` (roles that must leave exactly one audit entry; by default the
+roles answered 2xx on the API; pages and admin must say), `reveals=` (who may receive the secret
+value), and known bugs: `bugs={role: reason}` keeps the correct expectation and xfails while the
+answer differs; `audit_bugs` the same for the audit count. "not offered": an admin action the
+change list does not offer that role. Format-suffix twins (`/x.{format}`) follow their route.
 """
 from .spec import Case, admin_model
 
@@ -19,7 +24,6 @@ OPS = "admin,sre"
 DEVS = "data-developer,model-developer,engineer"
 DATA = "data-developer,model-developer"
 OTHER = "other-project"
-EVERYONE = "admin,sre,data-developer,model-developer,engineer,other-project,anonymous"
 OPEN = {"*": 200}  # every signed-in role; anonymous gets its family default
 NO_ONE = ""  # writes= nobody
 
@@ -243,7 +247,8 @@ ADMIN_MODELS = {
                   add={OPS: 200, OTHER: 200, "*": 403}, delete={OPS: 200, OTHER: 302, "*": 403},
                   add_post=_w(OPS, {OPS: 302, "*": 403}, body={"name": "adm-{role}", "address": "10.0.0.12"}),
                   change_post=_w(OPS, {OPS: 302, OTHER: 302, "*": 403}, body={"labels": '["changed"]'}),
-                  delete_post=_w(OPS, {OPS: 302, OTHER: 302, "*": 403}, bugs={"admin": NODE_DELETE, "sre": NODE_DELETE}),
+                  delete_post=_w(OPS, {OPS: 302, OTHER: 302, "*": 403},
+                                 bugs={"admin": NODE_DELETE, "sre": NODE_DELETE}),
                   actions={"test_connection": _w(OPS, {OPS: 302, DATA: 403, "*": 302}),
                            "probe": _w(OPS, {OPS: 302, DATA: 403, "*": 302}),
                            "approve_pending_keys": _w(OPS, {OPS: 302, DATA: 403, "*": 302}),

@@ -39,11 +39,11 @@ def _format(value, ctx):
 
 
 def _send(client: Client, method: str, url: str, body, as_json: bool):
+    if method == "GET":
+        return client.get(url, body or {})  # a GET body is its query string
     if as_json:
         data = json.dumps(body) if body is not None else ""
         return client.generic(method, url, data, content_type="application/json")
-    if method == "GET":
-        return client.get(url, body or {})  # a GET body is its query string
     if method == "DELETE" and not body:
         return client.generic(method, url)
     if method == "POST":
@@ -58,8 +58,8 @@ def perform(world: World, role: str, template: str, method: str, c: Case) -> Out
     action = method[len(ACTION):] if method.startswith(ACTION) else None
     if action:
         # `post`: the confirmation of actions that ask for one (delete_selected).
-        body = {"action": method[len(ACTION):], "_selected_action": world.action_targets(template), "index": "0", "post": "yes",
-                **(body or {})}
+        body = {"action": action, "_selected_action": world.action_targets(template), "index": "0",
+                "post": "yes", **(body or {})}
         method = "POST"
     as_json = template.startswith("/api/") if c.json is None else c.json
     with transaction.atomic():
