@@ -1,11 +1,13 @@
 """The websocket contract: every websocket route of aimatrix.asgi.application, for every role,
 anonymous and a member of another project, is accepted or refused as declared. The handshake
 goes through the real application (origin check, session and token auth, URL router, consumer)
-with channels' WebsocketCommunicator; a route nobody declared fails here."""
+with channels' WebsocketCommunicator, signed in by session cookie and by API token; a route
+nobody declared fails here."""
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from rest_framework.authtoken.models import Token
 
 from .routes import fill, websocket_routes
 from .spec import roles_of
@@ -35,12 +37,15 @@ def _origin() -> bytes:
     return f"http://{host}".encode()
 
 
-async def _handshake(path: str, session_key: str | None) -> str:
+async def _handshake(path: str, credential: tuple | None) -> str:
+    """credential: ("cookie", session key) as pages connect, ("token", key) as API clients do."""
     from aimatrix.asgi import application
 
     headers = [(b"origin", _origin())]
-    if session_key:
-        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()))
+    if credential and credential[0] == "cookie":
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={credential[1]}".encode()))
+    elif credential:
+        headers.append((b"authorization", f"Token {credential[1]}".encode()))
     communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, _ = await communicator.connect(timeout=5)
     await communicator.disconnect()
@@ -56,7 +61,9 @@ def test_websocket_matrix(template):
     log_in(world)
     path = fill(template, world.values(template))
     allowed = set(roles_of(WEBSOCKETS[template]))
-    expected = {role: ACCEPT if role in allowed else REFUSE for role in ALL}
-    actual = {role: async_to_sync(_handshake)(path, None if role == ANONYMOUS else world.sessions[role])
-              for role in ALL}
-    assert actual == expected
+    tokens = {role: Token.objects.create(user=user).key for role, user in world.users.items()}
+    for kind, keys in (("cookie", world.sessions), ("token", tokens)):
+        expected = {role: ACCEPT if role in allowed else REFUSE for role in ALL}
+        actual = {role: async_to_sync(_handshake)(path, None if role == ANONYMOUS else (kind, keys[role]))
+                  for role in ALL}
+        assert actual == expected, f"{template} by {kind}"
