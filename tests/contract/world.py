@@ -4,8 +4,9 @@ Matrix users: one per role template (staff, so the admin's own checks are what i
 the staff flag), anonymous, and `other-project`: an engineer who owns another project and holds
 every node and secret permission, so only project scoping stands between them and the objects.
 
-Every object belongs to the project `matrix-home` (or to its owner `matrix-root`), which no
-matrix user is a member of: only the operator roles (admin, sre) may reach them.
+Every object belongs to a project no matrix user is a member of (`matrix-home`: the node and the
+secrets; `matrix-team`: the project the project routes act on, which owns nothing so it can be
+deleted), or to the superuser `matrix-root`: only the operator roles (admin, sre) may reach them.
 """
 from __future__ import annotations
 
@@ -99,7 +100,6 @@ class World:
         values = {
             "format": "json", "kind": "core.selfcheck", "app_label": "jobs", "url": "no-such-page/",
             "key_id": o["hostkey"].pk, "username": o["member"].username, "job_id": o["job"].pk,
-            "object_pk": o["project"].pk, "user_id": o["member"].pk, "group_id": o["group"].pk,
             "id": o["member"].pk, "content_type_id": o["node_type"].pk,
             "grant_id": o["user_grant" if template.startswith("/api/v1/users/") else "project_grant"].id,
         }
