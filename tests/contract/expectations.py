@@ -10,6 +10,8 @@ permissions allow; everyone else gets 404 for objects (existence not revealed), 
 they may see but not do, or for models they have no permission on at all; anonymous gets 401 on
 the API and the login redirect on pages and the admin. `other-project` holds every node and
 secret permission, and owns another project: only project scoping stands in its way.
+`project-member` (an engineer, member of the objects' projects) sees the node and the projects
+and is refused (403) every change to them.
 
 A Case adds what a bare spec cannot say: `body` (formatted with the world's names: {role},
 {node}, {secret_id}...), `writes=` (roles that must leave exactly one audit entry; by default the
@@ -21,9 +23,11 @@ change list does not offer that role. Format-suffix twins (`/x.{format}`) follow
 from .spec import Case, admin_model
 
 OPS = "admin,sre"
-DEVS = "data-developer,model-developer,engineer"
+DEVS = "data-developer,model-developer,engineer,project-member"  # no key vault permission at all
 DATA = "data-developer,model-developer"
 OTHER = "other-project"
+MEMBER = "project-member"  # an engineer, plain member of the objects' projects
+SEE = "admin,sre,project-member"  # who sees the node and the projects
 OPEN = {"*": 200}  # every signed-in role; anonymous gets its family default
 NO_ONE = ""  # writes= nobody
 
@@ -60,15 +64,15 @@ PAGES = {
                                     body={"format": "json", "content": '[{{"name": "imp-{role}", '
                                                                        '"address": "10.0.0.8"}}]'},
                                     writes=OPS)},
-    "/nodes/{pk}/": {"GET": {OPS: 200, "*": 404}},
-    "/nodes/{pk}/actions/": {"POST": Case({OPS: 302, "*": 404}, body={"action": "probe"}, writes=OPS)},
+    "/nodes/{pk}/": {"GET": {SEE: 200, "*": 404}},
+    "/nodes/{pk}/actions/": {"POST": Case({SEE: 302, "*": 404}, body={"action": "probe"}, writes=OPS)},
     "/projects/": {"GET": OPEN},
-    "/projects/{pk}/": {"GET": {OPS: 200, "*": 404}},
+    "/projects/{pk}/": {"GET": {SEE: 200, "*": 404}},
     # Granting needs manage on the object and on the project: admin. sre sees the project (refused
     # with a message); a steward of the object may revoke, and sre stewards nodes.
-    "/projects/{pk}/grants/": {"POST": Case({OPS: 302, "*": 404}, writes="admin", body=GRANT)},
-    "/projects/{pk}/grants/{grant_id}/revoke/": {"GET": {OPS: 200, "*": 404},
-                                                "POST": Case({OPS: 302, "*": 404}, writes=OPS)},
+    "/projects/{pk}/grants/": {"POST": Case({SEE: 302, "*": 404}, writes="admin", body=GRANT)},
+    "/projects/{pk}/grants/{grant_id}/revoke/": {"GET": {SEE: 200, "*": 404},
+                                                "POST": Case({SEE: 302, "*": 404}, writes=OPS)},
 }
 
 NODE = '{{"name": "api-{role}", "address": "10.0.0.9"}}'
@@ -95,18 +99,19 @@ API = {
     "/api/v1/users/{pk}/grants/{grant_id}/": {"DELETE": {"admin": 204, "*": 404}},
     "/api/v1/projects/": {"GET": OPEN, "POST": Case({"admin": 201, "*": 403}, body={"name": "new-{role}"})},
     "/api/v1/projects/{pk}/": {
-        "GET": {OPS: 200, "*": 404},
-        "PATCH": Case({"admin": 200, "sre": 403, "*": 404}, body={"description": "patched"}),
-        "PUT": Case({"admin": 200, "sre": 403, "*": 404}, body={"description": "put"}),
-        "DELETE": {"admin": 204, "sre": 403, "*": 404}},
+        "GET": {SEE: 200, "*": 404},
+        "PATCH": Case({"admin": 200, "sre,project-member": 403, "*": 404}, body={"description": "patched"}),
+        "PUT": Case({"admin": 200, "sre,project-member": 403, "*": 404}, body={"description": "put"}),
+        "DELETE": {"admin": 204, "sre,project-member": 403, "*": 404}},
     "/api/v1/projects/{pk}/members/": {
-        "POST": Case({"admin": 201, "sre": 403, "*": 404}, body={"username": "matrix-other"})},
-    "/api/v1/projects/{pk}/members/{username}/": {"DELETE": {"admin": 204, "sre": 403, "*": 404}},
+        "POST": Case({"admin": 201, "sre,project-member": 403, "*": 404}, body={"username": "matrix-other"})},
+    "/api/v1/projects/{pk}/members/{username}/": {"DELETE": {"admin": 204, "sre,project-member": 403, "*": 404}},
     "/api/v1/projects/{pk}/grants/": {
-        "GET": {OPS: 200, "*": 404},
-        "POST": Case({"admin": 201, "sre": 403, "*": 404},
+        "GET": {SEE: 200, "*": 404},
+        "POST": Case({"admin": 201, "sre,project-member": 403, "*": 404},
                      body={"object_type": "keyvault.secret", "object_id": "{secret_id}", "permission": "view"})},
-    "/api/v1/projects/{pk}/grants/{grant_id}/": {"DELETE": {OPS: 204, "*": 404}},  # sre stewards the node
+    # sre stewards the node the grant is on: it may take the grant back.
+    "/api/v1/projects/{pk}/grants/{grant_id}/": {"DELETE": {OPS: 204, MEMBER: 403, "*": 404}},
     # Redemption needs no login (the token is the credential); a forged token is refused alike.
     "/api/v1/keyvault/redeem/": {"POST": Case({"*": 403, "anonymous": 403},
                                               body={"token": "kv1.forged.token.x", "timestamp": "{now}"},
@@ -140,20 +145,20 @@ API = {
     "/api/v1/nodes/run-command/": {"POST": Case({OPS: 202, OTHER: 400, "*": 403},
                                                 body={"nodes": ["{node}"], "argv": ["uptime"]})},
     "/api/v1/nodes/{pk}/": {
-        "GET": {OPS: 200, "*": 404},
-        "PATCH": Case({OPS: 200, "*": 404}, body={"labels": ["patched"]}),
-        "PUT": Case({OPS: 200, "*": 404}, body={"name": "matrix-node", "address": "10.0.0.7"}),
-        "DELETE": {OPS: 204, "*": 404}},
-    "/api/v1/nodes/{pk}/bmc/": {"PUT": Case({OPS: 200, "*": 404},
+        "GET": {SEE: 200, "*": 404},
+        "PATCH": Case({OPS: 200, MEMBER: 403, "*": 404}, body={"labels": ["patched"]}),
+        "PUT": Case({OPS: 200, MEMBER: 403, "*": 404}, body={"name": "matrix-node", "address": "10.0.0.7"}),
+        "DELETE": {OPS: 204, MEMBER: 403, "*": 404}},
+    "/api/v1/nodes/{pk}/bmc/": {"PUT": Case({OPS: 200, MEMBER: 403, "*": 404},
                                             body={"driver": "ipmi", "address": "10.0.0.20",
                                                   "credential": "matrix-bmc"})},
-    "/api/v1/nodes/{pk}/boot-device/": {"POST": Case({OPS: 202, "*": 404}, body={"device": "pxe"})},
-    "/api/v1/nodes/{pk}/events/": {"GET": {OPS: 200, "*": 404}},
-    "/api/v1/nodes/{pk}/host-keys/{key_id}/approve/": {"POST": {OPS: 200, "*": 404}},
-    "/api/v1/nodes/{pk}/host-keys/{key_id}/revoke/": {"POST": {OPS: 200, "*": 404}},
-    "/api/v1/nodes/{pk}/power/": {"POST": Case({OPS: 202, "*": 404}, body={"action": "on"})},
-    "/api/v1/nodes/{pk}/probe/": {"POST": {OPS: 202, "*": 404}},
-    "/api/v1/nodes/{pk}/test-connection/": {"POST": {OPS: 202, "*": 404}},
+    "/api/v1/nodes/{pk}/boot-device/": {"POST": Case({OPS: 202, MEMBER: 403, "*": 404}, body={"device": "pxe"})},
+    "/api/v1/nodes/{pk}/events/": {"GET": {SEE: 200, "*": 404}},
+    "/api/v1/nodes/{pk}/host-keys/{key_id}/approve/": {"POST": {OPS: 200, MEMBER: 403, "*": 404}},
+    "/api/v1/nodes/{pk}/host-keys/{key_id}/revoke/": {"POST": {OPS: 200, MEMBER: 403, "*": 404}},
+    "/api/v1/nodes/{pk}/power/": {"POST": Case({OPS: 202, MEMBER: 403, "*": 404}, body={"action": "on"})},
+    "/api/v1/nodes/{pk}/probe/": {"POST": {OPS: 202, MEMBER: 403, "*": 404}},
+    "/api/v1/nodes/{pk}/test-connection/": {"POST": {OPS: 202, MEMBER: 403, "*": 404}},
 }
 
 # --- the admin -------------------------------------------------------------------------------
@@ -242,8 +247,8 @@ ADMIN_MODELS = {
                   actions={"revoke_tokens": _w("admin", {"admin": 302, "*": 403})}),
     **admin_model("keyvault.secretaccess", view={OPS: 200, "*": 403}, history={OPS: 200, "*": 302}, **READ_ONLY),
     **admin_model("keyvault.tokenredemption", view=ADMIN, history={"admin": 200, "*": 302}, **READ_ONLY),
-    **admin_model("nodes.node", view={OPS: 200, DATA: 403, "engineer,other-project": 200},
-                  change={OPS: 200, DATA: 403, "engineer,other-project": 302}, history={OPS: 200, "*": 302},
+    **admin_model("nodes.node", view={OPS: 200, DATA: 403, "engineer,other-project,project-member": 200},
+                  change={SEE: 200, DATA: 403, "engineer,other-project": 302}, history={SEE: 200, "*": 302},
                   add={OPS: 200, OTHER: 200, "*": 403}, delete={OPS: 200, OTHER: 302, "*": 403},
                   add_post=_w(OPS, {OPS: 302, "*": 403}, body={"name": "adm-{role}", "address": "10.0.0.12"}),
                   change_post=_w(OPS, {OPS: 302, OTHER: 302, "*": 403}, body={"labels": '["changed"]'}),
@@ -252,18 +257,20 @@ ADMIN_MODELS = {
                   actions={"test_connection": _w(OPS, {OPS: 302, DATA: 403, "*": 302}),
                            "probe": _w(OPS, {OPS: 302, DATA: 403, "*": 302}),
                            "approve_pending_keys": _w(OPS, {OPS: 302, DATA: 403, "*": 302}),
-                           "delete_selected": _w(OPS, {OPS: 302, DATA: 403, "engineer": "not offered", OTHER: 302},
+                           "delete_selected": _w(OPS, {OPS: 302, DATA: 403, "engineer,project-member": "not offered",
+                                                       OTHER: 302},
                                                  bugs={"admin": NODE_DELETE, "sre": NODE_DELETE})}),
-    **admin_model("nodes.nodeevent", view={OPS: 200, DATA: 403, "engineer,other-project": 200},
-                  change={OPS: 200, DATA: 403, "engineer,other-project": 302}, history={OPS: 200, "*": 302},
-                  **READ_ONLY),
-    **admin_model("rbac.project", view=OPEN, change={OPS: 200, "*": 302}, history={OPS: 200, "*": 302},
+    **admin_model("nodes.nodeevent", view={OPS: 200, DATA: 403, "engineer,other-project,project-member": 200},
+                  change={OPS: 200, DATA: 403, "engineer,other-project,project-member": 302},
+                  history={OPS: 200, "*": 302}, **READ_ONLY),
+    **admin_model("rbac.project", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302},
                   add=ADMIN, delete={"admin": 200, "*": 403},
                   add_post=_w("admin", {"admin": 302, "*": 403}, body={"name": "adm-{role}"}),
                   change_post=_w("admin", {"admin": 302, "*": 403}, body={"description": "changed"}),
                   delete_post=_w("admin", {"admin": 302, "*": 403}),
                   actions={"delete_selected": _w("admin", {"admin": 302, "*": "not offered"})}),
-    **admin_model("rbac.membership", view=ADMIN, history={"admin": 200, DEVS: 302, OTHER: 302, "sre": 403},
+    **admin_model("rbac.membership", view=ADMIN,
+                  history={"admin": 200, DEVS: 302, OTHER: 302, "sre,project-member": 403},
                   add={"*": 403},
                   delete=ADMIN, add_post=Case({"*": 403}, writes=NO_ONE),
                   change_post=Case({"*": 403}, writes=NO_ONE), delete_post=_w("admin", {"admin": 302, "*": 403}),

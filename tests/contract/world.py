@@ -1,12 +1,15 @@
 """The users and objects the contract tests act on, built once per module.
 
 Matrix users: one per role template (staff, so the admin's own checks are what is tested, not
-the staff flag), anonymous, and `other-project`: an engineer who owns another project and holds
-every node and secret permission, so only project scoping stands between them and the objects.
+the staff flag), anonymous, `other-project`: an engineer who owns another project and holds
+every node and secret permission, so only project scoping stands between them and the objects,
+and `project-member`: an engineer who is a plain member of the objects' projects (sees them, may
+not change them: 403 where the others get 404).
 
-Every object belongs to a project no matrix user is a member of (`matrix-home`: the node and the
-secrets; `matrix-team`: the project the project routes act on, which owns nothing so it can be
-deleted), or to the superuser `matrix-root`: only the operator roles (admin, sre) may reach them.
+Every object belongs to a project no other matrix user is a member of (`matrix-home`: the node
+and the secrets; `matrix-team`: the project the project routes act on, which owns nothing so it
+can be deleted), or to the superuser `matrix-root`: only the operator roles (admin, sre) may act
+on them.
 """
 from __future__ import annotations
 
@@ -21,8 +24,9 @@ from apps.rbac.roles import ROLE_TEMPLATES
 
 ROLES = list(ROLE_TEMPLATES)
 OTHER = "other-project"
+MEMBER = "project-member"
 ANONYMOUS = "anonymous"
-MATRIX_USERS = ROLES + [OTHER]
+MATRIX_USERS = ROLES + [OTHER, MEMBER]
 ALL = MATRIX_USERS + [ANONYMOUS]
 
 # The object a route's `{pk}` names, by the longest matching template prefix.
@@ -142,6 +146,7 @@ def build_world() -> World:
     other = users[OTHER] = _user("matrix-other", groups=["engineer"])
     other.user_permissions.add(*Permission.objects.filter(content_type__app_label__in=["nodes", "keyvault"],
                                                           content_type__model__in=["node", "secret"]))
+    project_member = users[MEMBER] = _user("matrix-project-member", groups=["engineer"])
     root = _user("matrix-root", superuser=True)
     member = _user("matrix-member", staff=False)
     rbac.create_project(None, "matrix-elsewhere", owner=other)
@@ -150,6 +155,7 @@ def build_world() -> World:
     team = rbac.create_project(None, "matrix-team", owner=root)
     for project in (home, team):
         rbac.add_member(root, project, member.username)
+        rbac.add_member(root, project, project_member.username)
 
     secret = vault.create_secret(root, name="matrix-secret", value="matrix-value", project=home)
     vault.create_secret(root, name="matrix-bmc", kind="bmc_credentials", value="admin:matrix-value", project=home)
