@@ -194,7 +194,7 @@ def test_nginx_conf_proxies_websockets():
     config = _strip_comments((DOCKER_DIR / "nginx.conf").read_text())
 
     assert re.search(r"upstream\s+\S+\s*\{[^}]*server\s+web:8000\b", config), "upstream must point to web:8000"
-    assert re.search(r"client_max_body_size\s+20m\s*;", config)
+    assert re.search(r"client_max_body_size\s+8m\s*;", config)
 
     ws = _directives(_location_block(config, "/ws/"))
     assert any(d.startswith("proxy_pass http://") for d in ws), ws

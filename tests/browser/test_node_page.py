@@ -84,7 +84,7 @@ def test_bulk_connection_test_streams_host_results(live_worker, live_server_url,
 
     job = wait_for_job(job_id)
     assert job.status == "succeeded", job.error
-    assert job.kind == "nodes.test_connection" and sorted(job.params["nodes"]) == names
+    assert job.kind == "nodes.test_connection" and sorted(job.params["nodes"]) == sorted(n.pk for n in fleet["nodes"].values())
     assert JobEvent.objects.filter(job=job, kind="host").count() == 3
     assert set(Node.objects.values_list("state", flat=True)) == {"ready"}
 
