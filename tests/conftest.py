@@ -43,6 +43,22 @@ def make_user(django_user_model):
 
 
 @pytest.fixture
+def root(make_user):
+    return make_user("root", superuser=True)
+
+
+@pytest.fixture
+def only_networks(settings, tmp_path):
+    """only_networks("10.0.0.0/8", ...): exactly these managed networks, none from a lab file of
+    another test of the session; returns the settings, to change them further in the test."""
+    def use(*networks):
+        settings.MANAGED_NETWORKS = list(networks)
+        settings.MANAGED_NETWORKS_DIR = tmp_path / "no-extra-networks"
+        return settings
+    return use
+
+
+@pytest.fixture
 def api(make_user):
     """API client factory: api(user) -> authenticated APIClient."""
     def client_for(user=None):

@@ -14,7 +14,8 @@ from django.views import View
 from django.views.generic import DetailView, ListView
 
 from apps.core.list_views import FilteredListMixin
-from apps.core.errors import InvalidInput, ServiceError
+from apps.core.errors import ServiceError
+from apps.core.page_messages import report_service_error
 from apps.rbac.models import Project
 from apps.rbac.permissions import can, restrict
 
@@ -31,14 +32,6 @@ def _no_store(response):
     return response
 
 
-def _report(request, exc: ServiceError) -> None:
-    """A service refusal as page messages, one per field message for invalid input."""
-    if isinstance(exc, InvalidInput):
-        for field, errors in exc.errors.items():
-            for error in errors:
-                messages.error(request, error if field == "detail" else f"{field}: {error}")
-    else:
-        messages.error(request, exc.message)
 
 
 # --- secrets -------------------------------------------------------------------------------------
@@ -97,7 +90,7 @@ class SecretRevealView(LoginRequiredMixin, View):
         try:
             value = services.reveal_secret(request.user, secret, form.cleaned_data["reason"])
         except ServiceError as exc:
-            _report(request, exc)
+            report_service_error(request, exc)
             return redirect("keyvault:detail", pk=pk)
         return _no_store(render(request, "keyvault/secret_reveal.html", {"secret": secret, "value": value}))
 
@@ -138,7 +131,7 @@ class TokenListView(FilteredListMixin, ListView):
                 row, token = onetime.issue_token(request.user, data["purpose"], data["subject"], ttl=data["ttl"],
                                                  bind_ip=data["bind_ip"] or None)
             except ServiceError as exc:
-                _report(request, exc)
+                report_service_error(request, exc)
             else:
                 return _no_store(render(request, "keyvault/token_issued.html", {"row": row, "token": token}))
         self.object_list = self.get_queryset()
@@ -151,7 +144,7 @@ class TokenRevokeView(LoginRequiredMixin, View):
         try:
             onetime.revoke_token(request.user, token)
         except ServiceError as exc:
-            _report(request, exc)
+            report_service_error(request, exc)
         else:
             messages.success(request, f"Token {token.token_prefix}… ({token.subject}) revoked.")
         return redirect("keyvault:tokens")

@@ -6,7 +6,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import DetailView, ListView
 
-from apps.core.errors import InvalidInput, ServiceError
+from apps.core.errors import ServiceError
+from apps.core.page_messages import report_service_error
 
 from . import services
 from .forms import GrantForm
@@ -14,13 +15,6 @@ from .models import Project
 from .permissions import can, restrict
 
 
-def _report(request, exc: ServiceError) -> None:
-    if isinstance(exc, InvalidInput):
-        for field, errors in exc.errors.items():
-            for error in errors:
-                messages.error(request, error if field == "detail" else f"{field}: {error}")
-    else:
-        messages.error(request, exc.message)
 
 
 class VisibleProjectsMixin(LoginRequiredMixin):
@@ -60,7 +54,7 @@ class ProjectGrantAddView(VisibleProjectsMixin, View):
             grant = services.grant_by_reference(request.user, project, data["object_type"], data["object_id"],
                                                 data["permission"])
         except ServiceError as exc:
-            _report(request, exc)
+            report_service_error(request, exc)
         else:
             messages.success(request, f"Granted {grant.permission} on {grant.object_repr} to {project.name}.")
         return redirect("rbac:project", pk=project.pk)
@@ -88,7 +82,7 @@ class ProjectGrantRevokeView(VisibleProjectsMixin, View):
             try:
                 services.revoke_grant(request.user, project, grant_id)
             except ServiceError as exc:
-                _report(request, exc)
+                report_service_error(request, exc)
             else:
                 messages.success(request, f"Revoked {grant.permission} on {grant.object_repr} from {project.name}.")
         return redirect("rbac:project", pk=project.pk)

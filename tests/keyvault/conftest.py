@@ -30,10 +30,6 @@ def make_project():
     return make
 
 
-@pytest.fixture
-def root(make_user):
-    return make_user("root", superuser=True)
-
 
 @pytest.fixture
 def make_secret(root):

@@ -4,7 +4,7 @@ import time
 import pytest
 
 from apps.core.models import AuditEvent
-from apps.keyvault import onetime, services
+from apps.keyvault import onetime
 from apps.keyvault.models import OneTimeToken, Secret
 
 from .conftest import VALUE, system_read

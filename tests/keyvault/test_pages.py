@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from apps.core.models import AuditEvent
-from apps.keyvault import onetime, services
+from apps.keyvault import onetime
 from apps.keyvault.models import AccessKind, OneTimeToken, SecretAccess
 
 from .conftest import VALUE, system_read

@@ -24,16 +24,9 @@ BMC_VALUE = "admin:hunter2-BMC-Pa55"
 
 
 @pytest.fixture(autouse=True)
-def networks(settings, tmp_path):
-    """Only the configured networks (no lab file from another test of the session)."""
-    settings.MANAGED_NETWORKS = ["10.0.0.0/8"]
-    settings.MANAGED_NETWORKS_DIR = tmp_path / "none"
-    return settings
+def networks(only_networks):
+    return only_networks("10.0.0.0/8")
 
-
-@pytest.fixture
-def root(make_user):
-    return make_user("root", superuser=True)
 
 
 @pytest.fixture

@@ -23,15 +23,9 @@ LEAK = "METADATA-TOKEN-d3adb33f"
 
 
 @pytest.fixture(autouse=True)
-def networks(settings, tmp_path):
-    settings.MANAGED_NETWORKS = ["10.0.0.0/8", "192.168.0.0/16"]
-    settings.MANAGED_NETWORKS_DIR = tmp_path / "none"
-    return settings
+def networks(only_networks):
+    return only_networks("10.0.0.0/8", "192.168.0.0/16")
 
-
-@pytest.fixture
-def root(make_user):
-    return make_user("root", superuser=True)
 
 
 def own_address():

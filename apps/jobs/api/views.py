@@ -1,9 +1,9 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from apps.core.api.params import int_query_param
 from apps.jobs import services
 from apps.jobs.filters import JobFilter
 from apps.jobs.models import JobEvent
@@ -49,20 +49,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @action(detail=True, methods=["get"])
     def events(self, request, pk=None):
         job = self.get_object()
-        after = _int_param(request, "after", 0, minimum=0)
-        limit = _int_param(request, "limit", 1000, minimum=1, maximum=10000)
+        after = int_query_param(request, "after", 0, minimum=0)
+        limit = int_query_param(request, "limit", 1000, minimum=1, maximum=10000)
         events = JobEvent.objects.filter(job=job, seq__gt=after).order_by("seq")[:limit]
         return Response(JobEventSerializer(events, many=True).data)
-
-
-def _int_param(request, name, default, minimum=None, maximum=None):
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError({name: [f"Must be an integer, got {raw!r}."]}) from None
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ValidationError({name: [f"Must be between {minimum} and {maximum}."]})
-    return value
