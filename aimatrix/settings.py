@@ -294,27 +294,6 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_TASK_ROUTES = {"apps.nodes.tasks.poll_power_states": {"queue": "bmc"}}
 
 # --- Nodes ----------------------------------------------------------------------------
-NODES_SSH_FANOUT = env_int("AIMATRIX_SSH_FANOUT", 20)
-NODES_POWER_POLL_BATCH = env_int("AIMATRIX_POWER_POLL_BATCH", 500)
-NODES_POWER_POLL_CONCURRENCY = env_int("AIMATRIX_POWER_POLL_CONCURRENCY", 16)
-NODES_POWER_POLL_BUDGET = env_float("AIMATRIX_POWER_POLL_BUDGET", 50.0)
-
-# --- Jobs -----------------------------------------------------------------------------
-# A running job's worker refreshes its heartbeat this often; the reaper fails jobs whose
-# heartbeat is older than the timeout.
-JOBS_HEARTBEAT_INTERVAL = env_float("AIMATRIX_JOB_HEARTBEAT_INTERVAL", 5.0)
-JOBS_HEARTBEAT_TIMEOUT = env_float("AIMATRIX_JOB_HEARTBEAT_TIMEOUT", 60.0)
-JOBS_QUEUES = ["default", "ssh", "bmc", "slurm", "telemetry"]
-
-# Imports of more rows than this run as a job (apps/nodes/import_job.py); smaller ones at once.
-NODES_IMPORT_SYNC_MAX_ROWS = env_int("AIMATRIX_IMPORT_SYNC_MAX_ROWS", 200)
-# --- Health, metrics, self-check ------------------------------------------------------
-HEALTH_WORKER_TIMEOUT = env_float("AIMATRIX_HEALTH_WORKER_TIMEOUT", 1.5)
-SELFCHECK_MIN_FREE_BYTES = env_int("AIMATRIX_SELFCHECK_MIN_FREE_BYTES", 512 * 1024 * 1024)
-SELFCHECK_MAX_CLOCK_SKEW = env_float("AIMATRIX_SELFCHECK_MAX_CLOCK_SKEW", 2.0)
-# Bearer token for /metrics; without one, only staff sessions and loopback clients may scrape.
-METRICS_TOKEN = env_str("AIMATRIX_METRICS_TOKEN")
-
 # Where nodes, BMCs and clusters may live (apps/core/netpolicy.py). Loopback, link-local and the
 # portal's own addresses are refused unless listed; `make lab` publishes its own networks.
 PRIVATE_NETWORKS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
@@ -323,14 +302,27 @@ MANAGED_NETWORKS_DIR = VAR_DIR / "managed-networks.d"  # more of them, one file 
 PORTAL_ADDRESSES = env_list("AIMATRIX_PORTAL_ADDRESSES")  # extra addresses of this portal (e.g. a VIP)
 # Destinations a new secret may be sent to unless its creator narrows them (CIDRs and host names).
 SECRET_DEFAULT_DESTINATIONS = env_list("AIMATRIX_SECRET_DEFAULT_DESTINATIONS", ",".join(MANAGED_NETWORKS))
-# Where nodes, BMCs and clusters may live (apps/core/netpolicy.py). Loopback, link-local and the
-# portal's own addresses are refused unless listed; `make lab` publishes its own networks.
-PRIVATE_NETWORKS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
-MANAGED_NETWORKS = env_list("AIMATRIX_MANAGED_NETWORKS", PRIVATE_NETWORKS)
-MANAGED_NETWORKS_DIR = VAR_DIR / "managed-networks.d"  # more of them, one file per source (e.g. lab.txt)
-PORTAL_ADDRESSES = env_list("AIMATRIX_PORTAL_ADDRESSES")  # extra addresses of this portal (e.g. a VIP)
-# Destinations a new secret may be sent to unless its creator narrows them (CIDRs and host names).
-SECRET_DEFAULT_DESTINATIONS = env_list("AIMATRIX_SECRET_DEFAULT_DESTINATIONS", ",".join(MANAGED_NETWORKS))
+NODES_SSH_FANOUT = env_int("AIMATRIX_SSH_FANOUT", 20)
+NODES_POWER_POLL_BATCH = env_int("AIMATRIX_POWER_POLL_BATCH", 500)
+NODES_POWER_POLL_CONCURRENCY = env_int("AIMATRIX_POWER_POLL_CONCURRENCY", 16)
+NODES_POWER_POLL_BUDGET = env_float("AIMATRIX_POWER_POLL_BUDGET", 50.0)
+# Imports of more rows than this run as a job (apps/nodes/import_job.py); smaller ones at once.
+NODES_IMPORT_SYNC_MAX_ROWS = env_int("AIMATRIX_IMPORT_SYNC_MAX_ROWS", 200)
+
+# --- Jobs -----------------------------------------------------------------------------
+# A running job's worker refreshes its heartbeat this often; the reaper fails jobs whose
+# heartbeat is older than the timeout.
+JOBS_HEARTBEAT_INTERVAL = env_float("AIMATRIX_JOB_HEARTBEAT_INTERVAL", 5.0)
+JOBS_HEARTBEAT_TIMEOUT = env_float("AIMATRIX_JOB_HEARTBEAT_TIMEOUT", 60.0)
+JOBS_QUEUES = ["default", "ssh", "bmc", "slurm", "telemetry"]
+
+# --- Health, metrics, self-check ------------------------------------------------------
+HEALTH_WORKER_TIMEOUT = env_float("AIMATRIX_HEALTH_WORKER_TIMEOUT", 1.5)
+SELFCHECK_MIN_FREE_BYTES = env_int("AIMATRIX_SELFCHECK_MIN_FREE_BYTES", 512 * 1024 * 1024)
+SELFCHECK_MAX_CLOCK_SKEW = env_float("AIMATRIX_SELFCHECK_MAX_CLOCK_SKEW", 2.0)
+# Bearer token for /metrics; without one, only staff sessions and loopback clients may scrape.
+METRICS_TOKEN = env_str("AIMATRIX_METRICS_TOKEN")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
