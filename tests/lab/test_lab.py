@@ -164,3 +164,30 @@ def test_lab_up_again_is_idempotent(lab_inventory, lab_settings):
     assert again == lab_inventory  # same keys, addresses, system ids, credentials files
     assert lab.lab_status(**lab_settings) == {"hosts": True, "redfish": True, "ipmi": True}
     assert time.monotonic() - t0 < 10
+
+
+@pytest.mark.django_db
+def test_lab_register_publishes_its_networks_and_binds_each_credential(lab_inventory, make_user, settings, tmp_path):
+    """`make lab`'s registration: nodes, BMCs and vault credentials, each credential bound to the
+    lab addresses it belongs to, the lab's loopback BMCs published as managed networks; a job's
+    client then reaches the real emulators through every check."""
+    from django.core.management import call_command
+
+    from apps.keyvault.models import Secret
+    from apps.nodes import remote
+    from apps.nodes.models import Node
+
+    settings.MANAGED_NETWORKS = ["10.0.0.0/8"]
+    settings.MANAGED_NETWORKS_DIR = tmp_path / "networks"
+    make_user("admin", superuser=True)
+    call_command("lab_register", lab_dir=str(lab_inventory.lab_dir), as_user="admin")
+    published = (tmp_path / "networks" / "lab.txt").read_text()
+    assert "127.0.0.1/32" in published
+    assert Secret.objects.get(name="lab-redfish").destinations == ["127.0.0.1/32"]
+    assert all(Node.objects.get(name=h.name).address == h.address for h in lab_inventory.hosts)
+    for node in Node.objects.filter(bmc__isnull=False).select_related("bmc__credential"):
+        assert remote.bmc_client(node, "test lab_register").power_state() in ("on", "off")
+    (tmp_path / "networks" / "lab.txt").unlink()  # `make lab-down`: loopback is refused again
+    node = Node.objects.filter(bmc__isnull=False).select_related("bmc__credential").first()
+    with pytest.raises(remote.NodeUnavailable, match="refused"):
+        remote.bmc_client(node, "test lab_register")
