@@ -137,6 +137,13 @@ class RestrictedModelAdmin(RestrictedChoicesMixin, admin.ModelAdmin):
     def delete_model(self, request, obj):
         self.delete_through_service(request, obj)
 
+    def get_deleted_objects(self, objs, request):
+        """What a delete takes with it, for the confirmation page. Whether the user may delete is
+        the service's decision (it checks and audits); records that go with their parent, such as
+        a node's events, have no delete permission of their own to ask for."""
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
     @transaction.atomic
     def delete_queryset(self, request, queryset):
         """The stock "delete selected" action: every row through the service, or none at all."""

@@ -203,8 +203,6 @@ def _read_only(label, *, view, change=None, history=None):
 
 
 BEAT = {OPS: 200, "*": 403}  # sre: django_celery_beat.view_*
-NODE_DELETE = ("the admin refuses to delete a node that has events: NodeEvent is read-only in the admin, so "
-               "Django's delete collector reports a missing permission (delete through the service instead)")
 # API token keys are never shown, not even to admin: the list only.
 TOKEN_PAGE = {"*": 403}
 TOKEN_HISTORY = {"admin": 403, "*": 302}
@@ -252,14 +250,12 @@ ADMIN_MODELS = {
                   add={OPS: 200, OTHER: 200, "*": 403}, delete={OPS: 200, OTHER: 302, "*": 403},
                   add_post=_w(OPS, {OPS: 302, "*": 403}, body={"name": "adm-{role}", "address": "10.0.0.12"}),
                   change_post=_w(OPS, {OPS: 302, OTHER: 302, "*": 403}, body={"labels": '["changed"]'}),
-                  delete_post=_w(OPS, {OPS: 302, OTHER: 302, "*": 403},
-                                 bugs={"admin": NODE_DELETE, "sre": NODE_DELETE}),
+                  delete_post=_w(OPS, {OPS: 302, OTHER: 302, "*": 403}),
                   actions={"test_connection": _w(OPS, {OPS: 302, DATA: 403, "*": 302}),
                            "probe": _w(OPS, {OPS: 302, DATA: 403, "*": 302}),
                            "approve_pending_keys": _w(OPS, {OPS: 302, DATA: 403, "*": 302}),
                            "delete_selected": _w(OPS, {OPS: 302, DATA: 403, "engineer,project-member": "not offered",
-                                                       OTHER: 302},
-                                                 bugs={"admin": NODE_DELETE, "sre": NODE_DELETE})}),
+                                                       OTHER: 302})}),
     **admin_model("nodes.nodeevent", view={OPS: 200, DATA: 403, "engineer,other-project,project-member": 200},
                   change={OPS: 200, DATA: 403, "engineer,other-project,project-member": 302},
                   history={OPS: 200, "*": 302}, **READ_ONLY),
