@@ -3,8 +3,10 @@ anonymous and a member of another project, is accepted or refused as declared. T
 goes through the real application (origin check, session and token auth, URL router, consumer)
 with channels' WebsocketCommunicator, signed in by session cookie and by API token; a route
 nobody declared fails here."""
+import asyncio
+import concurrent.futures
+
 import pytest
-from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from rest_framework.authtoken.models import Token
@@ -37,6 +39,13 @@ def _origin() -> bytes:
     return f"http://{host}".encode()
 
 
+def _in_own_loop(path: str, credential: tuple | None) -> str:
+    """The handshake in a thread and event loop of its own: Playwright's sync API keeps a loop
+    running in the main thread for the rest of the session once a browser test has run."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _handshake(path, credential)).result(timeout=60)
+
+
 async def _handshake(path: str, credential: tuple | None) -> str:
     """credential: ("cookie", session key) as pages connect, ("token", key) as API clients do."""
     from aimatrix.asgi import application
@@ -64,6 +73,6 @@ def test_websocket_matrix(template):
     tokens = {role: Token.objects.create(user=user).key for role, user in world.users.items()}
     for kind, keys in (("cookie", world.sessions), ("token", tokens)):
         expected = {role: ACCEPT if role in allowed else REFUSE for role in ALL}
-        actual = {role: async_to_sync(_handshake)(path, None if role == ANONYMOUS else (kind, keys[role]))
+        actual = {role: _in_own_loop(path, None if role == ANONYMOUS else (kind, keys[role]))
                   for role in ALL}
         assert actual == expected, f"{template} by {kind}"
