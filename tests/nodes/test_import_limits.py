@@ -151,6 +151,7 @@ def test_small_import_stays_synchronous(admin, api, no_enqueue):
     assert resp.status_code == 201 and len(resp.json()) == 3 and not Job.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)  # the job's log writer and heartbeat use their own connections
 def test_large_import_runs_as_a_job_with_progress(admin, api, no_enqueue, settings):
     count = settings.NODES_IMPORT_SYNC_MAX_ROWS + 50
     resp = api(admin).post(IMPORT, {"format": "csv", "content": csv_rows(count)}, format="json")
@@ -170,6 +171,7 @@ def test_large_import_runs_as_a_job_with_progress(admin, api, no_enqueue, settin
     assert steps == [f"Validating {count} rows", f"Creating {count} nodes"]
 
 
+@pytest.mark.django_db(transaction=True)  # the job's log writer and heartbeat use their own connections
 def test_large_import_with_a_bad_row_fails_naming_it_and_imports_nothing(admin, api, no_enqueue, settings):
     content = csv_rows(settings.NODES_IMPORT_SYNC_MAX_ROWS + 10) + "bad;name,10.0.0.1,\n"
     job_id = api(admin).post(IMPORT, {"format": "csv", "content": content}, format="json").json()["job"]
@@ -181,6 +183,7 @@ def test_large_import_with_a_bad_row_fails_naming_it_and_imports_nothing(admin, 
     assert (Path(settings.VAR_DIR) / "imports" / f"{job.params['upload']}.json").exists()
 
 
+@pytest.mark.django_db(transaction=True)  # the job's log writer and heartbeat use their own connections
 def test_import_job_refuses_rows_changed_on_disk(admin, no_enqueue, settings):
     rows = importer.parse(csv_rows(settings.NODES_IMPORT_SYNC_MAX_ROWS + 1), "csv")
     job = import_job.start_import_job(admin, rows, "csv")
