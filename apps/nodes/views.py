@@ -92,6 +92,8 @@ class NodeImportView(LoginRequiredMixin, View):
     template_name = "nodes/node_import.html"
 
     def get(self, request):
+        if not importer.may_import(request.user):
+            return self._refused(request, "You may not add nodes, so you may not import them.", 403)
         return render(request, self.template_name, {})
 
     def post(self, request):

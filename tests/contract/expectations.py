@@ -59,7 +59,7 @@ PAGES = {
     "/metrics": {"GET": {"*": 200, "anonymous": 403}},  # staff may scrape; everyone in the matrix is staff
     "/nodes/": {"GET": OPEN},
     "/nodes/actions/": {"POST": Case({"*": 302}, body={"action": "probe", "nodes": ["{node}"]}, writes=OPS)},
-    "/nodes/import/": {"GET": OPEN,
+    "/nodes/import/": {"GET": {OPS: 200, OTHER: 200, "*": 403},  # the form only for who may import
                        "POST": Case({OPS: 302, "*": 403},
                                     body={"format": "json", "content": '[{{"name": "imp-{role}", '
                                                                        '"address": "10.0.0.8"}}]'},
@@ -182,7 +182,7 @@ ADMIN_SITE = {
     "/admin/{url}": {"GET": {"*": 404}},
     "/admin/jobs/job/start/{kind}/": {"GET": {"*": 302}, "POST": Case({"*": 302}, writes=OPS)},
     "/admin/nodes/node/import/": {
-        "GET": OPEN,
+        "GET": {OPS: 200, OTHER: 200, "*": 403},  # other-project may import into its own project
         "POST": Case({OPS: 302, "*": 403}, body={"format": "json", "content": f"[{NODE}]"}, writes=OPS)},
 }
 
