@@ -95,14 +95,21 @@ def start_daphne(name: str, env: dict, log_dir: Path, port: int | None = None,
     port = port or free_port()
     argv = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "aimatrix.asgi:application"]
     proc = Process(name, argv, env, log_dir)
+    wait_listening(proc, port, timeout, "daphne")
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_listening(proc: Process, port: int, timeout: float, what: str, extra_log=lambda: "") -> None:
+    """Until `proc` accepts TCP connections on 127.0.0.1:`port`; stopped, with its log, if it
+    exits or does not listen within `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not proc.alive():
-            raise RuntimeError(f"daphne exited:\n{proc.log_tail()}")
+            raise RuntimeError(f"{what} exited:\n{proc.log_tail()}\n{extra_log()}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc, f"http://127.0.0.1:{port}"
+                return
         except OSError:
-            time.sleep(0.1)
+            time.sleep(0.05)
     proc.stop()
-    raise RuntimeError(f"daphne did not listen within {timeout}s:\n{proc.log_tail()}")
+    raise RuntimeError(f"{what} did not listen within {timeout}s:\n{proc.log_tail()}\n{extra_log()}")

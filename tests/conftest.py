@@ -57,6 +57,12 @@ def root(make_user):
 
 
 @pytest.fixture
+def admin(root):
+    """The superuser, under the name the node and input tests use."""
+    return root
+
+
+@pytest.fixture
 def only_networks(settings, tmp_path):
     """only_networks("10.0.0.0/8", ...): exactly these managed networks, none from a lab file of
     another test of the session; returns the settings, to change them further in the test."""

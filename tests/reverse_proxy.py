@@ -9,14 +9,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import time
 from pathlib import Path
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from devtools.processes import ROOT, Process, free_port
+from devtools.processes import ROOT, Process, free_port, wait_listening
 
 SHIPPED_CONF = ROOT / "docker" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -68,17 +66,9 @@ def start_nginx(upstream_url: str, state_dir: Path, listen_port: int | None = No
     conf.write_text(main_config(state_dir, adapted_config(upstream_port, listen_port)))
     argv = [NGINX, "-p", str(state_dir), "-e", str(state_dir / "error.log"), "-c", str(conf)]
     proc = Process("nginx", argv, dict(os.environ), state_dir)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            raise RuntimeError(f"nginx exited:\n{proc.log_tail()}\n{(state_dir / 'error.log').read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", listen_port), timeout=0.5):
-                return proc, f"http://127.0.0.1:{listen_port}"
-        except OSError:
-            time.sleep(0.05)
-    proc.stop()
-    raise RuntimeError(f"nginx did not listen within {timeout}s:\n{proc.log_tail()}")
+    error_log = state_dir / "error.log"
+    wait_listening(proc, listen_port, timeout, "nginx", lambda: error_log.read_text() if error_log.exists() else "")
+    return proc, f"http://127.0.0.1:{listen_port}"
 
 
 class _SourceAddressAdapter(HTTPAdapter):

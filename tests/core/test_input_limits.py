@@ -13,11 +13,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin(make_user):
-    return make_user("root", superuser=True)
-
-
-@pytest.fixture
 def client_api(admin, api, monkeypatch):
     monkeypatch.setattr(job_services, "enqueue", lambda job: None)
     return api(admin)

@@ -22,11 +22,6 @@ IMPORT = "/api/v1/nodes/import/"
 
 
 @pytest.fixture
-def admin(make_user):
-    return make_user("root", superuser=True)
-
-
-@pytest.fixture
 def role_user(make_user):
     def make(role):
         user = make_user(f"u-{role}")

@@ -17,11 +17,6 @@ ED25519 = "AAAAC3NzaC1lZDI1NTE5AAAAIHfHn2lVqXUeyTZ0mQ2fYx8m9yMDQ3UeOQ5UjOWeF6k1"
 
 
 @pytest.fixture
-def admin(make_user):
-    return make_user("root", superuser=True)
-
-
-@pytest.fixture
 def ssh_key(admin):
     return create_secret(admin, name="lab-ssh-key", kind="ssh_private_key", value="-----BEGIN KEY-----x")
 
