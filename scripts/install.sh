@@ -41,7 +41,7 @@ case "$PROFILE" in
     # docker-compose (v1) only validates compose files; no engine needed.
     # slapd/ldap-utils: the suite's own directory server for LDAP login tests.
     # nginx: the shipped docker/nginx.conf in front of the suite's daphne (client addresses).
-    default_pkgs="redis-server libldap2-dev libsasl2-dev postgresql-15 chromium docker-compose slapd ldap-utils openssh-server openssh-client iproute2 util-linux sudo openipmi ipmitool nginx"
+    default_pkgs="redis-server libldap2-dev libsasl2-dev postgresql-15 chromium docker-compose slapd ldap-utils openssh-server openssh-client iproute2 util-linux sudo openipmi ipmitool nginx openssl"
     req_main="requirements/dev.txt"
     # dev.txt pulls in base.txt via `-r base.txt`, so both affect the result.
     req_files=("requirements/base.txt" "requirements/dev.txt")
