@@ -264,7 +264,14 @@ API_MAX_OFFSET = 10_000_000
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000, "expiry": 60},
+        "CONFIG": {
+            # Each idle websocket waits in BZPOPMIN for channels-redis' brpop_timeout (5 s).
+            # redis-py 8 reads with a 5 s socket timeout by default, so a quiet job page raced it,
+            # lost and crashed its consumer. Reads get room well past that wait; connects stay short.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 20, "socket_connect_timeout": 2}],
+            "capacity": 5000,
+            "expiry": 60,
+        },
     }
 }
 
