@@ -1,19 +1,52 @@
-"""Figures for the dashboard, counted from the database for what the user may see."""
-from datetime import timedelta
+"""The dashboard's panels: a registry that each app fills in its `AppConfig.ready()`.
 
-from django.db.models import Count, Q
-from django.utils import timezone
+Core imports no higher app, so it cannot count jobs or nodes itself; an app registers a panel
+(a template and a function that computes its context for the user) and the dashboard renders the
+panels in order:
 
-from apps.jobs import services as job_services
-from apps.jobs.models import JobStatus
+    dashboard.register_panel("jobs.counts", template="jobs/_dashboard_counts.html",
+                             context=job_counts, order=10)
+
+The context function sees only what the user may see (it filters through the app's services).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
 
 
-def dashboard_counts(user) -> dict:
-    since = timezone.now() - timedelta(hours=24)
-    jobs = job_services.visible_jobs(user).aggregate(
-        total=Count("id"),
-        active=Count("id", filter=Q(status__in=JobStatus.active())),
-        failed_24h=Count("id", filter=Q(status=JobStatus.FAILED, created_at__gte=since)),
-        succeeded_24h=Count("id", filter=Q(status=JobStatus.SUCCEEDED, created_at__gte=since)),
-    )
-    return {"jobs": jobs}
+@dataclass(frozen=True)
+class Panel:
+    name: str
+    template: str
+    context: Callable[[object], dict]  # context(user) -> the panel template's `panel` variable
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class RenderedPanel:
+    name: str
+    template: str
+    context: dict
+
+
+_PANELS: dict[str, Panel] = {}
+
+
+def register_panel(name: str, *, template: str, context: Callable[[object], dict], order: int = 100) -> None:
+    """Add (or, when an app's ready() runs again, replace) a panel under a unique name."""
+    _PANELS[name] = Panel(name, template, context, order)
+
+
+def panels() -> list[Panel]:
+    return sorted(_PANELS.values(), key=lambda p: (p.order, p.name))
+
+
+def panels_for(user) -> list[RenderedPanel]:
+    """Each panel with its context computed for this user; a panel that returns None is left out."""
+    rendered = []
+    for panel in panels():
+        context = panel.context(user)
+        if context is not None:
+            rendered.append(RenderedPanel(panel.name, panel.template, context))
+    return rendered

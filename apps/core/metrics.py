@@ -1,60 +1,37 @@
 """Prometheus metrics at /metrics.
 
-Job figures are read from the database at scrape time, so they are right whatever process ran
-the job; request counts are kept per web process.
+Request counts are kept per web process, here. Every other figure comes from a collector that
+its app registers in `AppConfig.ready()` (core imports no higher app): a collector reads the
+database at scrape time, so its figures are right whatever process did the work.
+
+    metrics.register_collector("jobs", JobCollector())
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
 from prometheus_client import CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
-REGISTRY = CollectorRegistry()  # no auto-describe: collecting queries the database
+REGISTRY = CollectorRegistry(auto_describe=False)  # describing would collect, and collecting queries the database
 
 REQUESTS = Counter(
     "aimatrix_http_requests", "HTTP requests answered by this web process",
     ["method", "status"], registry=REGISTRY,
 )
 
-DURATION_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
+_COLLECTORS: dict[str, object] = {}
 
 
 def count_request(request, response) -> None:
     REQUESTS.labels(request.method, str(response.status_code)).inc()
 
 
-class JobCollector:
-    def collect(self):
-        from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
-
-        from apps.jobs.models import Job
-
-        by_status = GaugeMetricFamily("aimatrix_jobs", "Jobs by kind and status", labels=["kind", "status"])
-        for row in Job.objects.values("kind", "status").annotate(n=Count("id")).order_by():
-            by_status.add_metric([row["kind"], row["status"]], row["n"])
-        yield by_status
-
-        hist = HistogramMetricFamily(
-            "aimatrix_job_duration_seconds", "Run time of finished jobs", labels=["kind"]
-        )
-        # Bucket counts are computed by the database in one query, whatever the number of jobs.
-        aggregates = {f"le_{i}": Count("id", filter=Q(d__lte=timedelta(seconds=b)))
-                      for i, b in enumerate(DURATION_BUCKETS)}
-        rows = (
-            Job.objects.filter(started_at__isnull=False, finished_at__isnull=False)
-            .annotate(d=ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField()))
-            .values("kind").annotate(n=Count("id"), total=Sum("d"), **aggregates).order_by("kind")
-        )
-        for row in rows:
-            buckets = [(str(b), row[f"le_{i}"]) for i, b in enumerate(DURATION_BUCKETS)]
-            buckets.append(("+Inf", row["n"]))
-            total = row["total"].total_seconds() if row["total"] is not None else 0.0
-            hist.add_metric([row["kind"]], buckets, total)
-        yield hist
-
-
-REGISTRY.register(JobCollector())
+def register_collector(name: str, collector) -> None:
+    """Add a collector (an object with `collect()` yielding metric families) under a unique name;
+    registering the name again replaces it (an app's ready() may run more than once in tests)."""
+    previous = _COLLECTORS.pop(name, None)
+    if previous is not None:
+        REGISTRY.unregister(previous)
+    REGISTRY.register(collector)
+    _COLLECTORS[name] = collector
 
 
 def render() -> bytes:

@@ -6,10 +6,7 @@ from django.http import HttpResponse
 from django.views.generic import ListView, TemplateView
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from apps.jobs import services as job_services
-
-from . import metrics, request_context
-from .dashboard import dashboard_counts
+from . import dashboard, metrics, request_context
 from .filters import AuditEventFilter
 from .list_views import FilteredListMixin
 from .models import AuditEvent
@@ -20,10 +17,7 @@ class DashboardView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        user = self.request.user
-        ctx["counts"] = dashboard_counts(user)
-        ctx["recent_jobs"] = job_services.visible_jobs(user).select_related("requester")[:10]
-        ctx["startable"] = job_services.startable_kinds(user)
+        ctx["panels"] = dashboard.panels_for(self.request.user)
         return ctx
 
 

@@ -7,7 +7,24 @@ class JobsConfig(AppConfig):
     verbose_name = "Jobs"
 
     def ready(self):
-        # Every app declares its job kinds in a `job_kinds` module; load them all once.
-        from django.utils.module_loading import autodiscover_modules
+        # The jobs app fills core's registries (core imports no higher app) and registers the
+        # system's own job kinds. Other apps register their kinds in their own ready().
+        from django.urls import reverse
 
-        autodiscover_modules("job_kinds")
+        from apps.core import dashboard, metrics, search
+
+        from . import dashboard as job_panels
+        from . import job_kinds  # noqa: F401  (registers core.selfcheck and core.pulse)
+        from . import services
+        from .metrics import JobCollector
+        from .models import Job
+
+        dashboard.register_panel("jobs.counts", template="jobs/_dashboard_counts.html",
+                                 context=job_panels.job_counts, order=10)
+        dashboard.register_panel("jobs.operations", template="jobs/_dashboard_operations.html",
+                                 context=job_panels.operations, order=50)
+        dashboard.register_panel("jobs.recent", template="jobs/_dashboard_recent.html",
+                                 context=job_panels.recent_jobs, order=90)
+        metrics.register_collector("jobs", JobCollector())
+        search.register(Job, label="Jobs", fields=("kind", "target_repr", "current_step", "error"),
+                        visible=services.visible_jobs, url=lambda job: reverse("jobs:detail", args=[job.pk]))

@@ -15,6 +15,20 @@ class KeyvaultConfig(AppConfig):
         # encryption key. The message names the setting and the position, never the key.
         crypto.check_keys()
         setting_changed.connect(_keys_changed, dispatch_uid="keyvault-keys-changed")
+        _register_search()
+
+
+def _register_search():
+    from django.urls import reverse
+
+    from apps.core import search
+
+    from . import services
+    from .models import Secret
+
+    # Names only: a search never matches or shows a value or a description.
+    search.register(Secret, label="Secrets", fields=("name",), visible=services.visible_secrets,
+                    url=lambda secret: reverse("keyvault:detail", args=[secret.pk]))
 
 
 def _keys_changed(setting, **kwargs):

@@ -7,4 +7,14 @@ class NodesConfig(AppConfig):
     verbose_name = "Nodes"
 
     def ready(self):
-        from . import import_job  # noqa: F401  (registers the nodes.import job kind)
+        # The nodes app fills the registries of the apps below it (job kinds, search).
+        from django.urls import reverse
+
+        from apps.core import search
+
+        from . import import_job, job_kinds  # noqa: F401  (register the nodes.* job kinds)
+        from . import services
+        from .models import Node
+
+        search.register(Node, label="Nodes", fields=("name", "address"), visible=services.visible_nodes,
+                        url=lambda node: reverse("nodes:detail", args=[node.pk]))

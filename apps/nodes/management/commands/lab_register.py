@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from apps.keyvault.models import Secret
 from apps.keyvault.services import create_secret, update_secret
 from apps.nodes import services
+from apps.nodes.lab_inventory import Inventory, read_creds
 from apps.nodes.models import Node
 
 
@@ -26,8 +27,6 @@ class Command(BaseCommand):
         parser.add_argument("--as-user", default="admin", help="the superuser the changes are made as")
 
     def handle(self, *args, lab_dir, as_user, **options):
-        from devtools.lab import Inventory, _read_creds
-
         if not (Path(lab_dir) / "inventory.json").exists():
             raise CommandError(f"{lab_dir}/inventory.json not found: run `make lab` first")
         inv = Inventory.load(lab_dir)
@@ -38,10 +37,10 @@ class Command(BaseCommand):
         publish_networks(networks)
         self._secret(actor, "lab-ssh-key", "ssh_private_key", Path(inv.client_key_path).read_text(), networks["ssh"])
         if inv.redfish:
-            self._secret(actor, "lab-redfish", "bmc_credentials", ":".join(_read_creds(inv.redfish.credentials_file)),
+            self._secret(actor, "lab-redfish", "bmc_credentials", ":".join(read_creds(inv.redfish.credentials_file)),
                          networks["redfish"])
         if inv.ipmi:
-            self._secret(actor, "lab-ipmi", "bmc_credentials", ":".join(_read_creds(inv.ipmi.credentials_file)),
+            self._secret(actor, "lab-ipmi", "bmc_credentials", ":".join(read_creds(inv.ipmi.credentials_file)),
                          networks["ipmi"])
         key = Secret.objects.get(name="lab-ssh-key")
         for host in inv.hosts:
