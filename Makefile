@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install run test lab lab-down bench clean
+.PHONY: help install run test lab lab-down bench clean vendor
 
 help:
 	@echo "make run       install, migrate, create the admin, start web + worker + beat"
@@ -12,6 +12,7 @@ help:
 	@echo "make lab-down  stop the lab"
 	@echo "make bench     run the benchmarks, JSON results under bench/results/"
 	@echo "make install   install apt packages (as root), .venv and requirements"
+	@echo "make vendor    re-fetch the pinned front-end packages from npm into static/vendor/"
 
 install:
 	scripts/install.sh test
@@ -30,6 +31,9 @@ lab-down:
 
 bench:
 	scripts/bench.sh $(ARGS)
+
+vendor:
+	python3 scripts/vendor_assets.py
 
 clean:
 	rm -rf var/test var/bench staticfiles
