@@ -1,4 +1,5 @@
-"""Job kinds: each app registers the long operations it offers in its `job_kinds` module.
+"""Job kinds: each app registers the long operations it offers in its `job_kinds` module, which
+its AppConfig.ready() imports (the system's own kinds are in apps/jobs/job_kinds.py).
 
     @register("core.selfcheck", label="System self-check", permission="jobs.run_selfcheck")
     def selfcheck(runner, params, target): ...

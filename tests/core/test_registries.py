@@ -28,6 +28,22 @@ def test_the_apps_fill_the_registries():
     assert {"nodes.test_connection", "nodes.probe", "nodes.import"} <= set(kinds)
 
 
+def test_every_job_kinds_module_is_loaded_at_start_up():
+    """A `job_kinds` module its app's ready() forgets would leave its kinds silently missing. In a
+    fresh process (here the test modules have imported everything already)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import importlib.util, sys, django; django.setup(); from django.apps import apps; "
+        "print(sorted(c.name for c in apps.get_app_configs() if c.name.startswith('apps.') "
+        "and importlib.util.find_spec(c.name + '.job_kinds') and c.name + '.job_kinds' not in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 def test_registering_again_replaces(client, make_user):
     """An app's ready() may run twice (tests, reloads): no duplicate panel, no duplicate metric."""
     from apps.jobs.apps import JobsConfig
