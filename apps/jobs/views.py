@@ -7,6 +7,7 @@ from django.views.generic import DetailView, ListView
 
 from apps.core.errors import ServiceError
 from apps.core.list_views import FilteredListMixin
+from apps.core.page_messages import report_service_error
 from apps.core.redirects import redirect_next
 
 from apps.rbac.permissions import can
@@ -55,7 +56,7 @@ class _JobActionView(LoginRequiredMixin, View):
         try:
             job = self.perform(request, *args, **kwargs)
         except ServiceError as exc:
-            messages.error(request, exc.message)
+            report_service_error(request, exc)
             return redirect_next(request, "jobs:list")
         return redirect("jobs:detail", pk=job.pk)
 

@@ -5,9 +5,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import DetailView, ListView
 
-from apps.core.errors import InvalidInput, ServiceError
+from apps.core.errors import Forbidden, InvalidInput, ServiceError
 from apps.core.list_views import FilteredListMixin
-from apps.core.redirects import redirect_next
+from apps.core.page_messages import report_service_error
+from apps.core.redirects import redirect_next, safe_next_url
 from apps.jobs import services as jobs
 from apps.core.contenttypes import content_type_for
 from apps.rbac.permissions import can
@@ -26,6 +27,11 @@ class NodeListView(FilteredListMixin, ListView):
 
     def base_queryset(self):
         return services.visible_nodes(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["power_actions"] = POWER_ACTIONS
+        return ctx
 
 
 class NodeDetailView(LoginRequiredMixin, DetailView):
@@ -47,29 +53,94 @@ class NodeDetailView(LoginRequiredMixin, DetailView):
         return ctx
 
 
+# What each destructive power action does, said on the confirmation page before anything happens.
+DESTRUCTIVE_ACTIONS = {
+    "graceful-shutdown": ("Shut down", "asks the operating system to shut down through the BMC; "
+                                       "running work stops and the machine powers off"),
+    "off": ("Power off", "cuts the power at once, like pulling the plug; the operating system does not "
+                         "shut down and unsaved data is lost"),
+    "reset": ("Reset", "restarts the machine at once; the operating system does not shut down"),
+    "cycle": ("Power cycle", "turns the power off and on again; the operating system does not shut down"),
+}
+BULK_KINDS = {"test-connection": "nodes.test_connection", "probe": "nodes.probe"}
+CONFIRM_FIELD = "confirm"
+
+
 class NodeActionView(LoginRequiredMixin, View):
-    """POST targets of the node page and the list's bulk actions; they start jobs."""
+    """Targets of the node page's and the list's action buttons; they start jobs.
+
+    A destructive power action never acts on the first request: GET, or a POST without
+    `confirm=yes`, answers the confirmation page that names the action and the node(s)."""
+
+    def get(self, request, pk=None):
+        action = request.GET.get("action", "")
+        if pk is not None:
+            get_object_or_404(services.visible_nodes(request.user), pk=pk)  # existence not revealed
+        if action not in DESTRUCTIVE_ACTIONS:
+            return self._back(request, pk)
+        return self._confirm_or_refuse(request, pk, action, request.GET)
 
     def post(self, request, pk=None):
         action = request.POST.get("action", "")
+        if action in DESTRUCTIVE_ACTIONS and request.POST.get(CONFIRM_FIELD) != "yes":
+            return self._confirm_or_refuse(request, pk, action, request.POST)
         try:
             if pk is None:
-                names = request.POST.getlist("nodes")
-                if not names:
-                    raise InvalidInput({"nodes": ["Select at least one node."]})
-                kind = {"test-connection": "nodes.test_connection", "probe": "nodes.probe"}.get(action)
-                if kind is None:
-                    raise InvalidInput({"action": ["Unknown bulk action."]})
-                job = jobs.start_job(request.user, kind, {"nodes": names})
+                started = self._bulk_action(request, action, self._selected(request, request.POST))
+                if len(started) != 1:
+                    messages.success(request, f"Started {len(started)} jobs.")
+                    return redirect("jobs:list")
+                job = started[0]
             else:
                 node = get_object_or_404(services.visible_nodes(request.user), pk=pk)
                 job = self._node_action(request, node, action)
                 if job is None:
                     return redirect("nodes:detail", pk=node.pk)
         except ServiceError as exc:
-            messages.error(request, exc.message if not isinstance(exc, InvalidInput) else str(exc.errors))
-            return redirect_next(request, "nodes:list")
+            report_service_error(request, exc)
+            return self._back(request, pk)
         return redirect("jobs:detail", pk=job.pk)
+
+    def _back(self, request, pk):
+        return redirect_next(request, "nodes:detail", pk=pk) if pk else redirect_next(request, "nodes:list")
+
+    def _selected(self, request, data) -> list[Node]:
+        names = data.getlist("nodes")
+        if not names:
+            raise InvalidInput({"nodes": ["Select at least one node."]})
+        nodes = list(services.visible_nodes(request.user).filter(name__in=names).select_related("bmc"))
+        if not nodes:
+            raise InvalidInput({"nodes": ["None of the selected nodes exists or is visible to you."]})
+        return nodes
+
+    def _confirm_or_refuse(self, request, pk, action, data):
+        try:
+            if pk is None:
+                nodes = self._selected(request, data)
+            else:
+                nodes = [get_object_or_404(services.visible_nodes(request.user).select_related("bmc"), pk=pk)]
+            refused = [n.name for n in nodes if not can(request.user, n, "manage")]
+            if refused:
+                raise Forbidden(f"You may not change the power of {', '.join(refused)}.")
+        except ServiceError as exc:
+            report_service_error(request, exc)
+            return self._back(request, pk)
+        label, effect = DESTRUCTIVE_ACTIONS[action]
+        return render(request, "nodes/node_confirm.html", {
+            "action": action, "label": label, "effect": effect, "nodes": nodes, "single": pk is not None,
+            "post_url": request.path, "back_url": safe_next_url(request, "nodes:detail", pk=pk) if pk
+            else safe_next_url(request, "nodes:list"), "next": data.get("next", ""),
+            "without_bmc": [n.name for n in nodes if getattr(n, "bmc", None) is None],
+        })
+
+    def _bulk_action(self, request, action, nodes):
+        if action in BULK_KINDS:
+            return [jobs.start_job(request.user, BULK_KINDS[action], {"nodes": [n.name for n in nodes]})]
+        if action in POWER_ACTIONS:
+            # One power job per node: each BMC settles on its own and is followed on its own page.
+            return [jobs.start_job(request.user, "nodes.power", {"node": n.pk, "action": action}, target=n)
+                    for n in nodes]
+        raise InvalidInput({"action": ["Unknown bulk action."]})
 
     def _node_action(self, request, node, action):
         if action in ("test-connection", "probe"):

@@ -56,16 +56,19 @@ PAGES = {
     "/keyvault/{pk}/": {"GET": {OPS: 200, "*": 404}},
     "/keyvault/{pk}/reveal/": {"POST": Case({"admin": 200, "sre": 302, "*": 404}, body={"reason": "contract"},
                                             writes="admin", reveals="admin")},
+    "/favicon.ico": {"GET": {"*": 302, "anonymous": "302 -> /static/favicon.svg"}},  # to the vendored SVG, for everyone
     "/metrics": {"GET": {"*": 200, "anonymous": 403}},  # staff may scrape; everyone in the matrix is staff
     "/nodes/": {"GET": OPEN},
-    "/nodes/actions/": {"POST": Case({"*": 302}, body={"action": "probe", "nodes": ["{node}"]}, writes=OPS)},
+    "/nodes/actions/": {"GET": {"*": 302},  # no destructive action named: back to the list
+                        "POST": Case({"*": 302}, body={"action": "probe", "nodes": ["{node}"]}, writes=OPS)},
     "/nodes/import/": {"GET": {OPS: 200, OTHER: 200, "*": 403},  # the form only for who may import
                        "POST": Case({OPS: 302, "*": 403},
                                     body={"format": "json", "content": '[{{"name": "imp-{role}", '
                                                                        '"address": "10.0.0.8"}}]'},
                                     writes=OPS)},
     "/nodes/{pk}/": {"GET": {SEE: 200, "*": 404}},
-    "/nodes/{pk}/actions/": {"POST": Case({SEE: 302, "*": 404}, body={"action": "probe"}, writes=OPS)},
+    "/nodes/{pk}/actions/": {"GET": {SEE: 302, "*": 404},  # no destructive action named: back to the node
+                             "POST": Case({SEE: 302, "*": 404}, body={"action": "probe"}, writes=OPS)},
     "/projects/": {"GET": OPEN},
     "/projects/{pk}/": {"GET": {SEE: 200, "*": 404}},
     # Granting needs manage on the object and on the project: admin. sre sees the project (refused
