@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
+    "django_tables2",  # the page kit's sortable, paginated tables
+    "django_htmx",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
@@ -88,6 +90,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",  # request.htmx for partial page updates
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
@@ -150,6 +153,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("AIMATRIX_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+
+# django-tables2 renders with the vendored Bootstrap 5 (templates/kit/list_page.html).
+DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("AIMATRIX_STATIC_ROOT", str(BASE_DIR / "staticfiles")))

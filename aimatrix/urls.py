@@ -1,11 +1,24 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.core.api.views import health_view
 from apps.core.views import DashboardView, metrics_view
 from apps.rbac.forms import LoginForm
+
+
+class FaviconView(RedirectView):
+    """Browsers ask for /favicon.ico whatever the page links: send them to the vendored SVG."""
+
+    http_method_names = ["get", "head"]
+    permanent = False  # the static URL may change (hashed names); don't let browsers pin it
+
+    def get_redirect_url(self, *args, **kwargs):
+        return static("favicon.svg")
+
 
 api_v1 = [
     path("", include("apps.core.api.urls")),
@@ -30,4 +43,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("metrics", metrics_view, name="metrics"),
+    path("favicon.ico", FaviconView.as_view(), name="favicon"),
 ]
+
+handler403 = "aimatrix.error_views.permission_denied"
+handler404 = "aimatrix.error_views.page_not_found"
+handler500 = "aimatrix.error_views.server_error"
