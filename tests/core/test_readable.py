@@ -45,6 +45,15 @@ def test_time_has_one_format_with_zone_iso_and_relative_hint():
     assert render('{{ t|when:"never" }}', t=None) == "never"
 
 
+def test_durations_use_the_two_largest_units():
+    start = timezone.now() - timedelta(hours=2)
+    assert readable.duration(start, start + timedelta(hours=2, minutes=5, seconds=9)) == "2 h 5 min"
+    assert readable.duration(start, start + timedelta(seconds=63)) == "1 min 3 s"
+    assert readable.duration(start, start + timedelta(milliseconds=400)) == "0.4 s"
+    assert readable.duration(start) == "2 h so far"
+    assert readable.duration(None) == "—"
+
+
 def test_hardware_summary_reads_like_a_spec_sheet():
     html = str(readable.hardware_summary(FACTS))
     assert "AMD EPYC 7763 × 2 sockets / 128 cores / 256 threads" in html
@@ -115,6 +124,7 @@ def test_job_page_shows_parameters_as_definition_list(client, root, monkeypatch)
     html = client.get(f"/jobs/{job.pk}/").content.decode()
     assert f'<dd id="job-params"><dl class="params"><dt>nodes</dt><dd>{node.pk}</dd></dl></dd>' in html
     assert "<time datetime=" in html and " UTC</time>" in html
+    assert '<dd id="job-started">not yet</dd>' in html and '<dd id="job-duration">—</dd>' in html
 
 
 @pytest.mark.django_db

@@ -51,6 +51,30 @@ def when(value, empty: str = EMPTY):
                        local.isoformat(), local.isoformat(), local.strftime(TIME_FORMAT), relative(value))
 
 
+def span(seconds: float) -> str:
+    """A length of time in its two largest units: '2 h 5 min', '1 min 3 s', '0.4 s'."""
+    if round(seconds, 1) < 10:
+        return f"{seconds:.1f} s"
+    seconds = int(seconds)
+    amounts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        amounts.append((seconds // size, unit))
+        seconds %= size
+    first = next(i for i, (amount, _) in enumerate(amounts) if amount)
+    shown = [a for a in amounts[first:first + 2] if a[0]]
+    return " ".join(f"{amount} {unit}" for amount, unit in shown)
+
+
+@register.filter
+def duration(start, end=None):
+    """`{{ job.started_at|duration:job.finished_at }}`; without an end, the time so far."""
+    if not isinstance(start, datetime):
+        return EMPTY
+    if isinstance(end, datetime):
+        return span(max((end - start).total_seconds(), 0))
+    return f"{span(max((timezone.now() - start).total_seconds(), 0))} so far"
+
+
 # --- sizes -----------------------------------------------------------------
 
 @register.filter
