@@ -65,6 +65,11 @@ def test_hardware_summary_reads_like_a_spec_sheet():
     assert "Not probed yet." in str(readable.hardware_summary({}))
 
 
+def test_hardware_brief_for_list_rows():
+    assert readable.hardware_brief(FACTS) == "2×AMD EPYC 7763 · 512 GiB · 1 GPU"
+    assert readable.hardware_brief({}) == "—"
+
+
 def test_audit_diff_lists_only_changed_fields():
     html = str(readable.audit_diff({"before": {"state": "new", "labels": ["a"], "same": 1},
                                     "after": {"state": "ready", "labels": ["a", "b"], "same": 1, "port": 22}}))
@@ -90,6 +95,7 @@ def test_parameters_are_a_definition_list():
     lambda: readable.audit_diff({"before": {HOSTILE: HOSTILE}, "after": {HOSTILE: [HOSTILE]}}),
     lambda: readable.definition_list({HOSTILE: HOSTILE, "x": {"k": HOSTILE}}),
     lambda: render("{{ v|when }}", v=HOSTILE),
+    lambda: render("{{ f|hardware_brief }}", f={"cpu_model": HOSTILE, "cpu_sockets": 2}),
 ])
 def test_hostile_values_are_escaped(html):
     text = str(html())
@@ -103,6 +109,7 @@ def test_node_detail_shows_hardware_summary(client, root):
     html = client.get(f"/nodes/{node.pk}/").content.decode()
     assert 'id="hardware-summary"' in html and "AMD EPYC 7763 × 2 sockets" in html and "512 GiB" in html
     assert "&#x27;cpu_model&#x27;" not in html and "'cpu_model'" not in html
+    assert "2×AMD EPYC 7763 · 512 GiB · 1 GPU" in client.get("/nodes/").content.decode()
 
 
 @pytest.mark.django_db

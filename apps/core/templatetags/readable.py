@@ -142,6 +142,22 @@ def hardware_summary(facts):
                        format_html_join("", "<dt>{}</dt><dd>{}</dd>", rows))
 
 
+@register.filter
+def hardware_brief(facts) -> str:
+    """One line for a list row: '2×AMD EPYC 7763 · 512 GiB · 8 GPU'."""
+    if not isinstance(facts, dict) or not facts:
+        return EMPTY
+    parts = []
+    if facts.get("cpu_model"):
+        sockets = facts.get("cpu_sockets") or 0
+        parts.append(f"{sockets}×{facts['cpu_model']}" if sockets > 1 else str(facts["cpu_model"]))
+    if facts.get("memory_bytes"):
+        parts.append(size(facts["memory_bytes"]))
+    if facts.get("gpu_count"):
+        parts.append(f"{facts['gpu_count']} GPU")
+    return " · ".join(parts) or EMPTY
+
+
 # --- audit diffs and parameters --------------------------------------------
 
 def _show(value) -> str:
