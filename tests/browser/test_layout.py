@@ -3,6 +3,8 @@ toggler and no page is wider than the screen; the theme follows the system colou
 request on the way fails (favicon included) and no script raises."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
@@ -69,5 +71,32 @@ def test_desktop_shows_the_navbar_and_follows_a_light_system_theme(browser, live
         response = page.goto(live_server_url + "/favicon.ico")
         assert response.ok and "svg" in response.headers["content-type"]
         assert not problems, problems
+    finally:
+        context.close()
+
+
+AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe-core" / "axe.min.js"
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ["violations"]});
+  return result.violations.filter(v => ["serious", "critical"].includes(v.impact))
+    .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(" ") + " " + n.failureSummary).join(", ")}`);
+}"""
+
+
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_layout_pages_have_no_serious_accessibility_violations(browser, live_server_url, make_user, color_scheme):
+    """axe-core (vendored) on the pages the kit owns outright: login, the signed-in layout's 404."""
+    make_user("a11y", superuser=True)
+    context, page, problems = _context_page(browser, viewport=PHONE, color_scheme=color_scheme)
+    try:
+        page.goto(live_server_url + "/accounts/login/")
+        page.add_script_tag(path=str(AXE))
+        assert page.evaluate(AXE_RUN) == [], "login page"
+        login(page, live_server_url, "a11y")
+        page.goto(live_server_url + "/no-such-page/")
+        page.locator("header .navbar-toggler").click()  # audit the open menu too
+        expect(page.locator("#main-nav")).to_be_visible()
+        page.add_script_tag(path=str(AXE))
+        assert page.evaluate(AXE_RUN) == [], "404 page"
     finally:
         context.close()
