@@ -138,6 +138,15 @@ def test_base_references_only_local_static_files():
         assert f"/static/{needed}" in html
 
 
+@pytest.mark.django_db
+def test_htmx_requests_carry_the_csrf_token(client, make_user):
+    client.force_login(make_user("reader"))
+    html = client.get("/").content.decode()
+    token = re.search(r"""<body hx-headers='\{"X-CSRFToken": "([^"]+)"\}'>""", html)
+    assert token and len(token.group(1)) >= 32, "htmx POSTs would be refused by CSRF"
+    assert "/static/vendor/htmx.org/htmx.min.js" in html
+
+
 def test_base_follows_the_system_colour_scheme_before_first_paint():
     html = _rendered_base()
     assert html.index("js/theme.js") < html.index("bootstrap.min.css"), "theme must be set before CSS paints"
