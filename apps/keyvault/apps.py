@@ -19,6 +19,8 @@ class KeyvaultConfig(AppConfig):
 
 
 def _register_search():
+    from urllib.parse import urlencode
+
     from django.urls import reverse
 
     from apps.core import search
@@ -28,7 +30,8 @@ def _register_search():
 
     # Names only: a search never matches or shows a value or a description.
     search.register(Secret, label="Secrets", fields=("name",), visible=services.visible_secrets,
-                    url=lambda secret: reverse("keyvault:detail", args=[secret.pk]))
+                    url=lambda secret: reverse("keyvault:detail", args=[secret.pk]),
+                    more=lambda text: f"{reverse('keyvault:list')}?{urlencode({'name': text})}")
 
 
 def _keys_changed(setting, **kwargs):

@@ -7,14 +7,19 @@ class NodesConfig(AppConfig):
     verbose_name = "Nodes"
 
     def ready(self):
-        # The nodes app fills the registries of the apps below it (job kinds, search).
+        # The nodes app fills the registries of the apps below it (job kinds, search, dashboard panels).
+        from urllib.parse import urlencode
+
         from django.urls import reverse
 
         from apps.core import search
 
+        from . import dashboard as node_panels
         from . import import_job, job_kinds  # noqa: F401  (register the nodes.* job kinds)
         from . import services
         from .models import Node
 
         search.register(Node, label="Nodes", fields=("name", "address"), visible=services.visible_nodes,
-                        url=lambda node: reverse("nodes:detail", args=[node.pk]))
+                        url=lambda node: reverse("nodes:detail", args=[node.pk]),
+                        more=lambda text: f"{reverse('nodes:list')}?{urlencode({'q': text})}")
+        node_panels.register_panels()
