@@ -8,11 +8,27 @@ panels in order:
                              context=job_counts, order=10)
 
 The context function sees only what the user may see (it filters through the app's services).
+
+Where a panel goes is its `order` (lower first); `PanelOrder` names the bands so that later apps
+(GPUs, clusters, allocations) slot in without reshuffling the others, e.g. `order=PanelOrder.CAPACITY + 5`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Callable
+
+
+class PanelOrder(IntEnum):
+    """The dashboard's bands, top to bottom; a panel takes a band's value plus 0..9."""
+
+    SUMMARY = 10     # headline counts (jobs, nodes)
+    FLEET = 20       # the nodes: lifecycle and power state, reachability
+    CAPACITY = 30    # reserved: GPUs, clusters, allocations and quotas
+    ACTIVITY = 40    # charts over time (jobs by status, 24 h)
+    OPERATIONS = 50  # one-click actions
+    ATTENTION = 60   # what needs someone: failures, pending host keys, BMC poll errors
+    RECENT = 90      # recent lists
 
 
 @dataclass(frozen=True)

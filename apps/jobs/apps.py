@@ -11,7 +11,7 @@ class JobsConfig(AppConfig):
         # system's own job kinds. Other apps register their kinds in their own ready().
         from django.urls import reverse
 
-        from apps.core import dashboard, metrics, search
+        from apps.core import metrics, search
 
         from . import dashboard as job_panels
         from . import job_kinds  # noqa: F401  (registers core.selfcheck and core.pulse)
@@ -19,12 +19,7 @@ class JobsConfig(AppConfig):
         from .metrics import JobCollector
         from .models import Job
 
-        dashboard.register_panel("jobs.counts", template="jobs/_dashboard_counts.html",
-                                 context=job_panels.job_counts, order=10)
-        dashboard.register_panel("jobs.operations", template="jobs/_dashboard_operations.html",
-                                 context=job_panels.operations, order=50)
-        dashboard.register_panel("jobs.recent", template="jobs/_dashboard_recent.html",
-                                 context=job_panels.recent_jobs, order=90)
+        job_panels.register_panels()
         metrics.register_collector("jobs", JobCollector())
         search.register(Job, label="Jobs", fields=("kind", "target_repr", "current_step", "error"),
                         visible=services.visible_jobs, url=lambda job: reverse("jobs:detail", args=[job.pk]))
