@@ -173,7 +173,7 @@ def test_dashboard_query_count_does_not_grow_with_rows(admin, client, size):
         resp = client.get("/")
     assert resp.status_code == 200
     # The same for 10 and 200 rows: session, user, then a fixed number per panel.
-    assert len(queries) <= 16, [q["sql"] for q in queries]
+    assert len(queries) <= 12, [q["sql"] for q in queries]
     test_dashboard_query_count_does_not_grow_with_rows.counts[size] = len(queries)
     if len(test_dashboard_query_count_does_not_grow_with_rows.counts) == 2:
         assert len(set(test_dashboard_query_count_does_not_grow_with_rows.counts.values())) == 1
