@@ -125,3 +125,16 @@ def test_the_navbar_has_a_labelled_search_box(client, root):
     html = client.get("/").content.decode()
     assert '<label class="visually-hidden" for="nav-search">Search</label>' in html
     assert 'action="/search/"' in html and 'aria-keyshortcuts="/"' in html and "search-shortcut.js" in html
+
+
+def test_the_api_answers_the_same_groups_with_the_same_visibility_and_bound(api, two_projects):
+    mine, _ = two_projects
+    body = api(mine).get("/api/v1/search/", {"q": "rack"}).json()
+    assert body["query"] == "rack"
+    assert [g["label"] for g in body["groups"]] == ["Nodes", "Projects", "Secrets"]
+    texts = {hit["text"] for group in body["groups"] for hit in group["hits"]}
+    assert texts == {"rack-blue-node", "rack-blue", "rack-blue-key"}
+    assert "value-blue" not in str(body) and "description" not in str(body)
+    too_long = api(mine).get("/api/v1/search/", {"q": "a" * 101})
+    assert too_long.status_code == 400 and "q" in too_long.json()
+    assert api(mine).get("/api/v1/search/").json() == {"query": "", "groups": []}
