@@ -104,6 +104,9 @@ def test_node_filters_for_the_dashboard_links(admin, client):
     assert set(listed(client, "/nodes/?bmc_poll_error=false", NODE_ROW)) == no_error
     no_pending = set(Node.objects.exclude(host_keys__state="pending").values_list("name", flat=True))
     assert set(listed(client, "/nodes/?pending_host_keys=false", NODE_ROW)) == no_pending
+    # The list's filter form shows the dashboard's filter as chosen, so a new filter keeps it.
+    html = client.get("/nodes/?power_state=off&bmc_poll_error=true").content.decode()
+    assert '<option value="off" selected>' in html and '<option value="true" selected>' in html
     # An unknown power state is a form error the list ignores, not a 500.
     assert client.get("/nodes/?power_state=%3Cx%3E").status_code == 200
 
@@ -125,6 +128,8 @@ def test_jobs_chart_and_links_count_exactly_the_jobs_of_the_window(admin, client
     assert '<script id="jobs-activity-data" type="application/json">' in html
     assert "vendor/uplot/uPlot.iife.min.js" in html and "js/dashboard-charts.js" in html
     assert 'data-table="jobs-activity"' in html
+    html = client.get(panel["statuses"][0]["url"]).content.decode()
+    assert f'name="created_after" value="{since.isoformat()}"' in html and 'data-filter="created_after"' in html
     counts = job_panels.job_counts(admin)
     assert len(listed(client, counts["links"]["failed_24h"], JOB_ROW)) == counts["failed_24h"]
     assert len(listed(client, counts["links"]["active"], JOB_ROW)) == counts["active"]
