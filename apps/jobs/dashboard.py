@@ -31,8 +31,9 @@ def job_list_url(*, status=(), created_after: datetime | None = None) -> str:
 
 
 def job_counts(user) -> dict:
-    """Jobs the user may see: all, active, and succeeded/failed in the last 24 h."""
-    since = timezone.now() - timedelta(hours=HOURS)
+    """Jobs the user may see: all, active, and succeeded/failed in the last 24 h (the chart's window,
+    so the tiles and the chart agree)."""
+    since = window_start(timezone.now())
     counts = services.visible_jobs(user).aggregate(
         total=Count("id"),
         active=Count("id", filter=Q(status__in=JobStatus.active())),

@@ -49,10 +49,16 @@
     var source = document.getElementById(el.dataset.chartSource);
     if (!source || typeof uPlot === "undefined") return;
     var data = JSON.parse(source.textContent);
-    var plot = new uPlot(options(el, data), [data.x].concat(stack(data.series)), el);
+    var series = [data.x].concat(stack(data.series));
+    var plot = new uPlot(options(el, data), series, el);
     window.addEventListener("resize", function () {
       plot.setSize({width: Math.max(el.clientWidth, 200), height: HEIGHT});
     });
+    // The theme follows the system setting live (theme.js): redraw with the new axis colours.
+    new MutationObserver(function () {
+      plot.destroy();
+      plot = new uPlot(options(el, data), series, el);
+    }).observe(document.documentElement, {attributes: true, attributeFilter: ["data-bs-theme"]});
   }
 
   function start() { document.querySelectorAll("[data-chart]").forEach(draw); }

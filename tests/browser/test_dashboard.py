@@ -32,6 +32,10 @@ def test_dashboard_draws_its_chart_fits_and_is_accessible(browser, live_server_u
         assert width <= viewport["width"], f"the dashboard is {width} px wide on a {viewport['width']} px screen"
         page.add_script_tag(path=str(AXE))
         assert page.evaluate(AXE_RUN) == [], "dashboard"
+        # The system theme switches: the chart is drawn again, once, with the new colours.
+        page.emulate_media(color_scheme="light" if color_scheme == "dark" else "dark")
+        page.wait_for_function(f"document.documentElement.dataset.bsTheme !== '{color_scheme}'")
+        expect(page.locator('[data-chart="jobs-activity"] .uplot canvas')).to_have_count(1)
         assert not problems, problems
         # A number's link: the unreachable tile lands on exactly the unreachable nodes.
         page.click('[data-count="nodes-unreachable"]')

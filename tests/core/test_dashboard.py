@@ -133,6 +133,9 @@ def test_jobs_chart_and_links_count_exactly_the_jobs_of_the_window(admin, client
     counts = job_panels.job_counts(admin)
     assert len(listed(client, counts["links"]["failed_24h"], JOB_ROW)) == counts["failed_24h"]
     assert len(listed(client, counts["links"]["active"], JOB_ROW)) == counts["active"]
+    # The tiles and the chart count the same window.
+    totals = {s["value"]: s["total"] for s in panel["statuses"]}
+    assert (counts["failed_24h"], counts["succeeded_24h"]) == (totals["failed"], totals["succeeded"])
 
 
 def test_recent_failures_show_their_reasons_escaped(admin, client):
