@@ -2,7 +2,6 @@
 list showing exactly the rows it counts, and renders in a constant number of queries."""
 import re
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from django.contrib.auth.models import Group
