@@ -1,6 +1,7 @@
 """Pages: job list with filters, job detail with live progress, start/cancel/retry forms."""
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views import View
 from django.views.generic import DetailView, ListView
@@ -14,6 +15,7 @@ from apps.rbac.permissions import can
 
 from . import registry, services
 from .filters import JobFilter
+from .models import EventKind, JobEvent
 
 
 class VisibleJobsMixin(LoginRequiredMixin):
@@ -47,6 +49,26 @@ class JobDetailView(VisibleJobsMixin, DetailView):
         ctx["may_cancel"] = job.is_active and can(user, job, "cancel")
         ctx["may_retry"] = not job.is_active and ctx["kind"] is not None and user.has_perm(ctx["kind"].permission)
         return ctx
+
+
+def log_line(event: JobEvent) -> str:
+    """One event as '<time> [host] <level> <message>'; multi-line messages stay one line each."""
+    level = (event.data or {}).get("level") or ("info" if event.kind == EventKind.LOG else event.kind)
+    host = f"[{event.host}] " if event.host else ""
+    message = event.message.replace("\r", "").replace("\n", "\n    ")
+    return f"{event.timestamp.isoformat()} {host}{level} {message}\n"
+
+
+class JobLogView(VisibleJobsMixin, View):
+    """The whole log as a text file, streamed so a big log never sits in memory."""
+
+    def get(self, request, pk):
+        job = get_object_or_404(self.get_queryset(), pk=pk)
+        events = JobEvent.objects.filter(job=job).order_by("seq").only(
+            "timestamp", "kind", "host", "message", "data").iterator(chunk_size=2000)
+        resp = StreamingHttpResponse((log_line(e) for e in events), content_type="text/plain; charset=utf-8")
+        resp["Content-Disposition"] = f'attachment; filename="job-{job.pk}.log.txt"'
+        return resp
 
 
 class _JobActionView(LoginRequiredMixin, View):

@@ -43,6 +43,7 @@ PAGES = {
     "/jobs/": {"GET": OPEN},
     "/jobs/start/": {"POST": Case({"*": 302}, body={"kind": "core.selfcheck"}, writes=OPS)},
     "/jobs/{pk}/": {"GET": {OPS: 200, "*": 404}},
+    "/jobs/{pk}/log.txt": {"GET": {OPS: 200, "*": 404}},
     "/jobs/{pk}/cancel/": {"POST": Case({OPS: 302, "*": 404}, writes=OPS)},
     "/jobs/{pk}/retry/": {"POST": Case({OPS: 302, "*": 404}, writes=OPS)},
     "/keyvault/": {"GET": OPEN},

@@ -1,8 +1,12 @@
 """Server-rendered pages and admin for jobs: permission checks, filters, actions."""
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from apps.core.models import AuditEvent
 from apps.jobs import services
+from apps.jobs.events import append_event, append_events
 from apps.jobs.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -102,3 +106,38 @@ def test_admin_refuses_staff_without_permissions(client, make_user):
     assert client.get("/admin/jobs/job/").status_code == 403
     assert client.post("/admin/jobs/job/start/core.selfcheck/").status_code in (302, 403)
     assert not Job.objects.exists()
+
+
+def test_log_downloads_as_text_streamed_and_only_for_who_sees_the_job(client, make_user):
+    alice = make_user("alice", "jobs.run_selfcheck")
+    job = services.start_job(alice, "core.selfcheck")
+    append_event(job.pk, "step", "Database", publish=False)
+    append_event(job.pk, "log", "line one\nline two", host="gpu-01", data={"level": "warning"}, publish=False)
+    client.force_login(alice)
+    assert f'href="/jobs/{job.pk}/log.txt"' in client.get(f"/jobs/{job.pk}/").content.decode()
+    resp = client.get(f"/jobs/{job.pk}/log.txt")
+    assert resp.status_code == 200 and resp.streaming
+    assert resp["Content-Type"].startswith("text/plain")
+    assert resp["Content-Disposition"] == f'attachment; filename="job-{job.pk}.log.txt"'
+    lines = b"".join(resp.streaming_content).decode().splitlines()
+    assert lines[-3].endswith(" step Database")
+    assert lines[-2].endswith(" [gpu-01] warning line one") and lines[-1] == "    line two"
+    # Out of reach: the same 404 as the page, for a job of someone else and for no job at all.
+    client.force_login(make_user("bob"))
+    assert client.get(f"/jobs/{job.pk}/log.txt").status_code == 404
+    assert client.get("/jobs/999999/log.txt").status_code == 404
+
+
+def test_log_download_queries_do_not_grow_with_the_log(client, make_user):
+    alice = make_user("alice", "jobs.run_selfcheck")
+    client.force_login(alice)
+    counts = []
+    for size in (10, 1000):
+        job = services.start_job(alice, "core.selfcheck")
+        append_events(job.pk, [{"kind": "log", "message": f"m{i}", "ts": timezone.now()} for i in range(size)],
+                      publish=False)
+        with CaptureQueriesContext(connection) as ctx:
+            body = b"".join(client.get(f"/jobs/{job.pk}/log.txt").streaming_content)
+        assert body.count(b"\n") >= size
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
