@@ -46,8 +46,9 @@ class JobDetailView(VisibleJobsMixin, DetailView):
         job = self.object
         user = self.request.user
         ctx["kind"] = registry.get_kind(job.kind)
-        ctx["may_cancel"] = job.is_active and can(user, job, "cancel")
-        ctx["may_retry"] = not job.is_active and ctx["kind"] is not None and user.has_perm(ctx["kind"].permission)
+        # Whether the user may at all; the job's state picks which one shows, live on the page.
+        ctx["may_cancel"] = can(user, job, "cancel")
+        ctx["may_retry"] = ctx["kind"] is not None and user.has_perm(ctx["kind"].permission)
         return ctx
 
 

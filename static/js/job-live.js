@@ -15,7 +15,10 @@
     steps: document.getElementById("job-steps"),
     hosts: document.querySelector("#job-hosts tbody"),
     log: document.getElementById("job-log"),
-    cancel: document.getElementById("job-cancel"),
+    cancelBox: document.getElementById("job-cancel-box"),
+    retryBox: document.getElementById("job-retry-box"),
+    filter: document.getElementById("job-log-filter"),
+    filterCount: document.getElementById("job-log-count"),
   };
   const FINAL = ["succeeded", "failed", "cancelled"];
   let lastSeq = 0;
@@ -35,9 +38,27 @@
     if (FINAL.includes(status)) {
       finished = true;
       els.live.textContent = "● complete";
-      if (els.cancel) els.cancel.disabled = true;
     }
+    // The buttons follow the state: Cancel while queued/running, Retry once ended.
+    if (els.cancelBox) els.cancelBox.hidden = FINAL.includes(status);
+    if (els.retryBox) els.retryBox.hidden = !FINAL.includes(status);
   }
+  // Log filter: a line shows when its text (time, host, message, level) contains the query.
+  function query() { return els.filter ? els.filter.value.trim().toLowerCase() : ""; }
+  function matches(li, q) {
+    return !q || (li.textContent + " " + li.className).toLowerCase().includes(q);
+  }
+  let shownLines = 0;
+  function showCount(q) {
+    els.filterCount.textContent = q ? shownLines + " of " + els.log.children.length + " lines" : "";
+  }
+  function applyFilter() {
+    const q = query();
+    shownLines = 0;
+    for (const li of els.log.children) { li.hidden = !matches(li, q); if (!li.hidden) shownLines++; }
+    showCount(q);
+  }
+  if (els.filter) els.filter.addEventListener("input", applyFilter);
   function text(tag, value, cls) {
     const el = document.createElement(tag);
     el.textContent = value;
@@ -51,7 +72,11 @@
     li.appendChild(text("time", ev.ts.substring(11, 23)));
     if (ev.host) li.appendChild(text("span", ev.host, "host"));
     li.appendChild(text("span", ev.kind === "status" ? "status: " + ev.message : ev.message, "msg"));
+    const q = query();  // a line arriving live obeys the filter in place
+    li.hidden = !matches(li, q);
+    if (!li.hidden) shownLines++;
     els.log.appendChild(li);
+    showCount(q);
   }
   function apply(ev) {
     if (ev.seq <= lastSeq) return; // already shown

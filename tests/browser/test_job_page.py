@@ -141,3 +141,26 @@ def test_other_users_job_is_refused(live_worker, live_server_url, make_user, pag
     allowed = page.evaluate(listen, f"/ws/jobs/{own.pk}/")
     assert not allowed["closed"], allowed  # stays open until we close it after 3 s
     assert [e["message"] for m in allowed["messages"] for e in m["events"]] == ["queued"]
+
+
+def test_buttons_follow_the_state_and_the_log_filters_live(live_worker, live_server_url, make_user, page):
+    user = make_user("ops", "jobs.run_diagnostics")
+    job = services.start_job(user, "core.pulse", {"count": 60, "rate": 20})  # about 3 s
+    login(page, live_server_url, "ops")
+    page.goto(f"{live_server_url}/jobs/{job.pk}/")
+    page.evaluate("window.__marker = 1")
+    page.fill("#job-log-filter", "status:")  # set before most lines arrive: new lines obey it
+    expect(page.locator("#job-cancel")).to_be_visible()
+    expect(page.locator("#job-retry")).to_be_hidden()
+
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=WAIT_MS)
+    expect(page.locator("#job-cancel")).to_be_hidden()
+    expect(page.locator("#job-retry")).to_be_visible()
+    assert page.evaluate("window.__marker") == 1  # no reload
+
+    visible = page.locator("#job-log li:visible .msg").all_text_contents()
+    assert visible and all(m.startswith("status: ") for m in visible), visible
+    assert page.locator("#job-log li").count() > len(visible)
+    expect(page.locator("#job-log-count")).to_have_text(re.compile(rf"^{len(visible)} of \d+ lines$"))
+    page.fill("#job-log-filter", "")
+    assert page.locator("#job-log li:visible").count() == page.locator("#job-log li").count()

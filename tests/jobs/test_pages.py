@@ -141,3 +141,21 @@ def test_log_download_queries_do_not_grow_with_the_log(client, make_user):
         assert body.count(b"\n") >= size
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
+
+
+def test_page_has_a_labelled_log_filter_and_buttons_drawn_for_the_jobs_state(client, make_user):
+    alice = make_user("alice", "jobs.run_selfcheck")
+    job = services.start_job(alice, "core.selfcheck")
+    client.force_login(alice)
+    html = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert '<label for="job-log-filter">' in html and '<input type="search" id="job-log-filter"' in html
+    # Queued: Cancel shows, Retry is drawn hidden for the page script to reveal when the job ends.
+    assert '<span id="job-cancel-box">' in html and '<span id="job-retry-box" hidden>' in html
+    Job.objects.filter(pk=job.pk).update(status="failed")
+    html = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert '<span id="job-cancel-box" hidden>' in html and '<span id="job-retry-box">' in html
+    # Someone who may see the job but not start its kind gets no Retry at all.
+    viewer = make_user("viewer", "jobs.view_job", "rbac.unrestricted")
+    client.force_login(viewer)
+    html = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert 'id="job-retry"' not in html and 'id="job-log-filter"' in html
