@@ -16,6 +16,7 @@ from apps.rbac.permissions import can
 from . import registry, services
 from .filters import JobFilter
 from .models import EventKind, JobEvent
+from .step_timings import step_timings
 
 
 class VisibleJobsMixin(LoginRequiredMixin):
@@ -49,6 +50,7 @@ class JobDetailView(VisibleJobsMixin, DetailView):
         # Whether the user may at all; the job's state picks which one shows, live on the page.
         ctx["may_cancel"] = can(user, job, "cancel")
         ctx["may_retry"] = ctx["kind"] is not None and user.has_perm(ctx["kind"].permission)
+        ctx["step_timings"] = step_timings(job)
         return ctx
 
 

@@ -1,4 +1,6 @@
 """Server-rendered pages and admin for jobs: permission checks, filters, actions."""
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -159,3 +161,18 @@ def test_page_has_a_labelled_log_filter_and_buttons_drawn_for_the_jobs_state(cli
     client.force_login(viewer)
     html = client.get(f"/jobs/{job.pk}/").content.decode()
     assert 'id="job-retry"' not in html and 'id="job-log-filter"' in html
+
+
+def test_ended_job_shows_each_steps_time_to_the_next_step_or_the_end(client, make_user):
+    alice = make_user("alice", "jobs.run_selfcheck")
+    job = services.start_job(alice, "core.selfcheck")
+    t0 = timezone.now() - timedelta(minutes=5)
+    append_events(job.pk, [{"kind": "step", "message": "Database", "ts": t0},
+                           {"kind": "step", "message": "Redis <b>", "ts": t0 + timedelta(seconds=2.5)}], publish=False)
+    client.force_login(alice)
+    assert 'id="job-step-times"' not in client.get(f"/jobs/{job.pk}/").content.decode()  # still queued
+    Job.objects.filter(pk=job.pk).update(status="succeeded", started_at=t0, finished_at=t0 + timedelta(seconds=75))
+    html = client.get(f"/jobs/{job.pk}/").content.decode()
+    rows = html.split('id="job-step-times"')[1].split("</table>")[0].split("<tr>")[2:]
+    assert "Database" in rows[0] and "<td>2.5 s</td>" in rows[0]
+    assert "Redis &lt;b&gt;" in rows[1] and "<td>1 min 12 s</td>" in rows[1]
