@@ -65,6 +65,13 @@
     if (cls) el.className = cls;
     return el;
   }
+  // A finished step says how long it took: from its own event to the next step or the end.
+  function stepTook(li, untilTs) {
+    const secs = Math.max(0, (Date.parse(untilTs) - Date.parse(li.dataset.ts)) / 1000);
+    if (isNaN(secs)) return;
+    li.appendChild(document.createTextNode(" · "));
+    li.appendChild(text("span", secs < 60 ? secs.toFixed(1) + " s" : Math.floor(secs / 60) + " min " + Math.round(secs % 60) + " s", "took muted"));
+  }
   function addLog(ev) {
     const li = document.createElement("li");
     li.dataset.seq = ev.seq;
@@ -91,9 +98,12 @@
       case "step": {
         els.step.textContent = ev.message;
         const prev = els.steps.querySelector("li.current");
-        if (prev) prev.className = "done";
-        const li = text("li", ev.message, "current");
+        if (prev) { prev.className = "done"; stepTook(prev, ev.ts); }
+        const li = document.createElement("li");
+        li.className = "current";
+        li.appendChild(text("span", ev.message, "name"));
         li.dataset.seq = ev.seq;
+        li.dataset.ts = ev.ts;
         els.steps.appendChild(li);
         break;
       }
@@ -112,7 +122,7 @@
     }
     if (FINAL.includes(data.status)) {
       const cur = els.steps.querySelector("li.current");
-      if (cur) cur.className = data.status === "succeeded" ? "done" : "stopped";
+      if (cur) { cur.className = data.status === "succeeded" ? "done" : "stopped"; stepTook(cur, ev.ts); }
     }
     addLog(ev);
   }
