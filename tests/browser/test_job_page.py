@@ -13,6 +13,7 @@ from apps.jobs.models import Job, JobEvent
 
 from ..conftest import wait_for_job
 from .conftest import login
+from .test_layout import AXE, AXE_RUN
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live, pytest.mark.browser]
 
@@ -166,3 +167,10 @@ def test_buttons_follow_the_state_and_the_log_filters_live(live_worker, live_ser
     expect(page.locator("#job-log-count")).to_have_text(re.compile(rf"^{len(visible)} of \d+ lines$"))
     page.fill("#job-log-filter", "")
     assert page.locator("#job-log li:visible").count() == page.locator("#job-log li").count()
+
+    # Drawn again after the end: the step timings table; the whole page passes axe-core.
+    page.reload()
+    expect(page.locator("#job-step-times tbody tr")).to_have_count(1)  # pulse logs one step
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(AXE_RUN)
+    assert violations == [], "\n".join(violations)
