@@ -17,6 +17,9 @@
     log: document.getElementById("job-log"),
     cancelBox: document.getElementById("job-cancel-box"),
     retryBox: document.getElementById("job-retry-box"),
+    started: document.getElementById("job-started"),
+    finished: document.getElementById("job-finished"),
+    duration: document.getElementById("job-duration"),
     filter: document.getElementById("job-log-filter"),
     filterCount: document.getElementById("job-log-count"),
   };
@@ -65,12 +68,39 @@
     if (cls) el.className = cls;
     return el;
   }
+  // A length of time as the server writes it: '0.4 s' under 10 s, else its two largest units.
+  function span(fromTs, toTs) {
+    const secs = Math.max(0, (Date.parse(toTs) - Date.parse(fromTs)) / 1000);
+    if (isNaN(secs)) return "";
+    if (secs < 9.95) return secs.toFixed(1) + " s";
+    let rest = Math.floor(secs);
+    const parts = [];
+    for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60], ["s", 1]]) {
+      if (rest >= size || parts.length) parts.push([Math.floor(rest / size), unit]);
+      rest %= size;
+    }
+    return parts.slice(0, 2).filter(p => p[0]).map(p => p[0] + " " + p[1]).join(" ");
+  }
   // A finished step says how long it took: from its own event to the next step or the end.
   function stepTook(li, untilTs) {
-    const secs = Math.max(0, (Date.parse(untilTs) - Date.parse(li.dataset.ts)) / 1000);
-    if (isNaN(secs)) return;
+    const took = span(li.dataset.ts, untilTs);
+    if (!took) return;
     li.appendChild(document.createTextNode(" · "));
-    li.appendChild(text("span", secs < 60 ? secs.toFixed(1) + " s" : Math.floor(secs / 60) + " min " + Math.round(secs % 60) + " s", "took muted"));
+    li.appendChild(text("span", took, "took muted"));
+  }
+  // Start and end that happen while the page is open ('2026-11-30 06:41:46 +00:00'; a reload shows the zone name).
+  function stamp(dd, ts) {
+    if (!dd || dd.dataset.iso) return;
+    dd.dataset.iso = ts;
+    dd.replaceChildren(text("time", ts.substring(0, 19).replace("T", " ") + " " + ts.substring(ts.length - 6)));
+    dd.firstChild.setAttribute("datetime", ts);
+  }
+  function stampTimes(status, ts) {
+    if (status === "running") stamp(els.started, ts);
+    if (FINAL.includes(status)) {
+      stamp(els.finished, ts);
+      if (els.started && els.started.dataset.iso && els.duration) els.duration.textContent = span(els.started.dataset.iso, els.finished.dataset.iso);
+    }
   }
   function addLog(ev) {
     const li = document.createElement("li");
@@ -93,6 +123,7 @@
     switch (ev.kind) {
       case "status":
         setStatus(data.status || ev.message);
+        stampTimes(data.status || ev.message, ev.ts);
         if (data.error) { els.error.textContent = data.error; els.error.hidden = false; }
         break;
       case "step": {

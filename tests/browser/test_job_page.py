@@ -159,6 +159,9 @@ def test_buttons_follow_the_state_and_the_log_filters_live(live_worker, live_ser
     expect(page.locator("#job-status")).to_have_text("succeeded", timeout=WAIT_MS)
     expect(page.locator("#job-cancel")).to_be_hidden()
     expect(page.locator("#job-retry")).to_be_visible()
+    # The end time and the duration were filled in too.
+    expect(page.locator("#job-finished time")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "))
+    expect(page.locator("#job-duration")).to_have_text(re.compile(r"^\d+(\.\d)? s$"))
     assert page.evaluate("window.__marker") == 1  # no reload
 
     visible = page.locator("#job-log li:visible .msg").all_text_contents()
