@@ -8,6 +8,7 @@
   const els = {
     status: document.getElementById("job-status"),
     step: document.getElementById("job-step"),
+    stepElapsed: document.getElementById("job-step-elapsed"),
     live: document.getElementById("job-live"),
     bar: document.getElementById("job-progress"),
     barText: document.getElementById("job-progress-text"),
@@ -28,6 +29,7 @@
   // Set only by a final status event actually received, so a page drawn after the job ended
   // still replays its log.
   let finished = false;
+  let stepSince = null;  // when the current step began, in this browser's clock
   let retryDelay = 500;
 
   function setProgress(pct) {
@@ -128,6 +130,8 @@
         break;
       case "step": {
         els.step.textContent = ev.message;
+        // Never ahead of this browser's clock, so a server clock ahead of it shows 0 s, not less.
+        stepSince = Math.min(Date.now(), Date.parse(ev.ts));
         const prev = els.steps.querySelector("li.current");
         if (prev) { prev.className = "done"; stepTook(prev, ev.ts); }
         const li = document.createElement("li");
@@ -157,6 +161,13 @@
     }
     addLog(ev);
   }
+  // While a step runs, its time so far ticks next to its name: a long wait visibly moves.
+  const ticker = setInterval(function () {
+    if (finished) { els.stepElapsed.textContent = ""; clearInterval(ticker); return; }
+    if (stepSince === null || isNaN(stepSince)) return;
+    const secs = Math.floor((Date.now() - stepSince) / 1000);
+    els.stepElapsed.textContent = secs >= 2 ? "· " + span(new Date(stepSince).toISOString(), new Date().toISOString()) : "";
+  }, 1000);
   function connect() {
     const proto = location.protocol === "https:" ? "wss://" : "ws://";
     const ws = new WebSocket(proto + location.host + wsPath + "?after=" + lastSeq);

@@ -148,17 +148,20 @@ def test_other_users_job_is_refused(live_worker, live_server_url, make_user, pag
 
 def test_buttons_follow_the_state_and_the_log_filters_live(live_worker, live_server_url, make_user, page):
     user = make_user("ops", "jobs.run_diagnostics")
-    job = services.start_job(user, "core.pulse", {"count": 60, "rate": 20})  # about 3 s
+    job = services.start_job(user, "core.pulse", {"count": 100, "rate": 20})  # about 5 s
     login(page, live_server_url, "ops")
     page.goto(f"{live_server_url}/jobs/{job.pk}/")
     page.evaluate("window.__marker = 1")
     page.fill("#job-log-filter", "status:")  # set before most lines arrive: new lines obey it
     expect(page.locator("#job-cancel")).to_be_visible()
     expect(page.locator("#job-retry")).to_be_hidden()
+    # While the step runs, its time so far ticks next to it; it goes once the job ends.
+    expect(page.locator("#job-step-elapsed")).to_have_text(re.compile(r"^· \d+(\.\d)? s$"), timeout=WAIT_MS)
 
     expect(page.locator("#job-status")).to_have_text("succeeded", timeout=WAIT_MS)
     expect(page.locator("#job-cancel")).to_be_hidden()
     expect(page.locator("#job-retry")).to_be_visible()
+    expect(page.locator("#job-step-elapsed")).to_have_text("")
     # The end time and the duration were filled in too.
     expect(page.locator("#job-finished time")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "))
     expect(page.locator("#job-duration")).to_have_text(re.compile(r"^\d+(\.\d)? s$"))
