@@ -131,7 +131,7 @@ def test_job_page_shows_parameters_as_definition_list(client, root, monkeypatch)
     html = client.get(f"/jobs/{job.pk}/").content.decode()
     assert f'<dd id="job-params"><dl class="params"><dt>nodes</dt><dd>{node.pk}</dd></dl></dd>' in html
     assert "<time datetime=" in html and " UTC</time>" in html
-    assert '<dd id="job-started">not yet</dd>' in html and '<dd id="job-duration">—</dd>' in html
+    assert '<dd id="job-started" data-iso="">not yet</dd>' in html and '<dd id="job-duration">—</dd>' in html
 
 
 @pytest.mark.django_db
