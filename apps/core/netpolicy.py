@@ -44,6 +44,10 @@ class AddressRefused(ValueError):
     """An address the portal will not send traffic (or a secret) to; the message says why."""
 
 
+class Unresolvable(AddressRefused):
+    """A host name that does not resolve (or not within RESOLVE_TIMEOUT)."""
+
+
 def parse_network(text: str) -> IPNetwork:
     return ipaddress.ip_network(text.strip(), strict=False)
 
@@ -116,7 +120,7 @@ def refusal(ip: IPAddress, networks: list[IPNetwork] | None = None) -> str | Non
 
 
 def resolve(host: str, port: int | None = None) -> list[IPAddress]:
-    """Every address `host` resolves to (an IP literal is itself). Raises AddressRefused."""
+    """Every address `host` resolves to (an IP literal is itself). Raises Unresolvable."""
     try:
         return [_unmapped(ipaddress.ip_address(host))]
     except ValueError:
@@ -126,9 +130,9 @@ def resolve(host: str, port: int | None = None) -> list[IPAddress]:
     try:
         infos = future.result(timeout=RESOLVE_TIMEOUT)
     except concurrent.futures.TimeoutError:
-        raise AddressRefused(f"{host} did not resolve within {RESOLVE_TIMEOUT:g} s") from None
+        raise Unresolvable(f"{host} did not resolve within {RESOLVE_TIMEOUT:g} s") from None
     except (socket.gaierror, UnicodeError) as exc:
-        raise AddressRefused(f"{host} does not resolve ({exc.strerror if hasattr(exc, 'strerror') else exc})") from None
+        raise Unresolvable(f"{host} does not resolve ({getattr(exc, 'strerror', None) or exc})") from None
     ordered = []
     for info in infos:
         ip = _unmapped(ipaddress.ip_address(info[4][0].split("%")[0]))
@@ -155,15 +159,5 @@ def check_registration(host: str) -> None:
     to now. A name that does not resolve yet is accepted here and checked at connect time."""
     try:
         check_host(host)
-    except AddressRefused as exc:
-        if "does not resolve" in str(exc) and not _is_ip(host):
-            return
-        raise
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return False
+    except Unresolvable:
+        return  # (an IP literal always "resolves" to itself, so only names land here)

@@ -72,12 +72,16 @@ def _check_value(value, kind: str = "") -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInput({"value": ["Not valid Unicode text (lone surrogate)."]}) from None
-    if kind == SecretKind.BMC_CREDENTIALS:
-        user, sep, password = value.partition(":")
-        if not sep or not user.strip() or not password:
-            # Without "user:", ipmitool would get the whole value as its -U argument.
-            raise InvalidInput({"value": ["BMC credentials are 'username:password' (both non-empty)."]})
+    if kind == SecretKind.BMC_CREDENTIALS and split_bmc_credentials(value) is None:
+        raise InvalidInput({"value": ["BMC credentials are 'username:password' (both non-empty)."]})
     return value
+
+
+def split_bmc_credentials(value: str) -> tuple[str, str] | None:
+    """(username, password) of a 'username:password' value, or None. Never guessed: without
+    "user:", ipmitool would get the whole value as its -U argument."""
+    user, sep, password = value.partition(":")
+    return (user, password) if sep and user.strip() and password else None
 
 
 def _set_value(secret: Secret, value: str) -> None:
@@ -237,7 +241,7 @@ def check_binding(user, secret: Secret | None, host: str, field: str) -> None:
     check_use(user, secret, field)
     try:
         addresses = netpolicy.resolve(host)
-    except netpolicy.AddressRefused:
+    except netpolicy.Unresolvable:
         addresses = []  # only a host-name destination can match an unresolvable name
     try:
         destinations.check(secret.name, secret.destinations, host, addresses)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from apps.core import netpolicy
 from apps.keyvault.destinations import DestinationRefused
-from apps.keyvault.services import use_secret
+from apps.keyvault.services import split_bmc_credentials, use_secret
 
 from . import services, ssh
 from .models import Node
@@ -86,11 +86,10 @@ def bmc_client(node: Node, purpose: str, actor=None):
     except ValidationError as exc:
         raise NodeUnavailable(f"{node.name}: BMC address refused: {' '.join(exc.messages)}") from None
     addresses = _checked(node.name, host, bmc.port)
-    username, sep, password = _use(bmc.credential, purpose, actor, node.name, host, addresses).partition(":")
-    if not sep or not username or not password:
-        # Never guess: without "user:" the whole value would become ipmitool's -U argument.
+    pair = split_bmc_credentials(_use(bmc.credential, purpose, actor, node.name, host, addresses))
+    if pair is None:
         raise NodeUnavailable(f"{node.name}: BMC credential {bmc.credential.name!r} is not in 'username:password' "
                               "form; set a new value in the key vault.")
     address = str(addresses[0]) if bmc.driver == "ipmi" else bmc.address
-    return make_client(bmc.driver, address=address, port=bmc.port, username=username, password=password,
+    return make_client(bmc.driver, address=address, port=bmc.port, username=pair[0], password=pair[1],
                       system_id=bmc.system_id, verify_tls=bmc.verify_tls)

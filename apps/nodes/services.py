@@ -31,7 +31,7 @@ def _fields(node: Node) -> dict:
 
 
 # What decides where a bound SSH credential goes: changing any of them needs `use` on it.
-SSH_DESTINATION_FIELDS = {"address", "ssh_port", "ssh_user", "ssh_credential"}
+SSH_DESTINATION_FIELDS = {"address", "ssh_port", "ssh_user", "ssh_credential_id"}
 
 
 def check_address(address: str, field: str = "address") -> None:
@@ -69,9 +69,8 @@ def update_node(actor, node: Node, **changes) -> Node:
     for field, value in changes.items():
         setattr(node, field, value)
     _validate(node)
-    moved = {f for f in SSH_DESTINATION_FIELDS & set(changes)
-             if getattr(node, f"{f}_id" if f == "ssh_credential" else f) != before.get(
-                 "ssh_credential_id" if f == "ssh_credential" else f)}
+    after = _fields(node)
+    moved = {f for f in SSH_DESTINATION_FIELDS if before[f] != after[f]}
     if "address" in moved:
         check_address(node.address)
     if moved:
@@ -79,7 +78,7 @@ def update_node(actor, node: Node, **changes) -> Node:
         # or user needs `use` on it, and the address must lie within its destinations.
         check_binding(actor, node.ssh_credential, node.address, "ssh_credential")
     node.save()
-    record_audit("node.update", actor=actor, obj=node, before=before, after=_fields(node))
+    record_audit("node.update", actor=actor, obj=node, before=before, after=after)
     return node
 
 
