@@ -25,13 +25,12 @@ from django.template.response import TemplateResponse
 from apps.core.errors import ServiceError
 
 from .models import Project
-from .permissions import can, projects_to_act_in, restrict
+from .permissions import can, has_action, projects_to_act_in, restrict
 
 
 def choice_action(model) -> str:
     """The action a user needs on an object to pick it in a form: "use" where the model has it."""
-    codename = f"use_{model._meta.model_name}"
-    return "use" if any(c == codename for c, _ in model._meta.permissions) else "view"
+    return "use" if has_action(model, "use") else "view"
 
 
 class RestrictedChoicesMixin:

@@ -12,7 +12,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 from . import ldap as rbac_ldap
-from .services import GRANT_ACTIONS
+from .services import GRANT_ACTIONS, grantable_types
 from .signals import FORM_REPORTS_LDAP_FLAG
 
 
@@ -65,20 +65,6 @@ def lockout_response(request, original_response=None, credentials=None):
     messages.error(request, message, fail_silently=True)
     context = {"form": LoginForm(request), "next": request.POST.get("next", request.GET.get("next", ""))}
     return render(request, "registration/login.html", context, status=status)
-
-
-def grantable_types() -> list[tuple[str, str]]:
-    """Object types a grant may name: models placed in projects by the permission layer."""
-    from django.apps import apps
-
-    out = []
-    for model in apps.get_models():
-        opts = model._meta
-        if getattr(model, "rbac_project_field", None) and any(
-                f"{a}_{opts.model_name}" in {c for c, _ in opts.permissions} or a in opts.default_permissions
-                for a in GRANT_ACTIONS):
-            out.append((f"{opts.app_label}.{opts.model_name}", str(opts.verbose_name).capitalize()))
-    return sorted(out, key=lambda c: c[1])
 
 
 class GrantForm(forms.Form):

@@ -68,6 +68,11 @@ def _object_codenames(model) -> set[str]:
     return {f"{p}_{opts.model_name}" for p in opts.default_permissions} | {c for c, _ in opts.permissions}
 
 
+def has_action(model, action: str) -> bool:
+    """Does `model` have an `<action>_<model>` permission (default or declared)?"""
+    return f"{action}_{model._meta.model_name}" in _object_codenames(model)
+
+
 def can(user, obj: Model, action: str = "view") -> bool:
     """Object-level check for one object, by the same rule as restrict()."""
     return restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action).exists()

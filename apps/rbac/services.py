@@ -17,7 +17,7 @@ from apps.core.contenttypes import content_type_for
 from apps.core.errors import Conflict, Forbidden, InvalidInput
 
 from .models import Membership, Project, ProjectRole, slug_validator
-from .permissions import can, restrict
+from .permissions import can, has_action, restrict
 
 GRANT_ACTIONS = ("view", "use", "manage")
 
@@ -190,7 +190,7 @@ def may_view_grants(actor, grantee) -> bool:
 
 
 def may_manage_object(actor, obj) -> bool:
-    return can(actor, obj, "manage" if _has_codename(obj, "manage") else "change")
+    return can(actor, obj, "manage" if has_action(obj, "manage") else "change")
 
 
 def list_grants(actor, grantee) -> list[Grant]:
@@ -217,8 +217,9 @@ def find_object(actor, object_type: str, object_id) -> Model:
     app_label, _, model_name = (object_type or "").partition(".")
     ct = ContentType.objects.filter(app_label=app_label, model=model_name).first()
     model = ct.model_class() if ct else None
-    if model is None:
-        raise InvalidInput({"object_type": [f"Unknown object type {object_type!r} (use app_label.model)."]})
+    if model is None or not is_grantable(model):
+        raise InvalidInput({"object_type": [f"Unknown object type {object_type!r}: use one of "
+                                            f"{', '.join(t for t, _ in grantable_types())}."]})
     try:
         obj = restrict(model._default_manager.all(), actor, "view").filter(pk=object_id).first()
     except (ValueError, TypeError, ValidationError):
@@ -302,11 +303,18 @@ def _describe(grantee) -> str:
 def _check_grant_action(obj, action: str) -> None:
     if action not in GRANT_ACTIONS:
         raise InvalidInput({"permission": [f"Must be one of {', '.join(GRANT_ACTIONS)}."]})
-    if not _has_codename(obj, action):
+    if not has_action(obj, action):
         raise InvalidInput({"permission": [f"{obj._meta.verbose_name} has no {action!r} permission."]})
 
 
-def _has_codename(obj, action: str) -> bool:
-    opts = obj._meta
-    codename = f"{action}_{opts.model_name}"
-    return action in opts.default_permissions or any(c == codename for c, _ in opts.permissions)
+def is_grantable(model) -> bool:
+    """Grants name objects the permission layer places in projects, with a grantable action."""
+    return bool(getattr(model, "rbac_project_field", None)) and any(has_action(model, a) for a in GRANT_ACTIONS)
+
+
+def grantable_types() -> list[tuple[str, str]]:
+    """("app_label.model", label) of every grantable model: the choices of the grant form."""
+    from django.apps import apps
+
+    return sorted(((f"{m._meta.app_label}.{m._meta.model_name}", str(m._meta.verbose_name).capitalize())
+                   for m in apps.get_models() if is_grantable(m)), key=lambda c: c[1])

@@ -120,3 +120,19 @@ def test_grants_page_adds_and_revokes_after_confirmation(world, client):
     client.post(f"/projects/{team.pk}/grants/", {"object_type": "rbac.project", "object_id": str(shared.pk),
                                                  "permission": "view"})
     assert not services.list_grants(world["root"], team) and len(_grant_audit()) == 2
+
+
+def test_only_objects_placed_in_projects_can_be_granted(world, api):
+    """The grant form offered only project-placed models; the API once accepted any content type
+    (a user account, an audit entry). The service decides, for both."""
+    client = api(world["root"])
+    url = f"/api/v1/projects/{world['team'].pk}/grants/"
+    for object_type, object_id in (("auth.user", world["eve"].pk), ("core.auditevent", 1)):
+        resp = client.post(url, {"object_type": object_type, "object_id": str(object_id), "permission": "view"},
+                           format="json")
+        assert resp.status_code == 400 and "object_type" in resp.json(), (object_type, resp.content)
+    assert "rbac.project" in {t for t, _ in services.grantable_types()}
+    ok = client.post(url, {"object_type": "rbac.project", "object_id": str(world["shared"].pk), "permission": "view"},
+                     format="json")
+    assert ok.status_code == 201
+    assert not any(t == "auth.user" for t, _ in services.grantable_types())
