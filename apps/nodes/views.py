@@ -135,7 +135,7 @@ class NodeActionView(LoginRequiredMixin, View):
 
     def _bulk_action(self, request, action, nodes):
         if action in BULK_KINDS:
-            return [jobs.start_job(request.user, BULK_KINDS[action], {"nodes": [n.name for n in nodes]})]
+            return [jobs.start_job(request.user, BULK_KINDS[action], {"nodes": [n.pk for n in nodes]})]
         if action in POWER_ACTIONS:
             # One power job per node: each BMC settles on its own and is followed on its own page.
             return [jobs.start_job(request.user, "nodes.power", {"node": n.pk, "action": action}, target=n)
@@ -143,9 +143,8 @@ class NodeActionView(LoginRequiredMixin, View):
         raise InvalidInput({"action": ["Unknown bulk action."]})
 
     def _node_action(self, request, node, action):
-        if action in ("test-connection", "probe"):
-            return jobs.start_job(request.user, f"nodes.{action.replace('-', '_')}", {"nodes": [node.pk]},
-                                  target=node)
+        if action in BULK_KINDS:
+            return jobs.start_job(request.user, BULK_KINDS[action], {"nodes": [node.pk]}, target=node)
         if action in POWER_ACTIONS:
             return jobs.start_job(request.user, "nodes.power", {"node": node.pk, "action": action}, target=node)
         if action in ("approve-key", "revoke-key"):
