@@ -1,15 +1,12 @@
 """Error handlers: 403/404/500 inside the normal layout (templates/403.html, 404.html, 500.html).
 
-403 and 404 are Django's own views (they render with the request, so the navigation follows the
-user). 500 renders without the request on purpose: the error may come from the database or a
+403 and 404 need nothing here: Django's default handlers render those templates with the request,
+so the navigation follows the user. 500 renders without the request on purpose: the error may come from the database or a
 context processor, and the error page must not fail the same way.
 """
 from django.http import HttpResponseServerError
 from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
-from django.views.defaults import page_not_found, permission_denied
-
-__all__ = ["page_not_found", "permission_denied", "server_error"]
 
 
 @requires_csrf_token

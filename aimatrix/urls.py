@@ -48,6 +48,5 @@ urlpatterns = [
     path("favicon.ico", FaviconView.as_view(), name="favicon"),
 ]
 
-handler403 = "aimatrix.error_views.permission_denied"
-handler404 = "aimatrix.error_views.page_not_found"
+# 403 and 404 are Django's default handlers (they render 403.html / 404.html in the layout).
 handler500 = "aimatrix.error_views.server_error"

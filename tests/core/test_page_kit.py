@@ -17,6 +17,7 @@ from django.test import Client, RequestFactory
 from django.urls import include, path
 
 from aimatrix.error_views import server_error
+from aimatrix.urls import handler500  # noqa: F401 - this module's URL conf uses the project's own handler
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "static" / "vendor"
@@ -36,9 +37,6 @@ urlpatterns = [
     path("kit-test/boom/", _boom),
     path("", include("aimatrix.urls")),
 ]
-handler403 = "aimatrix.error_views.permission_denied"
-handler404 = "aimatrix.error_views.page_not_found"
-handler500 = "aimatrix.error_views.server_error"
 
 
 def _assert_in_layout(html: str) -> None:
