@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from django.test import RequestFactory
 from guardian.models import GroupObjectPermission
 
+from apps.core.errors import Forbidden
 from apps.core.models import AuditEvent
 from apps.rbac import services
 from apps.rbac.models import Membership, Project, ProjectRole
@@ -79,6 +80,10 @@ def test_a_member_cannot_manage_members_through_the_inline(team, client, make_us
     assert not _in_group(mallory, project)
     assert not _audit().filter(action__startswith="project.member").exists()
     assert not rows_editable  # the rows are read-only for a member
+    # The inline drops the rows before the service sees them; the service refuses on its own too.
+    with pytest.raises(Forbidden):
+        services.set_member(staffer, project, mallory, ProjectRole.OWNER)
+    assert not _in_group(mallory, project)
 
 
 def test_the_inline_keeps_the_last_owner_and_the_groups(team, client):
