@@ -5,7 +5,7 @@ whatever the fleet's size, and comes with the link to the node list filtered to 
 it counts (apps/nodes/filters.py)."""
 from __future__ import annotations
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.http import urlencode
 
@@ -15,7 +15,7 @@ from apps.core.dashboard import PanelOrder
 from . import services
 from .bmc import PowerState
 from .filters import NO_BMC, POWER_STATE_CHOICES
-from .models import HostKey, HostKeyState, NodeState
+from .models import NodeState
 
 ATTENTION_ROWS = 5
 POWER_LABELS = dict(POWER_STATE_CHOICES)
@@ -25,20 +25,12 @@ def node_list_url(**filters) -> str:
     return reverse("nodes:list") + (f"?{urlencode(filters)}" if filters else "")
 
 
-def _pending_keys():
-    return Exists(HostKey.objects.filter(node=OuterRef("pk"), state=HostKeyState.PENDING))
-
-
-def _poll_failed():
-    return Q(bmc__isnull=False) & ~Q(bmc__poll_error="")
-
-
 def fleet(user) -> dict | None:
     """Nodes by lifecycle state and by power state, reachability, pending host keys, BMC poll errors."""
     nodes = services.visible_nodes(user).order_by()
     by_state = dict(nodes.values_list("state").annotate(n=Count("id")))
-    totals = nodes.aggregate(total=Count("id"), pending_host_keys=Count("id", filter=Q(_pending_keys())),
-                             bmc_poll_errors=Count("id", filter=_poll_failed()))
+    totals = nodes.aggregate(total=Count("id"), pending_host_keys=Count("id", filter=Q(services.has_pending_host_keys())),
+                             bmc_poll_errors=Count("id", filter=services.bmc_poll_failed()))
     if not totals["total"]:
         return {"total": 0, "list_url": node_list_url()}
     power = {}
@@ -71,8 +63,8 @@ def _power_order(value: str) -> int:
 def attention(user) -> dict | None:
     """The nodes that need someone: host keys to decide, BMCs that cannot be polled. None if none."""
     nodes = services.visible_nodes(user).select_related(None)  # a node's facts can be large: names only
-    host_keys = list(nodes.filter(_pending_keys()).only("id", "name")[:ATTENTION_ROWS])
-    poll_errors = list(nodes.filter(_poll_failed()).select_related("bmc")
+    host_keys = list(nodes.filter(services.has_pending_host_keys()).only("id", "name")[:ATTENTION_ROWS])
+    poll_errors = list(nodes.filter(services.bmc_poll_failed()).select_related("bmc")
                        .only("id", "name", "bmc__poll_error", "bmc__polled_at", "bmc__driver")[:ATTENTION_ROWS])
     if not host_keys and not poll_errors:
         return None

@@ -1,10 +1,11 @@
 import django_filters
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 
 from apps.core.filtering import FilterSet
 
+from . import services
 from .bmc import PowerState
-from .models import BmcDriver, HostKey, HostKeyState, Node, NodeState
+from .models import BmcDriver, Node, NodeState
 
 NO_BMC = "none"  # the power_state filter's value for nodes without a BMC
 POWER_STATE_CHOICES = [(s.value, s.value.replace("-", " ").capitalize()) for s in PowerState] + [(NO_BMC, "No BMC")]
@@ -46,9 +47,9 @@ class NodeFilter(FilterSet):
         return queryset.filter(condition)
 
     def filter_pending_host_keys(self, queryset, name, value):
-        pending = Exists(HostKey.objects.filter(node=OuterRef("pk"), state=HostKeyState.PENDING))
+        pending = services.has_pending_host_keys()
         return queryset.filter(pending if value else ~pending)
 
     def filter_bmc_poll_error(self, queryset, name, value):
-        failed = Q(bmc__isnull=False) & ~Q(bmc__poll_error="")
+        failed = services.bmc_poll_failed()
         return queryset.filter(failed if value else ~failed)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import binascii
 
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import Exists, OuterRef, ProtectedError, Q
 from django.utils import timezone
 
 from apps.core import netpolicy
@@ -24,6 +24,16 @@ AUDITED_FIELDS = ["name", "address", "ssh_port", "ssh_user", "labels", "state", 
 
 def visible_nodes(user, action: str = "view"):
     return restrict(Node.objects.select_related("project", "bmc"), user, action)
+
+
+# The node conditions the dashboard counts and the node list filters on: one definition, so a
+# dashboard number and the list it links to cannot drift apart.
+def has_pending_host_keys():
+    return Exists(HostKey.objects.filter(node=OuterRef("pk"), state=HostKeyState.PENDING))
+
+
+def bmc_poll_failed():
+    return Q(bmc__isnull=False) & ~Q(bmc__poll_error="")
 
 
 def _fields(node: Node) -> dict:
