@@ -1,6 +1,7 @@
 """Pages: node list with bulk actions, node detail, import. Changes go through services/jobs."""
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import DetailView, ListView
@@ -138,8 +139,11 @@ class NodeActionView(LoginRequiredMixin, View):
             return [jobs.start_job(request.user, BULK_KINDS[action], {"nodes": [n.pk for n in nodes]})]
         if action in POWER_ACTIONS:
             # One power job per node: each BMC settles on its own and is followed on its own page.
-            return [jobs.start_job(request.user, "nodes.power", {"node": n.pk, "action": action}, target=n)
-                    for n in nodes]
+            # All or none: a node refused half-way rolls back the jobs before it (they are only
+            # enqueued once the transaction commits).
+            with transaction.atomic():
+                return [jobs.start_job(request.user, "nodes.power", {"node": n.pk, "action": action}, target=n)
+                        for n in nodes]
         raise InvalidInput({"action": ["Unknown bulk action."]})
 
     def _node_action(self, request, node, action):

@@ -88,3 +88,25 @@ def test_who_may_not_manage_gets_no_confirmation_page(client, make_user, node):
     resp = client.post("/nodes/actions/", {"action": "off", "nodes": ["gpu-01"]})
     assert resp.status_code == 302 and Job.objects.count() == 0
     assert _messages(resp)  # refused, said in words
+
+
+def test_a_confirmed_bulk_power_action_starts_all_or_none(client, root, node, monkeypatch):
+    """A refusal on a later node (here the job service refusing the second start) rolls back the
+    jobs already created for earlier ones: none is left queued for a half-done bulk action."""
+    from apps.core.errors import Forbidden
+    from apps.jobs import services as jobs
+
+    Node.objects.create(name="gpu-02", address="10.0.0.6")
+    real_start, started = jobs.start_job, []
+
+    def start_then_refuse(user, kind, params=None, **kwargs):
+        if started:
+            raise Forbidden("You may not manage node gpu-02.")
+        started.append(real_start(user, kind, params, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(jobs, "start_job", start_then_refuse)
+    client.force_login(root)
+    resp = client.post("/nodes/actions/", {"action": "off", "nodes": ["gpu-01", "gpu-02"], "confirm": "yes"})
+    assert resp.status_code == 302 and len(started) == 1
+    assert Job.objects.count() == 0
