@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.core.api.views import health_view
+from apps.core.preference_views import TableColumnsView
 from apps.core.search_views import SearchView
 from apps.core.views import DashboardView, metrics_view
 from apps.rbac.forms import LoginForm
@@ -37,6 +38,7 @@ urlpatterns = [
     path("keyvault/", include("apps.keyvault.urls")),
     path("audit/", include("apps.core.urls")),
     path("search/", SearchView.as_view(), name="search"),
+    path("preferences/columns/", TableColumnsView.as_view(), name="table-columns"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import django_filters
+from django import forms
 
 MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
 OFFSET_MESSAGE = "The time-zone offset must be between -15:59 and +15:59."
@@ -31,13 +32,34 @@ def offset_out_of_range(value: datetime) -> bool:
     return offset is not None and abs(offset) > MAX_UTC_OFFSET
 
 
+ANY_CHOICES = (("unknown", "Any"), ("true", "Yes"), ("false", "No"))
+
+
 class BoundedValuesFormMixin:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            _style(field.widget)
+
     def clean(self):
         cleaned = super().clean()
         for name, value in list(cleaned.items()):
             if any(offset_out_of_range(v) for v in _datetimes(value)):
                 self.add_error(name, OFFSET_MESSAGE)
         return self.cleaned_data
+
+
+def _style(widget) -> None:
+    """Bootstrap classes for the filter panel; a yes/no filter left alone reads "Any", not "Unknown"."""
+    if isinstance(widget, forms.NullBooleanSelect):
+        widget.choices = ANY_CHOICES
+    if isinstance(widget, forms.CheckboxInput):
+        css = "form-check-input"
+    elif isinstance(widget, forms.Select):
+        css = "form-select form-select-sm"
+    else:
+        css = "form-control form-control-sm"
+    widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
 
 
 class FilterSet(django_filters.FilterSet):

@@ -1,4 +1,4 @@
-"""Shared models: the audit log every app writes to."""
+"""Shared models: the audit log every app writes to, and per-user table settings."""
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -27,3 +27,17 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.actor_repr or 'system'} {self.action} {self.object_repr}"
+
+
+class TablePreference(models.Model):
+    """A user's choice of columns on one list page (a display setting, not a fleet change: no audit)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    table = models.CharField(max_length=100)
+    hidden_columns = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "table"], name="one_preference_per_table")]
+
+    def __str__(self):
+        return f"{self.user} {self.table}"

@@ -15,7 +15,7 @@ class NodeFilter(FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=NodeState.choices)
     label = django_filters.CharFilter(field_name="labels", lookup_expr="contains", method="filter_label")
     project = django_filters.CharFilter(field_name="project__name")
-    bmc_driver = django_filters.ChoiceFilter(field_name="bmc__driver", choices=BmcDriver.choices)
+    bmc_driver = django_filters.ChoiceFilter(field_name="bmc__driver", choices=BmcDriver.choices, label="BMC driver")
     power_state = django_filters.MultipleChoiceFilter(choices=POWER_STATE_CHOICES, method="filter_power_state",
                                                       label="Power state")
     pending_host_keys = django_filters.BooleanFilter(method="filter_pending_host_keys",

@@ -2,6 +2,7 @@
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.urls import reverse
 
 from .validators import validate_address, validate_labels, validate_node_name, validate_unix_user
 
@@ -43,6 +44,9 @@ class Node(models.Model):
 
     def __str__(self):
         return self.name
+
+    def get_absolute_url(self):
+        return reverse("nodes:detail", args=[self.pk])
 
 
 class HostKeyState(models.TextChoices):

@@ -2,12 +2,14 @@
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
-from django.views.generic import DetailView, ListView
+from django.urls import reverse, reverse_lazy
+from django.views.generic import DetailView
 
 from apps.core.errors import Forbidden, InvalidInput, ServiceError
-from apps.core.list_views import FilteredListMixin
+from apps.core.list_views import KitListView
 from apps.core.page_messages import report_service_error
 from apps.core.redirects import redirect_next, safe_next_url
 from apps.jobs import services as jobs
@@ -17,22 +19,41 @@ from apps.rbac.permissions import can
 from . import importer, services
 from .filters import NodeFilter
 from .models import HostKey, Node
+from .tables import NodeTable
 
 POWER_ACTIONS = ["on", "graceful-shutdown", "off", "reset", "cycle"]
 
 
-class NodeListView(FilteredListMixin, ListView):
+class NodeListView(KitListView):
     template_name = "nodes/node_list.html"
-    paginate_by = 100
     filterset_class = NodeFilter
+    table_class = NodeTable
+    page_title = "Nodes"
+    page_intro = "Machines reached over SSH, with their BMC and facts."
+    export_name = "nodes.csv"
+    bulk_url = reverse_lazy("nodes:bulk")
+    empty = {"title": "No nodes yet", "lab_hint": True,
+             "text": "A node is a machine the portal reaches over SSH (and its BMC, for power).",
+             "how": "Add one by hand, or import many from CSV, JSON or YAML."}
 
     def base_queryset(self):
-        return services.visible_nodes(self.request.user)
+        return services.visible_nodes(self.request.user).select_related("project", "bmc")
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["power_actions"] = POWER_ACTIONS
+        user = self.request.user
+        ctx["may_import"] = importer.may_import(user)
+        if ctx["may_import"]:
+            ctx["empty_action_url"], ctx["empty_action_label"] = reverse("nodes:import"), "Import nodes"
         return ctx
+
+    @property
+    def bulk_actions(self):
+        actions = [("test-connection", "Test connection", False), ("probe", "Probe facts", False)]
+        if self.request.user.has_perm("nodes.manage_node"):
+            actions += [(a, f"Power {a.replace('-', ' ')}" if a == "on" else DESTRUCTIVE_ACTIONS[a][0], a != "on")
+                        for a in POWER_ACTIONS]
+        return actions
 
 
 class NodeDetailView(LoginRequiredMixin, DetailView):
@@ -106,10 +127,13 @@ class NodeActionView(LoginRequiredMixin, View):
         return redirect_next(request, "nodes:detail", pk=pk) if pk else redirect_next(request, "nodes:list")
 
     def _selected(self, request, data) -> list[Node]:
+        # Rows of the list post their primary keys (`pk`); older forms and scripts post names (`nodes`).
+        pks = [pk for pk in data.getlist("pk") if pk.isdigit()]
         names = data.getlist("nodes")
-        if not names:
+        if not pks and not names:
             raise InvalidInput({"nodes": ["Select at least one node."]})
-        nodes = list(services.visible_nodes(request.user).filter(name__in=names).select_related("bmc"))
+        wanted = Q(pk__in=pks) | Q(name__in=names)
+        nodes = list(services.visible_nodes(request.user).filter(wanted).select_related("bmc"))
         if not nodes:
             raise InvalidInput({"nodes": ["None of the selected nodes exists or is visible to you."]})
         return nodes

@@ -59,7 +59,10 @@ PAGES = {
                                             writes="admin", reveals="admin")},
     "/favicon.ico": {"GET": {"*": 302, "anonymous": "302 -> /static/favicon.svg"}},  # to the vendored SVG, for everyone
     "/metrics": {"GET": {"*": 200, "anonymous": 403}},  # staff may scrape; everyone in the matrix is staff
-    "/search/": {"GET": OPEN},  # every role searches; each sees only the rows its lists show
+    "/search/": {"GET": OPEN},
+    # A personal display setting (which columns a list shows), not a change to the fleet: no audit entry.
+    "/preferences/columns/": {"POST": Case({"*": 302}, body={"table": "nodes.NodeTable", "columns": ["address"]},
+                                           writes=NO_ONE)},  # every role searches; each sees only the rows its lists show
     "/nodes/": {"GET": OPEN},
     "/nodes/actions/": {"GET": {"*": 302},  # no destructive action named: back to the list
                         "POST": Case({"*": 302}, body={"action": "probe", "nodes": ["{node}"]}, writes=OPS)},
