@@ -1,4 +1,4 @@
-"""The API a job handler uses to report: step(), log(), progress(), host_result().
+"""The API a job handler uses to report: step(), log(), progress(), host_result(), waiting().
 
 Every call persists an event and publishes it. step() and check_cancelled() honour a cancel
 request, so cancelling stops the work between steps.
@@ -32,6 +32,7 @@ class JobRunner:
     CANCEL_POLL_INTERVAL = 0.25
     LOG_FLUSH_INTERVAL = 0.01
     LOG_BATCH_MAX = 500
+    WAIT_REPORT_INTERVAL = 1.0
 
     def __init__(self, job: Job):
         self.job = job
@@ -143,6 +144,26 @@ class JobRunner:
         while (left := deadline - time.monotonic()) > 0:
             self.check_cancelled(force=True)
             time.sleep(min(left, self.CANCEL_POLL_INTERVAL))
+
+    def waiting(self, what: str, deadline_s: float, *, start: int = 0, end: int = 99):
+        """The sleep function for a wait loop (a client's poll-until-ready): it honours cancel and,
+        at most every WAIT_REPORT_INTERVAL, moves the progress bar from `start` towards `end` as the
+        deadline is used up, saying what the job waits for and for how long it has waited."""
+        began = time.monotonic()
+        last_report = began
+
+        def sleep(seconds: float) -> None:
+            nonlocal last_report
+            self.sleep(seconds)
+            now = time.monotonic()
+            if now - last_report >= self.WAIT_REPORT_INTERVAL:
+                last_report = now
+                waited = now - began
+                share = min(1.0, waited / deadline_s) if deadline_s > 0 else 1.0
+                self.progress(start + (end - start) * share,
+                              f"Waiting for {what}: {waited:.0f} s of at most {deadline_s:g} s")
+
+        return sleep
 
 
 def _clamp(value):

@@ -212,8 +212,9 @@ def power(runner, params, target):
         before = client.power_state()
         runner.log(f"power state before: {before}", host=node.name)
         client.power(action)
-        runner.step(f"Waiting for power {desired} (deadline {params['deadline']:g} s)")
-        waited = wait_for_power(client, desired, params["deadline"])
+        runner.step(f"Waiting for power {desired} (deadline {params['deadline']:g} s)", progress=10)
+        waited = wait_for_power(client, desired, params["deadline"],
+                                sleep=runner.waiting(f"power {desired}", params["deadline"], start=10))
     except remote.NodeUnavailable as exc:
         raise JobFailed(str(exc)) from None
     except BmcError as exc:

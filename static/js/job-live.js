@@ -12,6 +12,7 @@
     live: document.getElementById("job-live"),
     bar: document.getElementById("job-progress"),
     barText: document.getElementById("job-progress-text"),
+    waiting: document.getElementById("job-waiting"),
     error: document.getElementById("job-error"),
     steps: document.getElementById("job-steps"),
     hosts: document.querySelector("#job-hosts tbody"),
@@ -128,7 +129,12 @@
         stampTimes(data.status || ev.message, ev.ts);
         if (data.error) { els.error.textContent = data.error; els.error.hidden = false; }
         break;
+      case "progress":
+        // A wait reports what it waits for (runner.waiting); a new step or the end clears it.
+        if (els.waiting) els.waiting.textContent = ev.message || "";
+        break;
       case "step": {
+        if (els.waiting) els.waiting.textContent = "";
         els.step.textContent = ev.message;
         // Never ahead of this browser's clock, so a server clock ahead of it shows 0 s, not less.
         stepSince = Math.min(Date.now(), Date.parse(ev.ts));
@@ -156,6 +162,7 @@
         break;
     }
     if (FINAL.includes(data.status)) {
+      if (els.waiting) els.waiting.textContent = "";
       const cur = els.steps.querySelector("li.current");
       if (cur) { cur.className = data.status === "succeeded" ? "done" : "stopped"; stepTook(cur, ev.ts); }
     }

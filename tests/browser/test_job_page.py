@@ -180,3 +180,24 @@ def test_buttons_follow_the_state_and_the_log_filters_live(live_worker, live_ser
     page.add_script_tag(path=str(AXE))
     violations = page.evaluate(AXE_RUN)
     assert violations == [], "\n".join(violations)
+
+
+def test_a_long_wait_moves_the_bar_and_says_what_it_waits_for(live_worker, live_server_url, make_user, page):
+    from apps.jobs.runner import JobRunner
+
+    user = make_user("ops")
+    job = Job.objects.create(kind="nodes.power", status="running", requester=user)
+    login(page, live_server_url, "ops")
+    page.goto(f"{live_server_url}/jobs/{job.pk}/")
+    expect(page.locator("#job-live")).not_to_have_text("○ offline", timeout=WAIT_MS)
+    with JobRunner(job) as runner:
+        runner.WAIT_REPORT_INTERVAL = 0
+        runner.step("Waiting for power on (deadline 300 s)", progress=10)
+        sleep = runner.waiting("power on", 0.4, start=10)
+        for _ in range(3):
+            sleep(0.1)
+        expect(page.locator("#job-waiting")).to_have_text(re.compile(r"^Waiting for power on: \d s of at most 0.4 s$"))
+        bar = int(page.locator("#job-progress").get_attribute("aria-valuenow"))
+        assert 10 < bar <= 99
+        runner.step("Done")
+    expect(page.locator("#job-waiting")).to_have_text("")
