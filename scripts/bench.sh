@@ -40,3 +40,4 @@ mkdir -p "$AIMATRIX_VAR_DIR" bench/results
 .venv/bin/python -m bench.live_progress --out bench/results/live_progress.json "$@"
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.identity --out bench/results/identity.json
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.nodes --out bench/results/nodes.json
+AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.pages --out bench/results/pages.json
