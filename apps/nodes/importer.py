@@ -177,6 +177,48 @@ def import_rows(user, rows: list[dict]) -> list[Node]:
 
 
 @dataclass
+class ImportPreview:
+    """What an import would do, found without writing anything."""
+
+    total: int
+    to_create: list[dict]  # the rows that would become nodes (as in the file)
+    refused: list[dict]  # {"row", "name", "errors": {field: [messages]}}
+    existing: list[str]  # names in the file that are nodes already
+    checked_in_full: bool  # False for a file a job imports: its job checks every field
+
+    @property
+    def importable(self) -> bool:
+        return not self.refused  # one bad row imports nothing
+
+
+def preview(user, content: str, fmt: str) -> ImportPreview:
+    """start_import without the writes: permission before parsing, then the same parse and the
+    same row checks. A file too large to import at once is checked by its job; here only the
+    names (twice in the file, or existing already), so the request stays short."""
+    check_may_import(user)
+    rows = parse(content, fmt)
+    names = [row["name"] for row in rows if isinstance(row.get("name"), str)]
+    existing = sorted(Node.objects.filter(name__in=names).values_list("name", flat=True))
+    checked_in_full = len(rows) <= settings.NODES_IMPORT_SYNC_MAX_ROWS
+    if checked_in_full:
+        refused = validate(user, rows)[1]
+    else:
+        refused, seen, taken = [], set(), set(existing)
+        for number, row in enumerate(rows, start=1):
+            name = row.get("name") if isinstance(row.get("name"), str) else None
+            problem = ("A node of this name exists already." if name in taken else
+                       "Appears twice in this file." if name in seen else
+                       "Every node needs a name." if name is None else None)
+            seen.add(name)
+            if problem:
+                refused.append({"row": number, "name": name, "errors": {"name": [problem]}})
+    bad = {r["row"] for r in refused}
+    to_create = [row for number, row in enumerate(rows, start=1) if number not in bad]
+    return ImportPreview(total=len(rows), to_create=to_create, refused=refused, existing=existing,
+                         checked_in_full=checked_in_full)
+
+
+@dataclass
 class ImportStarted:
     """Either the nodes created at once, or the job that imports a large file."""
 

@@ -103,6 +103,46 @@ def delete_node(actor, node: Node) -> None:
         raise Conflict(f"Node {node.name} is still in use; remove it from its cluster first.") from None
 
 
+def has_bmc(node: Node) -> bool:
+    return hasattr(node, "bmc")  # the reverse one-to-one raises (an AttributeError) when there is none
+
+
+def deletion_effects(node: Node) -> dict:
+    """What goes with a node when it is deleted, and what stands in the way (protected rows, e.g.
+    cluster membership): said on the confirmation page before anything happens."""
+    from django.db import router
+    from django.db.models.deletion import Collector
+
+    blockers = []
+    try:
+        Collector(using=router.db_for_write(Node)).collect([node])
+    except ProtectedError as exc:
+        blockers = sorted({f"{obj._meta.verbose_name} {obj}" for obj in exc.protected_objects})
+    return {"host_keys": node.host_keys.count(), "bmc": has_bmc(node), "events": node.events.count(),
+            "blockers": blockers}
+
+
+def delete_nodes(actor, nodes: list[Node]) -> int:
+    """Delete all of them or none; one audit entry per node (by delete_node)."""
+    with transaction.atomic():
+        for node in nodes:
+            delete_node(actor, node)
+    return len(nodes)
+
+
+def labels_in_use(user, limit: int = 200) -> list[str]:
+    """The labels on the nodes the user sees: suggestions for the label field."""
+    from django.db import connection
+    from django.db.models import F, Func
+
+    nodes = visible_nodes(user).order_by()
+    if connection.vendor == "postgresql":
+        each = nodes.annotate(label=Func(F("labels"), function="jsonb_array_elements_text"))
+        return list(each.values_list("label", flat=True).distinct().order_by("label")[:limit])
+    found = {label for labels in nodes.values_list("labels", flat=True) for label in labels or []}
+    return sorted(found)[:limit]
+
+
 def _validate(node: Node) -> None:
     from django.core.exceptions import ValidationError
 
@@ -201,3 +241,19 @@ def set_bmc(actor, node: Node, *, driver, address, credential, port=None, system
                  after={"driver": driver, "address": address, "port": port, "system_id": system_id,
                         "credential": secret.name})
     return bmc
+
+
+@transaction.atomic
+def remove_bmc(actor, node: Node) -> None:
+    """Detach the node's BMC: power actions and polls stop; the credential secret stays."""
+    from .models import Bmc
+
+    if not can(actor, node, "manage"):
+        raise Forbidden("You may not manage this node's BMC.")
+    bmc = Bmc.objects.filter(node=node).select_related("credential").first()
+    if bmc is None:
+        raise Conflict(f"Node {node.name} has no BMC.")
+    before = {"driver": bmc.driver, "address": bmc.address, "port": bmc.port, "system_id": bmc.system_id,
+              "credential": bmc.credential.name}
+    bmc.delete()
+    record_audit("node.bmc_remove", actor=actor, obj=node, before=before)

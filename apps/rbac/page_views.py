@@ -155,6 +155,9 @@ class BulkAction:
     run: Callable
     consequence: str = ""
     destructive: bool = False
+    # check(user, objects) raises a ServiceError before the confirmation page is shown: nobody is
+    # asked to confirm what they will be refused.
+    check: Callable | None = None
 
 
 class KitBulkView(LoginRequiredMixin, View):
@@ -164,9 +167,14 @@ class KitBulkView(LoginRequiredMixin, View):
     actions: dict[str, BulkAction] = {}
     list_url = "dashboard"
     noun = "object"
+    confirm_template_name = "kit/confirm_page.html"
 
     def visible_queryset(self):
         raise NotImplementedError
+
+    def confirm_context(self, name: str, action: BulkAction, objects: list) -> dict:
+        """Extra context for an app's own confirmation template (extending kit/confirm_page.html)."""
+        return {}
 
     def post(self, request):
         back = safe_next_url(request, self.list_url)
@@ -182,8 +190,15 @@ class KitBulkView(LoginRequiredMixin, View):
         if not objects:
             messages.error(request, f"Select at least one {self.noun} first.")
             return redirect(back)
+        if action.check is not None:
+            try:
+                action.check(request.user, objects)
+            except ServiceError as exc:
+                report_service_error(request, exc)
+                return redirect(back)
         if action.destructive and request.POST.get(CONFIRM_FIELD) != "yes":
-            return render(request, "kit/confirm_page.html", {
+            return render(request, self.confirm_template_name, {
+                **self.confirm_context(request.POST["action"], action, objects),
                 "page_title": f"{action.label} {len(objects)} {self.noun}{'s' if len(objects) != 1 else ''}?",
                 "consequence": action.consequence, "objects": objects, "danger": True,
                 "confirm_label": action.label, "cancel_url": back,

@@ -67,11 +67,31 @@ PAGES = {
     "/nodes/actions/": {"GET": {"*": 302},  # no destructive action named: back to the list
                         "POST": Case({"*": 302}, body={"action": "probe", "nodes": ["{node}"]}, writes=OPS)},
     "/nodes/import/": {"GET": {OPS: 200, OTHER: 200, "*": 403},  # the form only for who may import
+                       # `step=commit` imports; without it the page previews and writes nothing.
                        "POST": Case({OPS: 302, "*": 403},
-                                    body={"format": "json", "content": '[{{"name": "imp-{role}", '
-                                                                       '"address": "10.0.0.8"}}]'},
+                                    body={"format": "json", "step": "commit",
+                                          "content": '[{{"name": "imp-{role}", "address": "10.0.0.8"}}]'},
                                     writes=OPS)},
+    # other-project may add nodes to its own project only: the form asks for one (400 next to the field).
+    "/nodes/add/": {"GET": {OPS: 200, OTHER: 200, "*": 403},
+                    "POST": Case({OPS: 302, OTHER: 400, "*": 403}, writes=OPS,
+                                 body={"name": "page-{role}", "address": "10.0.0.10", "ssh_port": "22",
+                                       "ssh_user": "root", "labels": "gpu, page"})},
     "/nodes/{pk}/": {"GET": {SEE: 200, "*": 404}},
+    "/nodes/{pk}/edit/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                          "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, writes=OPS,
+                                       body={"name": "{node}", "address": "10.0.0.7", "ssh_port": "22",
+                                             "ssh_user": "root", "labels": "edited"})},
+    "/nodes/{pk}/delete/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                            "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, body={"confirm": "yes"}, writes=OPS)},
+    "/nodes/{pk}/bmc/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                         "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, writes=OPS,
+                                      body={"bmc_driver": "ipmi", "bmc_address": "10.0.0.20",
+                                            "bmc_credential": "matrix-bmc"})},
+    # The world's node has no BMC: the page says so and goes back to the node; nothing is written.
+    "/nodes/{pk}/bmc/remove/": {"GET": {OPS: 302, MEMBER: 403, "*": 404},
+                                "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, body={"confirm": "yes"},
+                                             writes=NO_ONE)},
     "/nodes/{pk}/actions/": {"GET": {SEE: 302, "*": 404},  # no destructive action named: back to the node
                              "POST": Case({SEE: 302, "*": 404}, body={"action": "probe"}, writes=OPS)},
     "/projects/": {"GET": OPEN},
@@ -192,7 +212,8 @@ ADMIN_SITE = {
     "/admin/jobs/job/start/{kind}/": {"GET": {"*": 302}, "POST": Case({"*": 302}, writes=OPS)},
     "/admin/nodes/node/import/": {
         "GET": {OPS: 200, OTHER: 200, "*": 403},  # other-project may import into its own project
-        "POST": Case({OPS: 302, "*": 403}, body={"format": "json", "content": f"[{NODE}]"}, writes=OPS)},
+        "POST": Case({OPS: 302, "*": 403}, body={"format": "json", "step": "commit", "content": f"[{NODE}]"},
+                     writes=OPS)},
 }
 
 READ_ONLY = {"add": {"*": 403}, "delete": {"*": 403}, "add_post": Case({"*": 403}, writes=NO_ONE),

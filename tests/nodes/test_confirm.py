@@ -28,7 +28,7 @@ def test_empty_bulk_selection_is_a_readable_message(client, root):
     client.force_login(root)
     resp = client.post("/nodes/actions/", {"action": "probe"}, follow=True)
     html = resp.content.decode()
-    assert "nodes: Select at least one node." in html
+    assert "Select at least one node first." in html
     assert "{&#x27;nodes&#x27;" not in html and "{'nodes'" not in html
     assert Job.objects.count() == 0
 
@@ -74,7 +74,9 @@ def test_bulk_power_off_lists_nodes_then_starts_one_job_each(client, root, node)
     first = client.post("/nodes/actions/", {"action": "off", "nodes": ["gpu-01", "gpu-02"]})
     html = first.content.decode()
     assert first.status_code == 200 and "Power off 2 nodes?" in html
-    assert 'name="nodes" value="gpu-01"' in html and 'name="nodes" value="gpu-02"' in html
+    # The confirmation carries the nodes by primary key, and names each one.
+    assert f'name="pk" value="{node.pk}"' in html and f'name="pk" value="{other.pk}"' in html
+    assert ">gpu-01</a>" in html and ">gpu-02</a>" in html
     assert "No BMC configured for gpu-01, gpu-02" in html
     assert Job.objects.count() == 0
     done = client.post("/nodes/actions/", {"action": "off", "nodes": ["gpu-01", "gpu-02"], "confirm": "yes"})
