@@ -23,8 +23,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from .ipnet import IPAddress, IPNetwork, containing, parse_network, unmapped
+
 
 _SPECIAL = [ipaddress.ip_network(n) for n in ("127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10",
                                                  "0.0.0.0/8", "::/128", "224.0.0.0/4", "ff00::/8")]
@@ -48,10 +48,6 @@ class Unresolvable(AddressRefused):
     """A host name that does not resolve (or not within RESOLVE_TIMEOUT)."""
 
 
-def parse_network(text: str) -> IPNetwork:
-    return ipaddress.ip_network(text.strip(), strict=False)
-
-
 def managed_networks() -> list[IPNetwork]:
     """The configured networks, plus those listed in MANAGED_NETWORKS_DIR/*.txt (the local lab
     publishes its own there while it is up, so running processes see it without a restart)."""
@@ -69,10 +65,6 @@ def managed_networks() -> list[IPNetwork]:
         except ValueError:
             continue  # the setting is checked at start-up; a bad line in a file widens nothing
     return networks
-
-
-def _unmapped(ip: IPAddress) -> IPAddress:
-    return getattr(ip, "ipv4_mapped", None) or ip
 
 
 def own_addresses() -> frozenset:
@@ -105,16 +97,16 @@ def own_addresses() -> frozenset:
 
 def refusal(ip: IPAddress, networks: list[IPNetwork] | None = None) -> str | None:
     """Why the portal may not send traffic to `ip`, or None when it may."""
-    ip = _unmapped(ip)
+    ip = unmapped(ip)
     networks = managed_networks() if networks is None else networks
-    containing = [n for n in networks if n.version == ip.version and ip in n]
-    if not containing:
+    inside = containing(ip, networks)
+    if not inside:
         listed = ", ".join(str(n) for n in networks) or "none configured"
         return f"{ip} is outside the managed networks ({listed})"
-    special = next((s for s in _SPECIAL if s.version == ip.version and ip in s), None)
-    if special is not None and not any(n.subnet_of(special) for n in containing):
+    special = next(iter(containing(ip, _SPECIAL)), None)
+    if special is not None and not any(n.subnet_of(special) for n in inside):
         return f"{ip} is a loopback, link-local or otherwise special address; list it in the managed networks to allow it"
-    if ip in own_addresses() and not any(n.num_addresses == 1 for n in containing):
+    if ip in own_addresses() and not any(n.num_addresses == 1 for n in inside):
         return f"{ip} is an address of the portal itself; list it as a single host to allow it"
     return None
 
@@ -122,7 +114,7 @@ def refusal(ip: IPAddress, networks: list[IPNetwork] | None = None) -> str | Non
 def resolve(host: str, port: int | None = None) -> list[IPAddress]:
     """Every address `host` resolves to (an IP literal is itself). Raises Unresolvable."""
     try:
-        return [_unmapped(ipaddress.ip_address(host))]
+        return [unmapped(ipaddress.ip_address(host))]
     except ValueError:
         pass
     # getaddrinfo has no deadline of its own: wait for it in a small pool, at most RESOLVE_TIMEOUT.
@@ -135,7 +127,7 @@ def resolve(host: str, port: int | None = None) -> list[IPAddress]:
         raise Unresolvable(f"{host} does not resolve ({getattr(exc, 'strerror', None) or exc})") from None
     ordered = []
     for info in infos:
-        ip = _unmapped(ipaddress.ip_address(info[4][0].split("%")[0]))
+        ip = unmapped(ipaddress.ip_address(info[4][0].split("%")[0]))
         if ip not in ordered:
             ordered.append(ip)
     return ordered

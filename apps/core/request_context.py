@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from .ipnet import IPAddress, containing, unmapped
+
 # A real proxy path is a few hops long; a longer header only costs work.
 MAX_FORWARDED_HOPS = 20
 
@@ -82,9 +83,7 @@ def parse_address(raw) -> IPAddress | None:
         address = ipaddress.ip_address(text.partition("%")[0])
     except ValueError:
         return None
-    if address.version == 6 and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
+    return unmapped(address)
 
 
 @functools.lru_cache(maxsize=8)
@@ -93,4 +92,4 @@ def _networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddre
 
 
 def _is_trusted(address: IPAddress, networks) -> bool:
-    return any(address.version == net.version and address in net for net in networks)
+    return bool(containing(address, networks))

@@ -10,10 +10,11 @@ change sends a credential elsewhere.
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 
 from django.core.exceptions import ValidationError
+
+from apps.core.ipnet import containing, parse_network, unmapped
 
 MAX_ENTRIES = 64
 _NAME = re.compile(r"^(\*\.)?(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -26,7 +27,7 @@ class DestinationRefused(ValueError):
 
 def _network(entry: str):
     try:
-        return ipaddress.ip_network(entry, strict=False)
+        return parse_network(entry)
     except ValueError:
         return None
 
@@ -63,7 +64,7 @@ def check(secret_name: str, entries: list[str], host: str, addresses) -> None:
     if any(_network(e) is None and _name_matches(e, host) for e in entries):
         return
     networks = [n for n in (_network(e) for e in entries) if n is not None]
-    outside = [ip for ip in addresses if not any(n.version == ip.version and ip in n for n in networks)]
+    outside = [ip for ip in addresses if not containing(unmapped(ip), networks)]
     if addresses and not outside:
         return
     shown = host if [str(a) for a in addresses] == [host] else \
