@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.validators import RegexValidator
 from django.db import models
+from django.urls import reverse
 
 slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]{0,62}$",
                                 "Use 1-63 lowercase letters, digits and '-', starting with a letter or digit.")
@@ -29,6 +30,9 @@ class Project(models.Model):
 
     def __str__(self):
         return self.name
+
+    def get_absolute_url(self):
+        return reverse("rbac:project", args=[self.pk])
 
     # Objects owned by a project are visible to its members (see apps.rbac.permissions).
     rbac_project_field = "pk"

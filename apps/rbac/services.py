@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Model, ProtectedError
+from django.db.models import PROTECT, Model, ProtectedError
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -74,6 +74,26 @@ def update_project(actor, project: Project, **changes) -> Project:
     project.save()
     record_audit("project.update", actor=actor, obj=project, before=before, after=_project_fields(project))
     return project
+
+
+def visible_projects(actor):
+    """The projects `actor` may see (the permission layer's rule), for lists and pages."""
+    return restrict(Project.objects.all(), actor, "view")
+
+
+def delete_blockers(project: Project) -> list[tuple[str, int]]:
+    """(what, how many) of the rows that keep the project from being deleted: every model that
+    points at projects with on_delete=PROTECT (nodes, secrets, later allocations...), found
+    through the model graph so rbac imports no higher app."""
+    blockers = []
+    for relation in Project._meta.related_objects:
+        if relation.on_delete is not PROTECT or relation.many_to_many:
+            continue
+        count = relation.related_model._default_manager.filter(**{relation.field.name: project}).count()
+        if count:
+            meta = relation.related_model._meta
+            blockers.append((str(meta.verbose_name if count == 1 else meta.verbose_name_plural), count))
+    return sorted(blockers)
 
 
 @transaction.atomic

@@ -33,6 +33,8 @@ NO_ONE = ""  # writes= nobody
 
 
 GRANT = {"object_type": "keyvault.secret", "object_id": "{secret_id}", "permission": "view"}
+PROJECT_FORM = {"admin": 200, "sre,project-member": 403, "*": 404}
+PROJECT_POST = {"admin": 302, "sre,project-member": 403, "*": 404}
 PAGES = {
     "/": {"GET": OPEN},
     "/accounts/login/": {"GET": {"*": 200, "anonymous": 200},
@@ -96,11 +98,29 @@ PAGES = {
                              "POST": Case({SEE: 302, "*": 404}, body={"action": "probe"}, writes=OPS)},
     "/projects/": {"GET": OPEN},
     "/projects/{pk}/": {"GET": {SEE: 200, "*": 404}},
-    # Granting needs manage on the object and on the project: admin. sre sees the project (refused
-    # with a message); a steward of the object may revoke, and sre stewards nodes.
-    "/projects/{pk}/grants/": {"POST": Case({SEE: 302, "*": 404}, writes="admin", body=GRANT)},
+    # Only admin creates projects (rbac.add_project); the creator becomes the first owner.
+    "/projects/new/": {"GET": {"admin": 200, "*": 403},
+                       "POST": Case({"admin": 302, "*": 403}, body={"name": "page-{role}"}, writes="admin")},
+    # Editing, deleting and the member and grant forms need change/delete/manage on the project:
+    # admin (and the project's owners). sre and the plain member see it: 403; the rest: 404.
+    "/projects/{pk}/edit/": {"GET": PROJECT_FORM,
+                             "POST": Case(PROJECT_POST, body={"description": "edited"}, writes="admin")},
+    "/projects/{pk}/delete/": {"GET": PROJECT_FORM,
+                               "POST": Case(PROJECT_POST, body={"confirm": "yes"}, writes="admin")},
+    "/projects/{pk}/members/": {"GET": PROJECT_FORM,
+                                "POST": Case(PROJECT_POST, body={"username": "matrix-other", "role": "member"},
+                                             writes="admin")},
+    "/projects/{pk}/members/{username}/": {"GET": PROJECT_FORM,
+                                           "POST": Case(PROJECT_POST, body={"role": "viewer"}, writes="admin")},
+    "/projects/{pk}/members/{username}/remove/": {"GET": PROJECT_FORM,
+                                                  "POST": Case(PROJECT_POST, body={"confirm": "yes"},
+                                                               writes="admin")},
+    # Granting needs manage on the object and on the project: admin. A steward of the object may
+    # revoke, and sre stewards nodes; the plain member is refused with a message (no entry).
+    "/projects/{pk}/grants/": {"GET": PROJECT_FORM, "POST": Case(PROJECT_POST, writes="admin", body=GRANT)},
     "/projects/{pk}/grants/{grant_id}/revoke/": {"GET": {SEE: 200, "*": 404},
-                                                "POST": Case({SEE: 302, "*": 404}, writes=OPS)},
+                                                "POST": Case({SEE: 302, "*": 404}, body={"confirm": "yes"},
+                                                             writes=OPS)},
 }
 
 NODE = '{{"name": "api-{role}", "address": "10.0.0.9"}}'

@@ -105,9 +105,12 @@ def test_grants_page_adds_and_revokes_after_confirmation(world, client):
     revoke_url = f"/projects/{team.pk}/grants/{grant.id}/revoke/"
     assert revoke_url in html
     confirm = client.get(revoke_url)
-    assert confirm.status_code == 200 and 'id="revoke-form"' in confirm.content.decode()
+    assert confirm.status_code == 200 and "will no longer have view on shared" in confirm.content.decode()
+    assert 'name="confirm" value="yes"' in confirm.content.decode()
     assert services.list_grants(world["root"], team)  # a GET revokes nothing
-    assert client.post(revoke_url).status_code == 302
+    assert client.post(revoke_url).status_code == 200  # a POST without the confirmation asks again
+    assert services.list_grants(world["root"], team)
+    assert client.post(revoke_url, {"confirm": "yes"}).status_code == 302
     assert not services.list_grants(world["root"], team)
     assert [a for a, _ in _grant_audit()] == ["grant.add", "grant.remove"]
 
@@ -117,8 +120,9 @@ def test_grants_page_adds_and_revokes_after_confirmation(world, client):
     client.force_login(member)
     html = client.get(page).content.decode()
     assert 'id="grant-list"' in html and 'id="grant-form"' not in html
-    client.post(f"/projects/{team.pk}/grants/", {"object_type": "rbac.project", "object_id": str(shared.pk),
-                                                 "permission": "view"})
+    refused = client.post(f"/projects/{team.pk}/grants/", {"object_type": "rbac.project",
+                                                           "object_id": str(shared.pk), "permission": "view"})
+    assert refused.status_code == 403
     assert not services.list_grants(world["root"], team) and len(_grant_audit()) == 2
 
 
