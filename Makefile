@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install run test lab lab-down bench clean vendor
+.PHONY: help install run test lab lab-down bench screenshots clean vendor
 
 help:
 	@echo "make run       install, migrate, create the admin, start web + worker + beat"
@@ -11,6 +11,7 @@ help:
 	@echo "make lab       bring up the local lab services and register them"
 	@echo "make lab-down  stop the lab"
 	@echo "make bench     run the benchmarks, JSON results under bench/results/"
+	@echo "make screenshots  main pages at desktop and phone width into var/screenshots/"
 	@echo "make install   install apt packages (as root), .venv and requirements"
 	@echo "make vendor    re-fetch the pinned front-end packages from npm into static/vendor/"
 
@@ -32,8 +33,11 @@ lab-down:
 bench:
 	scripts/bench.sh $(ARGS)
 
+screenshots:
+	scripts/screenshots.sh $(ARGS)
+
 vendor:
 	python3 scripts/vendor_assets.py
 
 clean:
-	rm -rf var/test var/bench staticfiles
+	rm -rf var/test var/bench var/screenshots-services staticfiles
