@@ -105,7 +105,7 @@ class NodeForm(forms.ModelForm):
         self.fields["ssh_credential"].empty_label = "— none —"
         projects = projects_to_act_in(user, Node, "add")
         if node is not None and node.project_id:
-            projects = projects | type(projects.model).objects.filter(pk=node.project_id)
+            projects = projects | projects.model.objects.filter(pk=node.project_id)
         self.fields["project"].queryset = projects.distinct().order_by("name")
         if may_act_in_project(user, Node, None, "add"):
             self.fields["project"].empty_label = "— none (operators only) —"
@@ -140,10 +140,10 @@ class BmcForm(forms.Form):
     def __init__(self, *args, user, node: Node, **kwargs):
         bmc = node.bmc if hasattr(node, "bmc") else None
         if bmc is not None:
-            kwargs.setdefault("initial", {
+            kwargs["initial"] = {
                 "bmc_driver": bmc.driver, "bmc_address": bmc.address, "bmc_port": bmc.port,
                 "bmc_credential": bmc.credential.name, "bmc_system_id": bmc.system_id,
-                "bmc_verify_tls": bmc.verify_tls})
+                "bmc_verify_tls": bmc.verify_tls, **(kwargs.get("initial") or {})}
         super().__init__(*args, **kwargs)
         self.fields["bmc_credential"].queryset = usable_secrets(user, bmc.credential if bmc else None)
         _styled(self)

@@ -190,7 +190,8 @@ def test_import_job_refuses_rows_changed_on_disk(admin, no_enqueue, settings):
 
 def test_large_import_from_the_page_follows_the_job(admin, client, no_enqueue, settings):
     client.force_login(admin)
-    resp = client.post("/nodes/import/", {"format": "csv", "content": csv_rows(settings.NODES_IMPORT_SYNC_MAX_ROWS + 1)})
+    resp = client.post("/nodes/import/", {"format": "csv", "step": "commit",
+                                          "content": csv_rows(settings.NODES_IMPORT_SYNC_MAX_ROWS + 1)})
     job = Job.objects.get(kind="nodes.import")
     assert resp.status_code == 302 and resp["Location"] == f"/jobs/{job.pk}/"
 

@@ -129,7 +129,11 @@ def test_node_pages(admin, client):
 def test_admin_import_and_actions(admin, client):
     client.force_login(admin)
     assert 'href="/admin/nodes/node/import/"' in client.get("/admin/nodes/node/").content.decode()
-    resp = client.post("/admin/nodes/node/import/", {"format": "yaml", "content": "- {name: a1, address: 10.0.0.1}\n"})
+    rows = {"format": "yaml", "content": "- {name: a1, address: 10.0.0.1}\n"}
+    preview = client.post("/admin/nodes/node/import/", rows)  # the same page: a preview first
+    assert preview.status_code == 200 and ">Import 1 node</button>" in preview.content.decode()
+    assert not Node.objects.exists()
+    resp = client.post("/admin/nodes/node/import/", {**rows, "step": "commit"})
     assert resp.status_code == 302 and Node.objects.filter(name="a1").exists()
     resp = client.post("/admin/nodes/node/", {"action": "test_connection",
                                               "_selected_action": [Node.objects.get(name="a1").pk]})
