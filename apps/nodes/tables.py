@@ -28,6 +28,7 @@ class NodeTable(KitTable):
         sequence = ("select", "name", "address", "state", "labels", "hardware", "project", "bmc", "power",
                     "last_seen")
         empty_text = "No node matches these filters."
+        attrs = {**KitTable.Meta.attrs, "id": "nodes"}
 
     def render_address(self, record):
         return f"{record.address}:{record.ssh_port}"

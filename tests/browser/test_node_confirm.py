@@ -22,19 +22,19 @@ def test_bulk_power_cycle_confirms_then_runs(live_worker, live_server_url, fleet
     login(page, live_server_url, ADMIN)
     page.goto(f"{live_server_url}/nodes/")
     for name in names:
-        page.check(f'#nodes input[name="nodes"][value="{name}"]')
+        page.check(f'#nodes input[name="pk"][value="{fleet["nodes"][name].pk}"]')
     with page.expect_navigation(url=re.compile(r"/nodes/actions/$")):
         page.click('form[action="/nodes/actions/"] button[name="action"][value="cycle"]')
 
     expect(page.locator("h1")).to_have_text("Power cycle 3 nodes?")
     expect(page.locator("#confirm-effect")).to_contain_text("turns the power off and on again")
-    expect(page.locator("#confirm-targets li")).to_have_count(3)
+    expect(page.locator(".kit-confirm-objects li")).to_have_count(3)
     for name in names:
-        expect(page.locator("#confirm-targets")).to_contain_text(name)
+        expect(page.locator(".kit-confirm-objects")).to_contain_text(name)
     assert Job.objects.count() == 0  # asking started nothing
 
     with page.expect_navigation(url=re.compile(r"/jobs/$")):
-        page.click("#confirm-yes")
+        page.click('button[name="confirm"][value="yes"]')
     expect(page.locator(".messages")).to_contain_text("Started 3 jobs.")
     jobs = list(Job.objects.filter(kind="nodes.power"))
     assert sorted(j.target_repr for j in jobs) == names and {j.params["action"] for j in jobs} == {"cycle"}

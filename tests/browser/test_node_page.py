@@ -48,9 +48,9 @@ def test_bulk_connection_test_streams_host_results(live_worker, live_server_url,
     navigations: list[str] = []
 
     page.goto(f"{live_server_url}/nodes/")
-    expect(page.locator('#nodes input[name="nodes"]')).to_have_count(3)
+    expect(page.locator('#nodes input[name="pk"]')).to_have_count(3)
     for name in names:
-        page.check(f'#nodes input[name="nodes"][value="{name}"]')
+        page.check(f'#nodes input[name="pk"][value="{fleet["nodes"][name].pk}"]')
     job_id, rendered_status = land_on_job(
         page, lambda: page.click('form[action="/nodes/actions/"] button[name="action"][value="test-connection"]'))
     page.on("framenavigated", lambda frame: frame == page.main_frame and navigations.append(frame.url))
