@@ -4,10 +4,12 @@ No model here ever holds a plaintext value: `Secret.ciphertext` is a MultiFernet
 crypto.py) and `OneTimeToken.token_hash` is the SHA-256 of a token string handed out once.
 """
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from .destinations import validate_destinations
@@ -65,6 +67,9 @@ class Secret(models.Model):
 
     def __repr__(self):
         return f"<Secret {self.pk} {self.name!r} v{self.version}>"
+
+    def get_absolute_url(self):
+        return reverse("keyvault:detail", args=[self.pk])
 
     @property
     def checksum_prefix(self) -> str:
@@ -136,6 +141,10 @@ class OneTimeToken(models.Model):
 
     def __str__(self):
         return f"{self.purpose}:{self.subject} ({self.token_prefix}…)"
+
+    def get_absolute_url(self):
+        """Tokens have no page of their own: the token list, narrowed to this subject."""
+        return f"{reverse('keyvault:tokens')}?{urlencode({'subject': self.subject})}"
 
     @property
     def status(self) -> str:

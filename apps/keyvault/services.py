@@ -10,7 +10,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import ProtectedError
 
 from apps.core import request_context
@@ -149,6 +149,21 @@ def update_secret(user, secret: Secret, *, value=_UNSET, **fields) -> Secret:
         after = {**metadata(locked), "value_changed": value_changed}
         record_audit("keyvault.secret.update", actor=user, obj=locked, before=before, after=after)
     return locked
+
+
+def references(secret: Secret, limit: int = 20) -> list[tuple[str, list[str]]]:
+    """What keeps `secret` from being deleted: (what, first names) per protecting relation, e.g.
+    ("nodes using it as ssh credential", ["gpu01"]). Read from the model's relations, so the vault
+    names nodes, BMCs, clusters... without importing the apps that own them. One query each."""
+    out = []
+    for rel in Secret._meta.related_objects:
+        if getattr(rel, "on_delete", None) is not models.PROTECT:
+            continue
+        rows = rel.related_model._default_manager.filter(**{rel.field.name: secret})[:limit]
+        names = [str(row) for row in rows]
+        if names:
+            out.append((f"{rel.related_model._meta.verbose_name_plural} using it as {rel.field.verbose_name}", names))
+    return out
 
 
 def delete_secret(user, secret: Secret) -> None:

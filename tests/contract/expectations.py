@@ -50,13 +50,28 @@ PAGES = {
     "/jobs/{pk}/retry/": {"POST": Case({OPS: 302, "*": 404}, writes=OPS)},
     "/keyvault/": {"GET": OPEN},
     "/keyvault/access-log/": {"GET": {OPS: 200, "*": 403}},
-    "/keyvault/tokens/": {
-        "GET": OPEN,
-        # Issuing a `secret` token hands out the value: reveal, which only admin holds here.
-        "POST": Case({"*": 200}, body={"issue-purpose": "secret", "issue-subject": "{secret}", "issue-ttl": 300},
-                     writes="admin")},
-    "/keyvault/tokens/{pk}/revoke/": {"POST": Case({"admin": 302, "*": 404}, writes="admin")},
+    # Adding a secret: operators anywhere; other-project only into its own project (none chosen: 400).
+    "/keyvault/new/": {"GET": {OPS: 200, OTHER: 200, "*": 403},
+                       "POST": Case({OPS: 302, OTHER: 400, "*": 403},
+                                    body={"name": "page-{role}", "kind": "other", "value": "v"}, writes=OPS)},
+    "/keyvault/tokens/": {"GET": OPEN},
+    # Issuing a `secret` token hands out the value: add_onetimetoken and reveal, which only admin holds here.
+    "/keyvault/tokens/new/": {"GET": {"admin": 200, "*": 403},
+                              "POST": Case({"admin": 200, "*": 403},
+                                           body={"purpose": "secret", "subject": "{secret}", "ttl": 300},
+                                           writes="admin")},
+    # Revoke asks first (GET, or a POST without confirm=yes); only the confirmed POST revokes.
+    "/keyvault/tokens/{pk}/revoke/": {"GET": {"admin": 200, "*": 404},
+                                      "POST": Case({"admin": 302, "*": 404}, body={"confirm": "yes"},
+                                                   writes="admin")},
     "/keyvault/{pk}/": {"GET": {OPS: 200, "*": 404}},
+    "/keyvault/{pk}/edit/": {"GET": {OPS: 200, "*": 404},
+                             "POST": Case({OPS: 302, "*": 404}, body={"description": "changed"}, prefill=True,
+                                          writes=OPS)},
+    # sre changes secrets but deletes none: it sees this one, so 403.
+    "/keyvault/{pk}/delete/": {"GET": {"admin": 200, "sre": 403, "*": 404},
+                               "POST": Case({"admin": 302, "sre": 403, "*": 404}, body={"confirm": "yes"},
+                                            writes="admin")},
     "/keyvault/{pk}/reveal/": {"POST": Case({"admin": 200, "sre": 302, "*": 404}, body={"reason": "contract"},
                                             writes="admin", reveals="admin")},
     "/favicon.ico": {"GET": {"*": 302, "anonymous": "302 -> /static/favicon.svg"}},  # to the vendored SVG, for everyone

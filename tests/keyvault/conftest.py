@@ -44,3 +44,12 @@ DESTINATION = ("10.1.2.3", [ipaddress.ip_address("10.1.2.3")])  # inside the def
 def system_read(secret, purpose="test read", **kwargs):
     """The system reading a value to send it to a host inside the secret's destinations."""
     return services.use_secret(secret, purpose, destination=DESTINATION, **kwargs)
+
+
+def field_error(response, name: str) -> str:
+    """The first error the kit's form page shows right under field `name` ("" when none)."""
+    import re
+
+    html = response.content.decode()
+    match = re.search(rf'<div class="invalid-feedback d-block" id="id_{name}_error_1">(.*?)</div>', html, re.S)
+    return match.group(1).strip() if match else ""

@@ -1,6 +1,7 @@
 """Key vault pages: login, visibility through restrict(), values and token strings never rendered
 (except the one explicit reveal / issue response, marked no-store), actions through the services."""
 import hashlib
+import re
 import time
 
 import pytest
@@ -13,7 +14,7 @@ from apps.core.models import AuditEvent
 from apps.keyvault import onetime
 from apps.keyvault.models import AccessKind, OneTimeToken, SecretAccess
 
-from .conftest import VALUE, system_read
+from .conftest import VALUE, field_error, system_read
 
 pytestmark = pytest.mark.django_db
 
@@ -46,11 +47,12 @@ def assert_no_value(html, *secrets):
 
 
 def test_pages_need_login(client):
-    for url in ["/keyvault/", "/keyvault/1/", "/keyvault/tokens/", "/keyvault/access-log/"]:
+    for url in ["/keyvault/", "/keyvault/1/", "/keyvault/new/", "/keyvault/1/edit/", "/keyvault/1/delete/",
+                "/keyvault/tokens/", "/keyvault/tokens/new/", "/keyvault/access-log/"]:
         resp = client.get(url)
         assert resp.status_code == 302 and resp["Location"].startswith("/accounts/login/"), url
     for url in ["/keyvault/1/reveal/", f"/keyvault/tokens/{'0' * 8}-0000-0000-0000-{'0' * 12}/revoke/",
-                "/keyvault/tokens/"]:
+                "/keyvault/tokens/new/", "/keyvault/new/", "/keyvault/1/edit/", "/keyvault/1/delete/"]:
         resp = client.post(url, {"reason": "x"})
         assert resp.status_code == 302 and resp["Location"].startswith("/accounts/login/"), url
 
@@ -132,15 +134,17 @@ def test_issue_token_through_the_page_shows_it_once_and_stores_only_the_hash(tea
     alice, mine, _ = team
     alice = may_reveal(alice)
     client.force_login(alice)
-    form = client.get(f"/keyvault/tokens/?issue-purpose=secret&issue-subject={mine.name}").content.decode()
-    assert 'id="issue-form"' in form and 'value="a-db"' in form
-    resp = client.post("/keyvault/tokens/", {"issue-purpose": "secret", "issue-subject": "a-db",
-                                             "issue-ttl": "120", "issue-bind_ip": "127.0.0.1"})
+    assert 'href="/keyvault/tokens/new/"' in client.get("/keyvault/tokens/").content.decode()
+    form = client.get(f"/keyvault/tokens/new/?purpose=secret&subject={mine.name}").content.decode()
+    assert 'name="subject"' in form and 'value="a-db"' in form
+    resp = client.post("/keyvault/tokens/new/", {"purpose": "secret", "subject": "a-db",
+                                                 "ttl": "120", "bind_ip": "127.0.0.1"})
     assert resp.status_code == 200 and "no-store" in resp["Cache-Control"]
     html = resp.content.decode()
     row = OneTimeToken.objects.get()
-    token = html.split('<pre id="token-value">', 1)[1].split("</pre>", 1)[0]
+    token = re.search(r'<pre id="token-value"[^>]*>(.*?)</pre>', html, re.S).group(1)
     assert token.startswith("kv1.") and html.count(token) == 1
+    assert 'data-copy-target="#token-value"' in html and "will not be shown again" in html
     assert row.token_hash == hashlib.sha256(token.encode()).hexdigest() and token.startswith(row.token_prefix)
     assert row.created_by == alice and row.bind_ip == "127.0.0.1" and row.subject == "a-db"
     assert_no_value(html, mine)
@@ -161,21 +165,23 @@ def test_issue_token_through_the_page_shows_it_once_and_stores_only_the_hash(tea
     assert 'data-status="consumed"' in listing and "/revoke/" not in listing and VALUE not in listing
 
 
-def test_issue_errors_come_back_as_messages(team, make_user, client):
-    alice, _, theirs = team
+def test_issue_errors_are_shown_next_to_the_field(team, make_user, client):
+    alice, mine, theirs = team
     client.force_login(alice)
-    resp = client.post("/keyvault/tokens/", {"issue-purpose": "secret", "issue-subject": theirs.name,
-                                             "issue-ttl": "60"})
-    assert resp.status_code == 200 and "No secret named" in resp.content.decode()
-    resp = client.post("/keyvault/tokens/", {"issue-purpose": "secret", "issue-subject": "a-db",
-                                             "issue-ttl": "999999"})
-    assert "At most" in resp.content.decode()
+    resp = client.post("/keyvault/tokens/new/", {"purpose": "secret", "subject": theirs.name, "ttl": "60"})
+    assert resp.status_code == 400 and field_error(resp, "subject").startswith("No secret named")
+    resp = client.post("/keyvault/tokens/new/", {"purpose": "secret", "subject": "a-db", "ttl": "999999"})
+    assert resp.status_code == 400 and field_error(resp, "ttl").startswith("At most")
+    # alice sees a-db but may not reveal it: refused on the form, not as a bare error page.
+    resp = client.post("/keyvault/tokens/new/", {"purpose": "secret", "subject": mine.name, "ttl": "60"})
+    assert resp.status_code == 403 and "may not hand out" in resp.content.decode()
     assert not OneTimeToken.objects.exists()
-    # Without keyvault.add_onetimetoken there is no form, and the POST issues nothing.
+    # Without keyvault.add_onetimetoken there is no button, no form, and the POST issues nothing.
     client.force_login(in_group(make_user("eng"), "engineer"))
-    assert 'id="issue-form"' not in client.get("/keyvault/tokens/").content.decode()
-    client.post("/keyvault/tokens/", {"issue-purpose": "secret", "issue-subject": "a-db", "issue-ttl": "60"})
-    assert not OneTimeToken.objects.exists()
+    assert 'href="/keyvault/tokens/new/"' not in client.get("/keyvault/tokens/").content.decode()
+    assert client.get("/keyvault/tokens/new/").status_code == 403
+    resp = client.post("/keyvault/tokens/new/", {"purpose": "secret", "subject": "a-db", "ttl": "60"})
+    assert resp.status_code == 403 and not OneTimeToken.objects.exists()
 
 
 def test_revoke_through_the_page(team, make_user, client):
@@ -185,15 +191,26 @@ def test_revoke_through_the_page(team, make_user, client):
     other = make_user("mallory", "keyvault.view_secret", "keyvault.add_onetimetoken")
     client.force_login(other)
     assert row.token_prefix not in client.get("/keyvault/tokens/").content.decode()
-    assert client.post(f"/keyvault/tokens/{row.pk}/revoke/").status_code == 404
+    assert client.get(f"/keyvault/tokens/{row.pk}/revoke/").status_code == 404
+    assert client.post(f"/keyvault/tokens/{row.pk}/revoke/", {"confirm": "yes"}).status_code == 404
     client.force_login(alice)
-    resp = client.post(f"/keyvault/tokens/{row.pk}/revoke/", follow=True)
+    # The link asks first and says what happens; a POST without the confirmation only asks again.
+    listing = client.get("/keyvault/tokens/").content.decode()
+    assert f'href="/keyvault/tokens/{row.pk}/revoke/"' in listing
+    for resp in (client.get(f"/keyvault/tokens/{row.pk}/revoke/"), client.post(f"/keyvault/tokens/{row.pk}/revoke/")):
+        html = resp.content.decode()
+        assert resp.status_code == 200 and "Nobody will be able to redeem this token" in html
+        assert 'name="confirm" value="yes"' in html and row.token_prefix in html
+    row.refresh_from_db()
+    assert not row.revoked and not AuditEvent.objects.filter(action="keyvault.token.revoke").exists()
+    resp = client.post(f"/keyvault/tokens/{row.pk}/revoke/", {"confirm": "yes"}, follow=True)
     html = resp.content.decode()
     assert "revoked" in html and 'data-status="revoked"' in html and token not in html
     row.refresh_from_db()
     assert row.revoked and row.revoked_by == alice
     assert AuditEvent.objects.filter(action="keyvault.token.revoke", actor=alice).exists()
-    resp = client.post(f"/keyvault/tokens/{row.pk}/revoke/", follow=True)
+    assert AuditEvent.objects.filter(action="keyvault.token.revoke").count() == 1
+    resp = client.post(f"/keyvault/tokens/{row.pk}/revoke/", {"confirm": "yes"}, follow=True)
     assert "already revoked" in resp.content.decode()
 
 
