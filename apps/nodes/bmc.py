@@ -6,6 +6,8 @@ import enum
 import time
 from typing import Protocol, runtime_checkable
 
+from apps.core import deadline as deadlines
+
 
 class BmcError(Exception):
     """The BMC refused or failed the request (the message says which BMC and what)."""
@@ -17,6 +19,10 @@ class BmcAuthFailed(BmcError):
 
 class BmcUnreachable(BmcError):
     """No answer: refused, timed out, unresolvable."""
+
+
+class BmcTimeout(BmcUnreachable):
+    """The BMC did not finish answering before a deadline (its own, or the job's: the message says)."""
 
 
 class PowerTimeout(BmcError):
@@ -76,7 +82,8 @@ class BmcClient(Protocol):
 def wait_for_power(client: BmcClient, desired: str, deadline_s: float, poll_interval: float = 1.0,
                    *, clock=time.monotonic, sleep=time.sleep) -> float:
     """Poll until the power state is `desired`; return the seconds it took. An unreachable BMC
-    while polling (some reset themselves) is retried until the deadline; other errors propagate."""
+    while polling (some reset themselves) is retried until the deadline; other errors propagate,
+    and so does any error once an enclosing deadline (e.g. the job's) has passed."""
     desired = PowerState(desired).value
     start = clock()
     last_state, last_error = None, ""
@@ -86,8 +93,10 @@ def wait_for_power(client: BmcClient, desired: str, deadline_s: float, poll_inte
             if last_state == desired:
                 return clock() - start
         except BmcUnreachable as exc:
+            if deadlines.expired() is not None:
+                raise
             last_error = str(exc)
-        remaining = deadline_s - (clock() - start)
+        remaining = min(deadline_s - (clock() - start), deadlines.remaining(deadline_s))
         if remaining <= 0:
             raise PowerTimeout(desired, last_state, clock() - start, last_error)
         sleep(min(poll_interval, remaining))  # the last poll lands on the deadline

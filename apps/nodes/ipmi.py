@@ -4,7 +4,8 @@ The password reaches ipmitool through IPMI_PASSWORD in the child's environment (
 on its command line (visible to every local user in ps). `-C 3` because cipher-suite discovery
 stalls each call about 10 s on some BMCs; `-v` only so that stderr tells a rejected login from
 a BMC that does not answer. Every call is bounded by ipmitool's own per-request timeout and
-retries (-N/-R) and by a hard subprocess timeout.
+retries (-N/-R) and by a hard subprocess timeout, shortened to what is left of any deadline
+already running (apps/core/deadline.py; e.g. the job's).
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import re
 import shutil
 import subprocess
 
-from .bmc import BmcAuthFailed, BmcError, BmcUnreachable, BootDevice, PowerAction, PowerState
+from apps.core import deadline as deadlines
+
+from .bmc import BmcAuthFailed, BmcError, BmcTimeout, BmcUnreachable, BootDevice, PowerAction, PowerState
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +51,17 @@ class IpmiClient:
         where = f"IPMI {self.host}:{self.port}"
         if shutil.which(self.ipmitool, path=env["PATH"]) is None:
             raise BmcError(f"{where}: {self.ipmitool} is not installed")
+        left = deadlines.remaining(self.timeout)
         try:
+            if left <= 0:
+                raise subprocess.TimeoutExpired(argv, 0)
             proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                  timeout=self.timeout)
+                                  timeout=left)
         except subprocess.TimeoutExpired:
-            raise BmcUnreachable(f"{where}: no answer within {self.timeout}s ({what})") from None
+            passed = deadlines.expired()
+            if passed is not None:
+                raise BmcTimeout(f"{where}: {what}: {deadlines.reason(passed)}") from None
+            raise BmcTimeout(f"{where}: no answer within {self.timeout:g}s ({what})") from None
         if proc.returncode == 0:
             return proc.stdout
         err = " ".join(line for line in proc.stderr.splitlines()

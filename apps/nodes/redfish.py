@@ -1,8 +1,11 @@
 """Redfish BMC driver (sushy): power, boot device, health, thermal readings.
 
 Basic auth (sushy's default session auth logs a SessionService error first), no server-side
-retries (sushy's defaults turn each HTTP 500 into a 30 s wait), HTTP timeouts on every request.
-One client per BMC and per thread (it keeps one HTTP session).
+retries (sushy's defaults turn each HTTP 500 into a 30 s wait). Each operation has one wall-clock
+deadline (`timeout`, shortened by any deadline already running, e.g. the job's): the session's
+requests run under apps/core/deadline_http, which cuts the connection when it passes, so a BMC
+that trickles its answer cannot hold a worker. One client per BMC and per thread (it keeps one
+HTTP session).
 """
 from __future__ import annotations
 
@@ -11,9 +14,13 @@ import logging
 from urllib.parse import quote, urlsplit
 
 import sushy
+from sushy import connector as sushy_connector
 from sushy import exceptions as sushy_exc
 
-from .bmc import BmcAuthFailed, BmcError, BmcUnreachable, BootDevice, PowerAction, PowerState, wait_for_power
+from apps.core import deadline as deadlines
+from apps.core import deadline_http
+
+from .bmc import BmcAuthFailed, BmcError, BmcTimeout, BmcUnreachable, BootDevice, PowerAction, PowerState, wait_for_power
 
 log = logging.getLogger(__name__)
 
@@ -45,30 +52,47 @@ class RedfishClient:
 
     @contextlib.contextmanager
     def _errors(self, what: str):
-        try:
-            yield
-        except sushy_exc.AccessError as exc:
+        with deadlines.within(self.timeout, f"Redfish {self.url}: {what}") as own:
+            try:
+                yield
+            except BmcError:
+                raise
+            except Exception as exc:
+                passed = deadlines.expired()
+                if passed is not None:  # the cut connection is the symptom; the deadline is the reason
+                    raise BmcTimeout(f"Redfish {self.url}: {what}: {deadlines.reason(passed, own)}") from None
+                translated = self._translate(exc, what)
+                if translated is None:
+                    raise
+                raise translated from None
+
+    def _translate(self, exc: Exception, what: str) -> BmcError | None:
+        if isinstance(exc, sushy_exc.AccessError):
             denied = "not permitted" if exc.status_code == 403 else "authentication failed"
-            raise BmcAuthFailed(f"Redfish {self.url}: {what}: {denied} (HTTP {exc.status_code})") from None
-        except sushy_exc.ConnectionError as exc:
-            raise BmcUnreachable(f"Redfish {self.url} unreachable ({what}): {_reason(exc)}") from None
-        except sushy_exc.HTTPError as exc:
+            return BmcAuthFailed(f"Redfish {self.url}: {what}: {denied} (HTTP {exc.status_code})")
+        if isinstance(exc, sushy_exc.ConnectionError):
+            return BmcUnreachable(f"Redfish {self.url} unreachable ({what}): {_reason(exc)}")
+        if isinstance(exc, sushy_exc.HTTPError):
             # Status code and a fixed message only: a BMC's (or an impostor's) body never reaches
             # job errors or poll errors that other people read.
-            raise BmcError(f"Redfish {self.url}: {what} failed (HTTP {exc.status_code})") from None
-        except sushy_exc.SushyError as exc:
-            raise BmcError(f"Redfish {self.url}: {what} failed ({type(exc).__name__})") from None
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a body that is no Redfish
-            raise BmcError(f"Redfish {self.url}: {what} failed (invalid response: {type(exc).__name__})") from None
+            return BmcError(f"Redfish {self.url}: {what} failed (HTTP {exc.status_code})")
+        if isinstance(exc, sushy_exc.SushyError):
+            return BmcError(f"Redfish {self.url}: {what} failed ({type(exc).__name__})")
+        if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):  # a body that is no Redfish
+            return BmcError(f"Redfish {self.url}: {what} failed (invalid response: {type(exc).__name__})")
+        return None
 
     def _system(self, what: str):
         """The system resource, freshly read (one GET; the first call also finds its path)."""
         with self._errors(what):
             if self._root is None:
-                self._root = sushy.Sushy(
-                    self.url, auth=sushy.auth.BasicAuth(self._username, self._password), verify=self.verify,
+                connector = sushy_connector.Connector(
+                    self.url, verify=self.verify,
                     server_side_retries=1, server_side_retries_delay=0.5,  # 1: connection errors fail at once
-                    read_timeout=self.timeout, connect_timeout=self.timeout)
+                    default_request_timeout=self.timeout, connect_timeout=self.timeout)
+                deadline_http.mount(connector._session)  # sushy offers no other way to reach its session
+                self._root = sushy.Sushy(self.url, auth=sushy.auth.BasicAuth(self._username, self._password),
+                                         connector=connector)
             if self._system_path is None:
                 if self.system_id.startswith("/"):
                     self._system_path = self.system_id

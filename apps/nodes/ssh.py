@@ -26,6 +26,8 @@ import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from apps.core import deadline as deadlines
+
 log = logging.getLogger(__name__)
 MAX_OUTPUT = 1 << 20  # bytes kept of stdout and of stderr each; the rest is read and dropped
 _SALT = os.urandom(32)  # credential digests in pool keys mean nothing outside this process
@@ -192,14 +194,15 @@ class SSHPool:
     def run(self, endpoint: Endpoint, creds: Credentials, trusted_keys, argv, *, stdin=None, timeout: float,
             max_output: int = MAX_OUTPUT) -> Result:
         """Run argv; stdin (bytes/str) is written then closed; CommandTimeout after `timeout` s
-        (connecting not included). A pooled connection found dead is replaced once."""
+        (connecting not included; both shortened to what is left of a running deadline, e.g. the
+        job's). A pooled connection found dead is replaced once."""
         command, start, what = command_line(argv), time.monotonic(), f"{argv[0]!r} on {endpoint}"
         data = stdin.encode() if isinstance(stdin, str) else stdin
         trusted = sorted((str(t), str(b)) for t, b in trusted_keys)
         key = (endpoint, creds.digest(), hashlib.sha256(repr(trusted).encode()).hexdigest())
         for attempt in (1, 2):
             client, reused = self._acquire(key, lambda: self._connect(endpoint, creds, trusted))
-            deadline = time.monotonic() + timeout
+            deadline = time.monotonic() + deadlines.remaining(timeout)
             try:
                 chan = _start(client.get_transport(), command, deadline)
             except _NET_ERRORS as exc:
@@ -222,13 +225,29 @@ class SSHPool:
             return result
 
     def _connect(self, ep: Endpoint, creds: Credentials, trusted) -> paramiko.SSHClient:
+        """Connect, check the host key and log in, all within one deadline (connect + auth
+        timeouts): paramiko's own timeouts bound each read, and a host that trickles its banner
+        one line at a time would pass every one of them."""
+        with deadlines.within(self.connect_timeout + self.auth_timeout, f"SSH connect to {ep}") as own:
+            try:
+                return self._handshake(ep, creds, trusted)
+            except (*_NET_ERRORS, ConnectFailed, AuthFailed):
+                passed = deadlines.expired()
+                if passed is not None:
+                    raise ConnectFailed(f"{ep}: {deadlines.reason(passed, own)} (connect and log in)") from None
+                raise
+
+    def _handshake(self, ep: Endpoint, creds: Credentials, trusted) -> paramiko.SSHClient:
         auth = {"password": creds.password} if creds.password else {"pkey": creds.load_key()}
+        connect_timeout = deadlines.remaining(self.connect_timeout)
         try:
-            sock = socket.create_connection((ep.host, ep.port), timeout=self.connect_timeout)
-        except socket.timeout:
-            raise ConnectFailed(f"cannot connect to {ep.host}:{ep.port}: timed out after {self.connect_timeout}s") from None
+            deadlines.check()
+            sock = socket.create_connection((ep.host, ep.port), timeout=max(connect_timeout, 0.001))
+        except (socket.timeout, deadlines.DeadlineExceeded):
+            raise ConnectFailed(f"cannot connect to {ep.host}:{ep.port}: timed out after {connect_timeout:.3g}s") from None
         except OSError as exc:
             raise ConnectFailed(f"cannot connect to {ep.host}:{ep.port}: {exc.strerror or exc}") from None
+        deadlines.guard(sock)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else ~40 ms more per exec
         client = paramiko.SSHClient()
         client.set_missing_host_key_policy(_RejectUnknown(ep, trusted))
