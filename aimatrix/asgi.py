@@ -19,3 +19,7 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(auth_stack(URLRouter(job_ws))),
     }
 )
+
+from aimatrix.gc_tuning import freeze_after_startup  # noqa: E402
+
+freeze_after_startup()  # daphne: the loaded app stays out of every later collection

@@ -126,6 +126,34 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("AIMATRIX_DB_POOL", True):
+    # psycopg's pool, one per process (Django 5.1+; it needs CONN_MAX_AGE = 0): a request returns
+    # its connection to the pool instead of closing it. Without it, daphne (a fresh thread per
+    # sync view) opened a new PostgreSQL session for every request and 200 concurrent clients
+    # exhausted max_connections. Celery workers run with AIMATRIX_DB_POOL=0 (Procfile, compose):
+    # their fan-out threads each hold a connection for a whole SSH call, which a small pool
+    # would starve, and Celery closes a prefork child's pool after every task anyway.
+    #
+    # Connection budget (aimatrix/topology.py; `python -m aimatrix.topology` prints it): web
+    # workers x pool max + daphne processes x pool max + Celery children x (3 + widest fan-out)
+    # + beat 2 + management 2. Defaults on 2 cores: 5 x 4 + 1 x 4 + (2 + 1 + 1) x 23 + 2 + 2 =
+    # 120, below the 200 max_connections of scripts/pg.sh and the compose postgres (PostgreSQL's
+    # own default is 100: raise it, or lower AIMATRIX_DB_POOL_MAX / the worker concurrencies).
+    # A request never waits long for a connection: a full pool answers after the timeout with
+    # an error instead of piling up sessions.
+    from . import topology  # noqa: E402  (reads the environment only)
+
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": topology.pool_min(),
+        "max_size": topology.pool_max(),
+        "timeout": env_float("AIMATRIX_DB_POOL_TIMEOUT", 10.0),  # seconds to wait for a free connection
+        "max_idle": 300,  # connections above min_size idle this long are closed
+    }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # No pool (Celery workers, or AIMATRIX_DB_POOL=0): a persistent connection per thread, checked
+    # before reuse so a PostgreSQL restart costs one reconnect, not an error.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -33,7 +33,8 @@ die() { printf 'install: ERROR: %s\n' "$*" >&2; exit 1; }
 case "$PROFILE" in
   run)
     # libldap/libsasl headers: python-ldap (LDAP login) compiles against them.
-    default_pkgs="redis-server libldap2-dev libsasl2-dev ipmitool openssh-client"
+    # nginx: the front of `make run` (scripts/front.sh): /ws/ to daphne, the rest to gunicorn.
+    default_pkgs="redis-server libldap2-dev libsasl2-dev ipmitool openssh-client nginx"
     req_main="requirements/base.txt"
     req_files=("requirements/base.txt")
     ;;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: install what is missing, migrate, create the admin, make sure Redis answers, then
-# run the web server (daphne), a Celery worker and Celery beat together in the foreground.
+# run everything in the foreground (Procfile): on the one URL a small nginx front (scripts/front.sh)
+# sends /ws/ to daphne and the rest to gunicorn; Celery workers per queue group, and beat.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -14,6 +15,13 @@ if [ -f var/lab/env ] && [ -z "${DATABASE_URL:-}" ]; then
 fi
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 export AIMATRIX_HOST="${AIMATRIX_HOST:-127.0.0.1}" AIMATRIX_PORT="${AIMATRIX_PORT:-8000}"
+# Behind the front: gunicorn and daphne listen on loopback only, on the next two ports.
+export AIMATRIX_WEB_BIND="${AIMATRIX_WEB_BIND:-127.0.0.1:$((AIMATRIX_PORT + 1))}"
+export AIMATRIX_WS_PORT="${AIMATRIX_WS_PORT:-$((AIMATRIX_PORT + 2))}"
+# The front is a proxy on this machine: believe its X-Real-IP / X-Forwarded-For (client addresses).
+export AIMATRIX_TRUSTED_PROXIES="${AIMATRIX_TRUSTED_PROXIES:+$AIMATRIX_TRUSTED_PROXIES,}127.0.0.1"
+# Worker counts, pool sizes and queue groups (aimatrix/topology.py; any already set wins).
+eval "$($PY -m aimatrix.topology --shell)"
 
 # -v 0: quiet when all is well; a failed migration prints its error and stops here (set -e).
 $PY manage.py migrate --noinput -v 0
@@ -36,7 +44,7 @@ cat <<MSG
 
   AI Infra Matrix is starting: http://${AIMATRIX_HOST}:${AIMATRIX_PORT}/
   Log in as '${user}'; the password was printed when the account was created and is kept in
-  ${creds} (mode 600). Ctrl-C stops the web server, worker and beat.
+  ${creds} (mode 600). Ctrl-C stops everything (front, gunicorn, daphne, workers, beat).
 
 MSG
 .venv/bin/honcho start -f Procfile
