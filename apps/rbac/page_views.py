@@ -60,6 +60,8 @@ class KitFormView(LoginRequiredMixin, FormView):
     """Create (no `pk` in the URL) or edit. Override `may_create()` for the create page, `save(form)`
     to call the service (returns the object), and `form_kwargs()` for extra form arguments."""
 
+    # Browsers send forms as GET and POST; FormView would also take PUT as a POST.
+    http_method_names = ["get", "post"]
     template_name = "kit/form_page.html"
     page_title = ""
     page_intro = ""
@@ -116,6 +118,8 @@ class KitFormView(LoginRequiredMixin, FormView):
 class KitDeleteView(ObjectMixin, View):
     """GET: the confirmation page saying what will go; POST with confirm=yes: `delete(obj)`."""
 
+    # GET and POST only: an HTTP DELETE would otherwise reach `delete(obj)` (the service call).
+    http_method_names = ["get", "post"]
     required_action = "delete"
     template_name = "kit/confirm_page.html"
     success_url = "dashboard"
