@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework import serializers
 
+from apps.core import deadline as deadlines
 from apps.core.errors import Forbidden, InvalidInput
 from apps.jobs.registry import register
 from apps.jobs.runner import JobFailed
@@ -206,15 +207,18 @@ def power(runner, params, target):
     node = _nodes(params)[0]
     action = PowerAction(params["action"])
     desired = SETTLES_IN[action].value
+    # The deadline covers every word with the BMC (apps/core/deadline.py), however slowly it answers.
+    deadline = deadlines.within(params["deadline"], f"power {action.value} of {node.name}")
     try:
-        client = remote.bmc_client(node, f"job {runner.job_id} nodes.power", _requester(runner))
-        runner.step(f"{action.value} via {node.bmc.driver}")
-        before = client.power_state()
-        runner.log(f"power state before: {before}", host=node.name)
-        client.power(action)
-        runner.step(f"Waiting for power {desired} (deadline {params['deadline']:g} s)", progress=10)
-        waited = wait_for_power(client, desired, params["deadline"],
-                                sleep=runner.waiting(f"power {desired}", params["deadline"], start=10))
+        with deadline:
+            client = remote.bmc_client(node, f"job {runner.job_id} nodes.power", _requester(runner))
+            runner.step(f"{action.value} via {node.bmc.driver}")
+            before = client.power_state()
+            runner.log(f"power state before: {before}", host=node.name)
+            client.power(action)
+            runner.step(f"Waiting for power {desired} (deadline {params['deadline']:g} s)", progress=10)
+            waited = wait_for_power(client, desired, params["deadline"],
+                                    sleep=runner.waiting(f"power {desired}", params["deadline"], start=10))
     except remote.NodeUnavailable as exc:
         raise JobFailed(str(exc)) from None
     except BmcError as exc:
