@@ -29,6 +29,9 @@ accesslog = env_str("AIMATRIX_WEB_ACCESS_LOG") or None  # the front logs request
 errorlog = "-"
 loglevel = env_str("AIMATRIX_WEB_LOG_LEVEL", "info")
 proc_name = "aimatrix-web"
+# Django alone decides whether a request came over https (SECURE_PROXY_SSL_HEADER, trusted proxies):
+# gunicorn must not turn a client's X-Forwarded-Proto into wsgi.url_scheme on its own.
+secure_scheme_headers = {}
 # No runtime control socket (gunicorn 27 puts one under $HOME: two servers on a machine would collide).
 control_socket_disable = True
 

@@ -99,6 +99,18 @@ def start_daphne(name: str, env: dict, log_dir: Path, port: int | None = None,
     return proc, f"http://127.0.0.1:{port}"
 
 
+def start_gunicorn(name: str, env: dict, log_dir: Path, port: int | None = None, workers: int = 2,
+                   timeout: float = 30) -> tuple[Process, str]:
+    """gunicorn as production runs it (aimatrix/gunicorn_conf.py: preloaded app, sync workers,
+    the pool from settings), on 127.0.0.1:`port`."""
+    port = port or free_port()
+    env = {**env, "AIMATRIX_WEB_BIND": f"127.0.0.1:{port}", "AIMATRIX_WEB_WORKERS": str(workers)}
+    argv = [str(BIN / "gunicorn"), "-c", str(ROOT / "aimatrix" / "gunicorn_conf.py"), "aimatrix.wsgi:application"]
+    proc = Process(name, argv, env, log_dir)
+    wait_listening(proc, port, timeout, "gunicorn")
+    return proc, f"http://127.0.0.1:{port}"
+
+
 def wait_listening(proc: Process, port: int, timeout: float, what: str, extra_log=lambda: "") -> None:
     """Until `proc` accepts TCP connections on 127.0.0.1:`port`; stopped, with its log, if it
     exits or does not listen within `timeout`."""

@@ -29,3 +29,7 @@ def start_worker(name: str, queues: str = base.QUEUES, concurrency: int = 2, **e
 
 def start_daphne(name: str = "daphne", **env) -> tuple[Process, str]:
     return base.start_daphne(name, child_env(**env), LOG_DIR)
+
+
+def start_gunicorn(name: str = "gunicorn", workers: int = 2, **env) -> tuple[Process, str]:
+    return base.start_gunicorn(name, child_env(**env), LOG_DIR, workers=workers)

@@ -1,4 +1,5 @@
-"""A real nginx (Debian's package) running the shipped docker/nginx.conf in front of a test daphne.
+"""A real nginx (Debian's package) running the shipped docker/nginx.conf in front of the test servers
+(gunicorn for plain HTTP, daphne for /ws/).
 
 The shipped file is a conf.d snippet for the nginx image; only what ties it to Docker changes
 here (Docker's DNS resolver, the `web:8000` upstream, port 80, the static volume), and each
@@ -23,14 +24,16 @@ DOCKER_ONLY = [
     # (pattern in docker/nginx.conf, replacement for the test)
     (r"^resolver\s[^;]*;", "# (no Docker DNS here)"),
     (r"\bserver\s+web:8000\s+resolve;", "server 127.0.0.1:{upstream_port};"),
+    (r"\bserver\s+ws:8000\s+resolve;", "server 127.0.0.1:{ws_port};"),
     (r"\blisten\s+80\s+default_server;", "listen 127.0.0.1:{listen_port} default_server;"),
     (r"\balias\s+/srv/static/;", "alias {static_dir}/;"),
 ]
 
 
-def adapted_config(upstream_port: int, listen_port: int) -> str:
+def adapted_config(upstream_port: int, listen_port: int, ws_port: int | None = None) -> str:
     text = SHIPPED_CONF.read_text()
-    values = {"upstream_port": upstream_port, "listen_port": listen_port, "static_dir": ROOT / "static"}
+    values = {"upstream_port": upstream_port, "listen_port": listen_port, "static_dir": ROOT / "static",
+              "ws_port": ws_port or upstream_port}
     for pattern, replacement in DOCKER_ONLY:
         text, count = re.subn(pattern, replacement.format(**values), text, flags=re.M)
         assert count == 1, f"docker/nginx.conf: {pattern!r} matched {count} times; update tests/reverse_proxy.py"
@@ -58,12 +61,15 @@ http {{
 
 
 def start_nginx(upstream_url: str, state_dir: Path, listen_port: int | None = None,
-                timeout: float = 10) -> tuple[Process, str]:
+                timeout: float = 10, ws_url: str | None = None) -> tuple[Process, str]:
+    """nginx on a free port: /ws/ to `ws_url` (daphne), the rest to `upstream_url` (gunicorn);
+    without `ws_url` everything goes to `upstream_url`."""
     state_dir.mkdir(parents=True, exist_ok=True)
     upstream_port = int(upstream_url.rsplit(":", 1)[1])
+    ws_port = int(ws_url.rsplit(":", 1)[1]) if ws_url else None
     listen_port = listen_port or free_port()
     conf = state_dir / "nginx.conf"
-    conf.write_text(main_config(state_dir, adapted_config(upstream_port, listen_port)))
+    conf.write_text(main_config(state_dir, adapted_config(upstream_port, listen_port, ws_port)))
     argv = [NGINX, "-p", str(state_dir), "-e", str(state_dir / "error.log"), "-c", str(conf)]
     proc = Process("nginx", argv, dict(os.environ), state_dir)
     error_log = state_dir / "error.log"

@@ -16,8 +16,9 @@ REPO = Path(__file__).resolve().parent.parent
 DOCKER_DIR = REPO / "docker"
 DOCKER_COMPOSE = "/usr/bin/docker-compose"
 
-APP_SERVICES = ("migrate", "web", "worker", "beat")
-ALL_SERVICES = {"postgres", "redis", "migrate", "web", "worker", "beat", "nginx"}
+WORKER_SERVICES = ("worker", "worker-bmc", "worker-telemetry")
+APP_SERVICES = ("migrate", "web", "ws", *WORKER_SERVICES, "beat")
+ALL_SERVICES = {"postgres", "redis", "nginx", *APP_SERVICES}
 
 FAKE_ENV = """\
 AIMATRIX_SECRET_KEY=test-only-secret
@@ -130,7 +131,8 @@ def test_compose_file_is_valid_and_wired(tmp_path):
 
     # nginx is the entry point on port 80; web is internal only.
     assert ("80", "80") in _published_ports(services["nginx"])
-    assert not services["web"].get("ports"), "web must be reached through nginx"
+    for name in ("web", "ws"):
+        assert not services[name].get("ports"), f"{name} must be reached through nginx"
 
     # Start-up order.
     def condition(service, dependency):
@@ -139,19 +141,20 @@ def test_compose_file_is_valid_and_wired(tmp_path):
         return depends_on[dependency].get("condition") if isinstance(depends_on, dict) else None
 
     assert condition("migrate", "postgres") == "service_healthy"
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "ws", *WORKER_SERVICES, "beat"):
         assert condition(name, "migrate") == "service_completed_successfully"
         assert condition(name, "redis") == "service_healthy"
-    assert "web" in services["nginx"]["depends_on"]
+    assert {"web", "ws"} <= set(services["nginx"]["depends_on"])
     for name in ("postgres", "redis"):
         assert services[name].get("healthcheck", {}).get("test"), f"{name} needs a healthcheck"
 
     # Commands.
     assert "migrate --noinput" in _command(services["migrate"])
-    assert "daphne" in _command(services["web"]) and "aimatrix.asgi:application" in _command(services["web"])
-    worker = _command(services["worker"])
-    assert "celery -A aimatrix worker" in worker
-    assert "default,ssh,bmc,slurm,telemetry" in worker
+    # Plain HTTP from gunicorn with the project's config; websockets only from daphne.
+    assert _command(services["web"]) == "gunicorn -c aimatrix/gunicorn_conf.py aimatrix.wsgi:application"
+    assert services["web"]["environment"]["AIMATRIX_WEB_BIND"] == "0.0.0.0:8000"
+    assert "daphne" in _command(services["ws"]) and "aimatrix.asgi:application" in _command(services["ws"])
+    assert "daphne" not in _command(services["web"])
     beat = _command(services["beat"])
     assert "celery -A aimatrix beat" in beat
     assert "django_celery_beat.schedulers:DatabaseScheduler" in beat
@@ -166,6 +169,43 @@ def test_compose_file_is_valid_and_wired(tmp_path):
     nginx_volumes = [_volume_spec(volume) for volume in services["nginx"]["volumes"]]
     assert any(v.endswith("/etc/nginx/conf.d/default.conf:ro") for v in nginx_volumes), nginx_volumes
     assert any(v.startswith("static:") and v.endswith(":ro") for v in nginx_volumes), nginx_volumes
+
+
+def _worker_queues(command: str) -> list[str]:
+    match = re.search(r"-Q\s+(\S+)", command)
+    assert match, f"a worker without -Q consumes only the default queue: {command}"
+    return match.group(1).split(",")
+
+
+def test_workers_are_split_by_queue_group(tmp_path):
+    """One worker service per queue group of aimatrix/topology.py (slow BMCs cannot hold the
+    slots SSH jobs need), together consuming every queue exactly once; concurrency from the env."""
+    from aimatrix import topology
+
+    services = _compose_config(tmp_path)["services"]
+    groups = []
+    for name in WORKER_SERVICES:
+        command = _command(services[name])
+        assert "celery -A aimatrix worker" in command, command
+        assert re.search(r"--concurrency=\$+\{AIMATRIX_WORKER_[A-Z]+_CONCURRENCY:-\d+\}", command), command
+        # Celery children keep plain persistent connections (see the pool comment in settings.py).
+        assert services[name]["environment"].get("AIMATRIX_DB_POOL") == "0", name
+        groups.append(tuple(_worker_queues(command)))
+    assert sorted(groups) == sorted(topology.WORKER_GROUPS.values())
+    from django.conf import settings
+    assert sorted(q for group in groups for q in group) == sorted(settings.JOBS_QUEUES)
+
+
+def test_postgres_allows_the_whole_topology(tmp_path):
+    """Every pooled web/ws process, every Celery child and beat together stay below
+    max_connections (minus PostgreSQL's 3 reserved slots), with room to scale out."""
+    from aimatrix import topology
+
+    services = _compose_config(tmp_path)["services"]
+    command = _command(services["postgres"])
+    match = re.search(r"max_connections=(\d+)", command)
+    assert match, f"postgres must set max_connections: {command}"
+    assert topology.connection_budget()["total"] < int(match.group(1)) - 3
 
 
 def _strip_comments(text: str) -> str:
@@ -193,11 +233,19 @@ def _directives(block: str) -> set[str]:
 def test_nginx_conf_proxies_websockets():
     config = _strip_comments((DOCKER_DIR / "nginx.conf").read_text())
 
-    assert re.search(r"upstream\s+\S+\s*\{[^}]*server\s+web:8000\b", config), "upstream must point to web:8000"
+    upstreams = dict(re.findall(r"upstream\s+(\S+)\s*\{[^}]*?server\s+(\S+?:8000)\b", config))
+    assert set(upstreams.values()) == {"web:8000", "ws:8000"}, upstreams
     assert re.search(r"client_max_body_size\s+8m\s*;", config)
 
     ws = _directives(_location_block(config, "/ws/"))
-    assert any(d.startswith("proxy_pass http://") for d in ws), ws
+    # Websockets to daphne (ws), everything else to gunicorn (web).
+    assert {d for d in ws if d.startswith("proxy_pass ")} == {f"proxy_pass http://{upstream}"
+                                                                for upstream, server in upstreams.items()
+                                                                if server == "ws:8000"}, ws
+    rest = _directives(_location_block(config, "/"))
+    assert {d for d in rest if d.startswith("proxy_pass ")} == {f"proxy_pass http://{upstream}"
+                                                                  for upstream, server in upstreams.items()
+                                                                  if server == "web:8000"}, rest
     assert "proxy_http_version 1.1" in ws, ws
     assert "proxy_set_header Upgrade $http_upgrade" in ws, ws
     connection = [d for d in ws if d.startswith("proxy_set_header Connection ")]
@@ -235,7 +283,8 @@ def test_dockerfile_basics():
     assert "requirements/base.txt" in dockerfile
     assert re.search(r"AIMATRIX_SECRET_KEY=build-only\s+AIMATRIX_ENCRYPTION_KEYS=\S+\s+python manage.py collectstatic --noinput", dockerfile)
     assert re.search(r"^HEALTHCHECK\b", dockerfile, re.M)
-    assert re.search(r'^CMD \["daphne", "-b", "0\.0\.0\.0", "-p", "8000", "aimatrix\.asgi:application"\]', dockerfile, re.M)
+    assert re.search(r'^CMD \["gunicorn", "-c", "aimatrix/gunicorn_conf\.py", "aimatrix\.wsgi:application"\]', dockerfile, re.M)
+    assert re.search(r"^ENV AIMATRIX_WEB_BIND=0\.0\.0\.0:8000$", dockerfile, re.M)
     for copy in re.findall(r"^COPY\b.*$", dockerfile, re.M):
         assert ".env" not in copy and not re.search(r"\s\.\s", copy), f"copy runtime paths only: {copy}"
 

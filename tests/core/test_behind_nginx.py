@@ -1,5 +1,5 @@
-"""Client addresses behind the shipped nginx (docker/nginx.conf, Debian's nginx) in front of a
-real daphne that trusts it: the audit log, IP-bound tokens and the login lockout see the real
+"""Client addresses behind the shipped nginx (docker/nginx.conf, Debian's nginx) in front of the
+production servers (gunicorn for plain HTTP, daphne for /ws/) that trust it: the audit log, IP-bound tokens and the login lockout see the real
 client, whatever X-Forwarded-For / X-Real-IP the client writes itself. And the cookie settings
 `gen_prod_env` writes let browsers log in the way they reach nginx (plain http or TLS in front)."""
 import contextlib
@@ -10,10 +10,12 @@ from django.conf import settings
 from django.core.management import call_command
 
 from apps.core.models import AuditEvent
+from apps.jobs import services as jobs
 from apps.keyvault import services as vault
 
 from .. import processes
 from ..reverse_proxy import client_from, start_nginx
+from ..wsclient import open_job_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 
@@ -25,15 +27,14 @@ SPOOF = {"X-Forwarded-For": ALICE, "X-Real-IP": ALICE}  # Mallory pretends to be
 
 @contextlib.contextmanager
 def portal_behind_nginx(name: str, listen_port: int | None = None, **env):
-    daphne, daphne_url = processes.start_daphne(name, **env)
-    try:
-        nginx, url = start_nginx(daphne_url, processes.LOG_DIR / name, listen_port)
-        try:
-            yield url
-        finally:
-            nginx.stop()
-    finally:
-        daphne.stop()
+    with contextlib.ExitStack() as stack:
+        gunicorn, gunicorn_url = processes.start_gunicorn(f"{name}-gunicorn", AIMATRIX_WEB_ACCESS_LOG="-", **env)
+        stack.callback(gunicorn.stop)
+        daphne, daphne_url = processes.start_daphne(f"{name}-daphne", **env)
+        stack.callback(daphne.stop)
+        nginx, url = start_nginx(gunicorn_url, processes.LOG_DIR / name, listen_port, ws_url=daphne_url)
+        stack.callback(nginx.stop)
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +47,17 @@ def login(session, base, username, password, headers=None):
     session.get(base + LOGIN, timeout=10).raise_for_status()
     data = {"username": username, "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]}
     return session.post(base + LOGIN, data=data, headers=headers or {}, allow_redirects=False, timeout=10)
+
+
+def test_plain_http_goes_to_gunicorn_and_websockets_to_daphne(nginx_url, make_user):
+    user = make_user("ops", "jobs.run_diagnostics")
+    job = jobs.start_job(user, "core.pulse", {"count": 1, "rate": 10})  # stays queued: no worker here
+    assert client_from(ALICE).get(nginx_url + LOGIN, timeout=10).status_code == 200
+    with open_job_socket(nginx_url, user, job.pk) as ws:  # the handshake only a websocket server completes
+        assert ws.protocol.state.name == "OPEN"
+    logs = {name: (processes.LOG_DIR / f"nginx-daphne-{name}.log").read_text() for name in ("gunicorn", "daphne")}
+    assert f"GET {LOGIN}" in logs["gunicorn"] and LOGIN not in logs["daphne"]
+    assert f"/ws/jobs/{job.pk}/" in logs["daphne"] and "/ws/" not in logs["gunicorn"]
 
 
 def test_the_audit_log_records_the_client_not_the_proxy(nginx_url, make_user):
