@@ -3,12 +3,12 @@ import hmac
 from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.http import HttpResponse
-from django.views.generic import ListView, TemplateView
+from django.views.generic import TemplateView
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from . import dashboard, metrics, request_context
-from .filters import AuditEventFilter
-from .list_views import FilteredListMixin
+from .audit_table import AuditListFilter, AuditTable
+from .list_views import KitListView
 from .models import AuditEvent
 
 
@@ -39,13 +39,17 @@ def metrics_view(request):
     return HttpResponse(metrics.render(), content_type=CONTENT_TYPE_LATEST)
 
 
-class AuditLogView(FilteredListMixin, PermissionRequiredMixin, ListView):
-    """The audit log with filters by actor, action, object type/id and time."""
+class AuditLogView(PermissionRequiredMixin, KitListView):
+    """The audit log: sortable, filtered by actor, action, object and time, exported as CSV."""
 
     permission_required = "core.view_auditevent"
-    template_name = "core/audit_list.html"
-    paginate_by = 100
-    filterset_class = AuditEventFilter
+    filterset_class = AuditListFilter
+    table_class = AuditTable
+    page_title = "Audit log"
+    page_intro = "Every change, by whom, from where, with what changed. Entries are never edited or deleted."
+    export_name = "audit.csv"
+    empty = {"title": "No audit entries yet",
+             "text": "Each change anyone makes (through pages, the API, the admin or jobs) leaves one entry here."}
 
     def base_queryset(self):
         return AuditEvent.objects.select_related("object_type")

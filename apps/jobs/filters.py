@@ -15,3 +15,23 @@ class JobFilter(FilterSet):
     class Meta:
         model = Job
         fields = ["kind", "status", "requester", "created_after", "created_before"]
+
+
+def kind_choices():
+    from . import registry
+
+    return [(k.name, k.label) for k in registry.all_kinds()]
+
+
+class JobListFilter(JobFilter):
+    """The job list page's filter panel: kinds to choose from (the API keeps free text)."""
+
+    kind = django_filters.ChoiceFilter(choices=(), label="Kind")
+    requester = django_filters.CharFilter(field_name="requester__username", label="Requester (user name)")
+
+    class Meta(JobFilter.Meta):
+        pass
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filters["kind"].extra["choices"] = kind_choices()  # kinds registered by every app's ready()

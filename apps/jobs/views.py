@@ -4,19 +4,20 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views import View
-from django.views.generic import DetailView, ListView
+from django.views.generic import DetailView
 
 from apps.core.errors import ServiceError
-from apps.core.list_views import FilteredListMixin
+from apps.core.list_views import KitListView
 from apps.core.page_messages import report_service_error
 from apps.core.redirects import redirect_next
 
 from apps.rbac.permissions import can
 
 from . import registry, services
-from .filters import JobFilter
+from .filters import JobListFilter
 from .models import EventKind, JobEvent
 from .step_timings import step_timings
+from .tables import JobTable
 
 
 class VisibleJobsMixin(LoginRequiredMixin):
@@ -24,16 +25,22 @@ class VisibleJobsMixin(LoginRequiredMixin):
         return services.visible_jobs(self.request.user).select_related("requester")
 
 
-class JobListView(FilteredListMixin, ListView):
+class JobListView(KitListView):
     template_name = "jobs/job_list.html"
-    filterset_class = JobFilter
+    filterset_class = JobListFilter
+    table_class = JobTable
+    page_title = "Jobs"
+    page_intro = "Every long operation: who started it, on what, how it went. Open one to follow it live."
+    export_name = "jobs.csv"
+    empty = {"title": "No jobs yet",
+             "text": "A job is one long operation (a probe, a power action, a self-check) with its progress and log.",
+             "how": "Jobs start from the buttons on node pages and lists, or from the self-check here."}
 
     def base_queryset(self):
         return services.visible_jobs(self.request.user).select_related("requester")
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["kinds"] = registry.all_kinds()
         ctx["startable"] = services.startable_kinds(self.request.user)
         return ctx
 

@@ -30,6 +30,9 @@ class ProjectTable(KitTable):
     def render_description(self, value):
         return value if len(value) <= 80 else value[:79] + "…"
 
+    def value_description(self, value):
+        return value
+
     def render_owners(self, record):
         return ", ".join(m.user.username for m in record.owner_memberships) or "—"
 

@@ -20,7 +20,7 @@ from apps.rbac import services as rbac
 pytestmark = pytest.mark.django_db
 
 NODE_ROW = re.compile(r'name="nodes" value="([^"]+)"')
-JOB_ROW = re.compile(r'<td><a href="/jobs/(\d+)/">')
+JOB_ROW = re.compile(r'<td[^>]*><a href="/jobs/(\d+)/">')
 
 
 def listed(client, url, pattern) -> list[str]:

@@ -176,3 +176,47 @@ def test_ended_job_shows_each_steps_time_to_the_next_step_or_the_end(client, mak
     rows = html.split('id="job-step-times"')[1].split("</table>")[0].split("<tr>")[2:]
     assert "Database" in rows[0] and "<td>2.5 s</td>" in rows[0]
     assert "Redis &lt;b&gt;" in rows[1] and "<td>1 min 12 s</td>" in rows[1]
+
+
+# --- the list on the page kit -------------------------------------------------------------------
+
+def _job_ids(response):
+    return [row.record.pk for row in response.context["table"].page.object_list]
+
+
+def test_job_list_sorts_filters_with_chips_and_exports_the_filtered_list(client, make_user):
+    import csv
+    import io
+
+    alice = make_user("alice", "jobs.run_selfcheck", "jobs.run_diagnostics")
+    jobs = [services.start_job(alice, "core.selfcheck") for _ in range(3)]
+    pulse = services.start_job(alice, "core.pulse", {"count": 1})
+    Job.objects.filter(pk=jobs[0].pk).update(status="failed")
+    client.force_login(alice)
+    assert _job_ids(client.get("/jobs/?sort=id")) == [j.pk for j in jobs] + [pulse.pk]
+    assert _job_ids(client.get("/jobs/?sort=-id"))[0] == pulse.pk
+    response = client.get("/jobs/?status=failed&status=queued&kind=core.selfcheck")
+    assert sorted(_job_ids(response)) == [j.pk for j in jobs]
+    chips = {(c["label"], c["value"]) for c in response.context["active_filters"]}
+    assert chips == {("Status", "Failed"), ("Status", "Queued"), ("Kind", "System self-check")}
+    html = response.content.decode()
+    assert '<span class="badge status-failed">Failed</span>' in html and "<time datetime=" in html
+    export = client.get("/jobs/?status=failed&export=csv")
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert rows[0][:4] == ["#", "Kind", "Target", "Status"]
+    assert [(r[0], r[1], r[3]) for r in rows[1:]] == [(str(jobs[0].pk), "core.selfcheck", "failed")]
+
+
+def test_job_list_guides_when_there_are_no_jobs_and_its_queries_do_not_grow(client, make_user):
+    alice = make_user("alice", "jobs.run_selfcheck")
+    client.force_login(alice)
+    response = client.get("/jobs/")
+    assert response.context["is_empty"] and "No jobs yet" in response.content.decode()
+    counts = []
+    for size in (5, 40):
+        while Job.objects.count() < size:
+            services.start_job(alice, "core.selfcheck")
+        with CaptureQueriesContext(connection) as ctx:
+            assert len(_job_ids(client.get("/jobs/"))) == size
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
