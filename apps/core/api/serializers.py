@@ -2,9 +2,12 @@ from rest_framework import serializers
 
 from apps.core.models import AuditEvent
 
+from .lists import select
+
 
 class AuditEventSerializer(serializers.ModelSerializer):
     object_type = serializers.SerializerMethodField()
+    eager = {"object_type": select("object_type")}
 
     class Meta:
         model = AuditEvent

@@ -8,14 +8,17 @@ from apps.core import health
 from apps.core.filters import AuditEventFilter
 from apps.core.models import AuditEvent
 
+from .lists import LeanViewSetMixin
 from .permissions import StrictModelPermissions
 from .serializers import AuditEventSerializer
 
 
-class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
-    """The audit log: read-only, for holders of core.view_auditevent."""
+class AuditEventViewSet(LeanViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """The audit log: read-only, for holders of core.view_auditevent. `?cursor=` pages it newest
+    first by id, without OFFSET or COUNT."""
 
-    queryset = AuditEvent.objects.select_related("object_type")
+    queryset = AuditEvent.objects.all()
+    cursor_ordering = ("-id",)
     serializer_class = AuditEventSerializer
     permission_classes = [StrictModelPermissions]
     filterset_class = AuditEventFilter

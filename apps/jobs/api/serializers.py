@@ -1,10 +1,12 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from apps.core.api.lists import select
 from apps.jobs.models import Job, JobEvent
 
 
 class JobSerializer(serializers.ModelSerializer):
+    eager = {"requester": select("requester"), "target_type": select("target_type")}
     requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
     target_type = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
@@ -30,6 +32,17 @@ class JobSerializer(serializers.ModelSerializer):
 
     def get_websocket(self, obj) -> str:
         return f"/ws/jobs/{obj.pk}/"
+
+
+class JobListSerializer(JobSerializer):
+    """A row of the job list: status and progress; parameters, results and worker details are on the
+    detail."""
+
+    class Meta(JobSerializer.Meta):
+        fields = ["id", "url", "page_url", "websocket", "kind", "status", "target_type", "target_id", "target_repr",
+                  "requester", "progress", "current_step", "error", "retry_of", "created_at", "started_at",
+                  "finished_at"]
+        read_only_fields = fields
 
 
 class JobStartSerializer(serializers.Serializer):

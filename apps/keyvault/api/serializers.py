@@ -3,6 +3,7 @@ and an 8-character checksum prefix, never the value or the ciphertext (except th
 response, which is not built from these serializers)."""
 from rest_framework import serializers
 
+from apps.core.api.lists import DetailUrlField, select
 from apps.keyvault.models import OneTimeToken, Secret, SecretAccess, TokenRedemption
 from apps.keyvault.services import MAX_VALUE_LENGTH
 from apps.rbac.models import Project
@@ -21,6 +22,7 @@ class SecretSerializer(serializers.ModelSerializer):
         help_text="CIDRs and host names the value may be sent to (default: AIMATRIX_SECRET_DEFAULT_DESTINATIONS)")
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    eager = {"project": select("project"), "created_by": select("created_by"), "updated_by": select("updated_by")}
 
     class Meta:
         model = Secret
@@ -36,8 +38,26 @@ class SecretSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class SecretListSerializer(serializers.ModelSerializer):
+    """A row of the secret list: what it is and whose; description, destinations and authors are on
+    the detail."""
+
+    url = DetailUrlField("api:secret-detail")
+    project = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    checksum_prefix = serializers.CharField(read_only=True)
+    is_expired = serializers.BooleanField(read_only=True)
+    eager = {"project": select("project")}
+
+    class Meta:
+        model = Secret
+        fields = ["id", "url", "name", "kind", "project", "version", "checksum_prefix", "expires_at", "is_expired",
+                  "updated_at"]
+        read_only_fields = fields
+
+
 class SecretAccessSerializer(serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    eager = {"actor": select("actor")}
 
     class Meta:
         model = SecretAccess
@@ -54,6 +74,7 @@ class OneTimeTokenSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     revoked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     status = serializers.CharField(read_only=True)
+    eager = {"created_by": select("created_by"), "revoked_by": select("revoked_by")}
 
     class Meta:
         model = OneTimeToken

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core import request_context
+from apps.core.api.lists import LeanViewSetMixin
 from apps.core.api.permissions import StrictModelPermissions
 from apps.core.api.throttles import AnonRateThrottle
 from apps.keyvault import onetime, services
@@ -20,7 +21,8 @@ from apps.keyvault.models import SecretAccess, TokenRedemption
 from apps.rbac.permissions import restrict
 
 from .serializers import (OneTimeTokenSerializer, RedeemSerializer, RevealSerializer, SecretAccessSerializer,
-                          SecretSerializer, TokenIssuedSerializer, TokenIssueSerializer, TokenRedemptionSerializer)
+                          SecretListSerializer, SecretSerializer, TokenIssuedSerializer, TokenIssueSerializer,
+                          TokenRedemptionSerializer)
 
 
 class SecretPermissions(StrictModelPermissions):
@@ -38,17 +40,19 @@ class KeyvaultViewMixin:
     renderer_classes = [JSONRenderer]
 
 
-class SecretViewSet(KeyvaultViewMixin, viewsets.ModelViewSet):
+class SecretViewSet(LeanViewSetMixin, KeyvaultViewMixin, viewsets.ModelViewSet):
     """Secrets: metadata in, metadata out. `value` is write-only; reveal is its own action."""
 
     serializer_class = SecretSerializer
+    list_serializer_class = SecretListSerializer
+    cursor_ordering = ("name",)
     permission_classes = [SecretPermissions]
     filterset_class = SecretFilter
     ordering_fields = ["name", "kind", "updated_at", "expires_at"]
     search_fields = ["name", "description"]
 
     def get_queryset(self):
-        return services.visible_secrets(self.request.user).select_related("project", "created_by", "updated_by")
+        return services.visible_secrets(self.request.user)  # joins: as the serializer declares (eager)
 
     def perform_create(self, serializer):
         serializer.instance = services.create_secret(self.request.user, **serializer.validated_data)
@@ -77,11 +81,12 @@ class SecretViewSet(KeyvaultViewMixin, viewsets.ModelViewSet):
         secret = self.get_object()
         queryset = SecretAccessFilter(request.query_params,
                                       queryset=SecretAccess.objects.filter(secret=secret).select_related("actor")).qs
+        self.cursor_ordering = ("-pk",)  # keyset pages of the log, not of secrets
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(SecretAccessSerializer(page, many=True).data)
 
 
-class SecretAccessViewSet(KeyvaultViewMixin, viewsets.ReadOnlyModelViewSet):
+class SecretAccessViewSet(LeanViewSetMixin, KeyvaultViewMixin, viewsets.ReadOnlyModelViewSet):
     """Every read of every secret value the user may see the log of (keyvault.view_secretaccess)."""
 
     serializer_class = SecretAccessSerializer
@@ -91,21 +96,22 @@ class SecretAccessViewSet(KeyvaultViewMixin, viewsets.ReadOnlyModelViewSet):
     search_fields = ["secret_name", "purpose", "actor_repr"]
 
     def get_queryset(self):
-        return restrict(SecretAccess.objects.all(), self.request.user, "view").select_related("actor")
+        return restrict(SecretAccess.objects.all(), self.request.user, "view")
 
 
-class OneTimeTokenViewSet(KeyvaultViewMixin, mixins.CreateModelMixin, mixins.ListModelMixin,
+class OneTimeTokenViewSet(LeanViewSetMixin, KeyvaultViewMixin, mixins.CreateModelMixin, mixins.ListModelMixin,
                           mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """One-time tokens: the token string is returned once, by create; lists show its prefix only;
     DELETE revokes."""
 
     serializer_class = OneTimeTokenSerializer
+    cursor_ordering = ("-created_at",)  # the key is a random UUID; newest first reads better
     filterset_class = OneTimeTokenFilter
     ordering_fields = ["created_at", "expires_at"]
     search_fields = ["subject", "token_prefix"]
 
     def get_queryset(self):
-        return onetime.visible_tokens(self.request.user).select_related("created_by", "revoked_by")
+        return onetime.visible_tokens(self.request.user)
 
     @extend_schema(request=TokenIssueSerializer, responses={201: TokenIssuedSerializer})
     def create(self, request):
@@ -124,7 +130,7 @@ class OneTimeTokenViewSet(KeyvaultViewMixin, mixins.CreateModelMixin, mixins.Lis
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TokenRedemptionViewSet(KeyvaultViewMixin, viewsets.ReadOnlyModelViewSet):
+class TokenRedemptionViewSet(LeanViewSetMixin, KeyvaultViewMixin, viewsets.ReadOnlyModelViewSet):
     """Redemption attempts: on the user's own tokens, or all with keyvault.view_tokenredemption."""
 
     serializer_class = TokenRedemptionSerializer

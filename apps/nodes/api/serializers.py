@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from apps.core.api.lists import DetailUrlField, prefetch, select
 from apps.keyvault.models import Secret
 from apps.nodes.models import Bmc, BmcDriver, HostKey, Node, NodeEvent
 from apps.nodes.validators import bmc_host
@@ -23,8 +24,31 @@ class BmcSerializer(serializers.ModelSerializer):
         read_only_fields = ["power_state", "health", "polled_at", "poll_error"]
 
 
+class NodeListSerializer(serializers.ModelSerializer):
+    """A row of the node list: what the list page shows, with one join per named relation (no host
+    keys, no BMC credential, no facts: the detail, or ?expand=bmc,host_keys,facts)."""
+
+    url = DetailUrlField("api:node-detail")
+    project = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    ssh_credential = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    bmc_driver = serializers.CharField(source="bmc.driver", read_only=True, default=None)
+    power_state = serializers.CharField(source="bmc.power_state", read_only=True, default=None)
+
+    eager = {"project": select("project"), "ssh_credential": select("ssh_credential"),
+             "bmc_driver": select("bmc"), "power_state": select("bmc")}
+
+    class Meta:
+        model = Node
+        fields = ["id", "url", "name", "address", "ssh_port", "ssh_user", "ssh_credential", "labels", "project",
+                  "state", "state_reason", "last_seen", "bmc_driver", "power_state", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
 class NodeSerializer(serializers.ModelSerializer):
     """Read and write. Secrets and projects are referenced by name; a secret's value never appears."""
+
+    eager = {"project": select("project"), "ssh_credential": select("ssh_credential"),
+             "bmc": select("bmc__credential"), "host_keys": prefetch("host_keys")}
 
     project = serializers.SlugRelatedField(slug_field="name", queryset=Project.objects.all(), required=False,
                                            allow_null=True)

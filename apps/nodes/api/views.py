@@ -4,6 +4,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
+from apps.core.api.lists import Expansion, LeanViewSetMixin, prefetch, select
 from apps.core.api.parsers import FormParser, JSONParser, MultiPartParser
 from apps.jobs import services as jobs
 from apps.jobs.api.serializers import JobSerializer
@@ -13,7 +14,8 @@ from apps.nodes.job_kinds import BootParams, CommandParams, PowerParams
 from apps.nodes.models import HostKey, Node
 from apps.rbac.api.mixins import RestrictedQuerysetMixin
 
-from .serializers import BmcWriteSerializer, NodeEventSerializer, NodeSerializer
+from .serializers import (BmcSerializer, BmcWriteSerializer, HostKeySerializer, NodeEventSerializer, NodeListSerializer,
+                          NodeSerializer)
 
 
 class ImportSerializer(serializers.Serializer):
@@ -40,12 +42,19 @@ def _params(request, **fixed) -> dict:
     return {**request.data, **fixed}
 
 
-class NodeViewSet(RestrictedQuerysetMixin, viewsets.ModelViewSet):
-    """Nodes. Actions start jobs and answer 202 with the job."""
+class NodeViewSet(LeanViewSetMixin, RestrictedQuerysetMixin, viewsets.ModelViewSet):
+    """Nodes. Actions start jobs and answer 202 with the job. Lists are lean (apps/core/api/lists.py):
+    host keys, the BMC and facts come with the detail or `?expand=`."""
 
-    queryset = Node.objects.select_related("project", "ssh_credential", "bmc__credential").prefetch_related(
-        "host_keys")
+    queryset = Node.objects.all()  # related rows: as the serializer in use declares (eager)
     serializer_class = NodeSerializer
+    list_serializer_class = NodeListSerializer
+    expandable = {
+        "bmc": Expansion(BmcSerializer, (select("bmc__credential"),)),
+        "host_keys": Expansion(HostKeySerializer, (prefetch("host_keys"),), many=True),
+        "facts": Expansion(serializers.JSONField),
+    }
+    cursor_ordering = ("name",)
     filterset_class = NodeFilter
     search_fields = ["name", "address", "facts__hostname"]
     ordering_fields = ["name", "state", "last_seen", "created_at"]

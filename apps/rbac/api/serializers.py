@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from apps.core.api.lists import DetailUrlField, prefetch
 from apps.rbac.models import Membership, Project, ProjectRole
 from apps.rbac.roles import ROLE_TEMPLATES
 from apps.rbac.services import GRANT_ACTIONS
@@ -16,11 +17,23 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 class ProjectSerializer(serializers.ModelSerializer):
     members = MembershipSerializer(source="memberships", many=True, read_only=True)
+    eager = {"members": prefetch("memberships__user")}
 
     class Meta:
         model = Project
         fields = ["id", "name", "description", "gpu_quota", "gpu_hours_quota", "members", "created_at"]
         read_only_fields = ["id", "members", "created_at"]
+
+
+class ProjectListSerializer(serializers.ModelSerializer):
+    """A row of the project list; members are on the detail or `?expand=members`."""
+
+    url = DetailUrlField("api:project-detail")
+
+    class Meta:
+        model = Project
+        fields = ["id", "url", "name", "description", "gpu_quota", "gpu_hours_quota", "created_at"]
+        read_only_fields = fields
 
 
 class ProjectUpdateSerializer(serializers.ModelSerializer):
@@ -36,6 +49,7 @@ class MemberWriteSerializer(serializers.Serializer):
 
 class UserSerializer(serializers.ModelSerializer):
     roles = serializers.SerializerMethodField()
+    eager = {"roles": prefetch("groups")}
 
     class Meta:
         model = get_user_model()

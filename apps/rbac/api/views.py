@@ -4,13 +4,14 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
 
+from apps.core.api.lists import Expansion, LeanViewSetMixin, prefetch
 from apps.rbac import services
 from apps.rbac.api.mixins import RestrictedQuerysetMixin
 from apps.rbac.identity import describe_user, role_catalogue
 from apps.rbac.models import Project
 
 from .serializers import (GrantSerializer, GrantWriteSerializer, MembershipSerializer, MemberWriteSerializer,
-                          ProjectSerializer, ProjectUpdateSerializer, UserSerializer)
+                          ProjectListSerializer, ProjectSerializer, ProjectUpdateSerializer, UserSerializer)
 
 
 class GrantsMixin:
@@ -46,26 +47,31 @@ class GrantsMixin:
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UserViewSet(GrantsMixin, viewsets.ReadOnlyModelViewSet):
+class UserViewSet(GrantsMixin, LeanViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """Users: everyone with auth.view_user (admin) sees all; others see themselves.
     Accounts are managed in the admin."""
 
     serializer_class = UserSerializer
+    cursor_ordering = ("username",)
     search_fields = ["username", "email", "first_name", "last_name"]
     filterset_fields = ["is_active", "is_staff"]
     ordering_fields = ["username", "date_joined", "last_login"]
 
     def get_queryset(self):
-        qs = get_user_model().objects.prefetch_related("groups").order_by("username")
+        qs = get_user_model().objects.order_by("username")  # groups: prefetched for `roles` (eager)
         user = self.request.user
         return qs if user.has_perm("auth.view_user") else qs.filter(pk=user.pk)
 
 
-class ProjectViewSet(GrantsMixin, RestrictedQuerysetMixin, viewsets.ModelViewSet):
+class ProjectViewSet(GrantsMixin, LeanViewSetMixin, RestrictedQuerysetMixin, viewsets.ModelViewSet):
     """Projects (teams): members with a role, quotas, object grants. Owners manage their own."""
 
-    queryset = Project.objects.prefetch_related("memberships__user")
+    queryset = Project.objects.all()  # members: prefetched where the serializer shows them (eager)
     serializer_class = ProjectSerializer
+    list_serializer_class = ProjectListSerializer
+    expandable = {"members": Expansion(MembershipSerializer, (prefetch("memberships__user"),), many=True,
+                                       source="memberships")}
+    cursor_ordering = ("name",)
     search_fields = ["name", "description"]
     ordering_fields = ["name", "created_at"]
 
@@ -80,7 +86,8 @@ class ProjectViewSet(GrantsMixin, RestrictedQuerysetMixin, viewsets.ModelViewSet
         data = ProjectUpdateSerializer(project, data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         services.update_project(request.user, project, **data.validated_data)
-        return Response(ProjectSerializer(self.get_queryset().get(pk=project.pk)).data)
+        fresh = self.get_queryset().prefetch_related("memberships__user").get(pk=project.pk)
+        return Response(ProjectSerializer(fresh).data)
 
     def partial_update(self, request, pk=None):
         return self.update(request, pk, partial=True)
