@@ -20,7 +20,7 @@ def test_database_url() -> str:
 
 
 def child_env(**overrides) -> dict:
-    return base.child_env(DATABASE_URL=test_database_url(), AIMATRIX_JOB_HEARTBEAT_INTERVAL="0.5", **overrides)
+    return base.child_env(**{"DATABASE_URL": test_database_url(), "AIMATRIX_JOB_HEARTBEAT_INTERVAL": "0.5", **overrides})
 
 
 def start_worker(name: str, queues: str = base.QUEUES, concurrency: int = 2, **env) -> Process:
