@@ -47,7 +47,8 @@ class TagsInput(forms.TextInput):
         tags = value if isinstance(value, (list, tuple)) else parse_tags(value or "")
         badges = format_html_join(" ", '<span class="badge text-bg-secondary kit-tag">#{}</span>',
                                   ((t,) for t in tags))
-        return format_html('{}<datalist id="{}">{}</datalist><div class="kit-tags mt-1" aria-label="Labels">{}</div>',
+        return format_html('{}<datalist id="{}">{}</datalist>'
+                           '<div class="kit-tags mt-1" role="group" aria-label="Labels">{}</div>',
                            field, LABELS_DATALIST, options, badges)
 
 

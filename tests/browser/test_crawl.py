@@ -20,8 +20,8 @@ from apps.jobs import services as job_services
 from ..contract.routes import fill
 from ..contract.world import MATRIX_USERS, build_world
 from .conftest import DEFAULT_TIMEOUT_MS, PASSWORD, login
+from .audit import Auditor
 from .crawl import MARKUP_CHECK, PROBE, PROBE_SHOWN, expected_status, page_templates
-from .test_layout import AXE, AXE_RUN
 
 # django_db: so the test database is set up; each test only reads through the browser, and its
 # rolled-back transaction leaves the module's committed world alone.
@@ -48,6 +48,11 @@ def crawl_world(browser, live_server_url, django_db_blocker):
             call_command("flush", interactive=False, verbosity=0)
 
 
+@pytest.fixture(scope="module")
+def auditor():
+    return Auditor()
+
+
 def _first_response(response):
     """The response to the URL asked for, before any redirect was followed."""
     request = response.request
@@ -56,7 +61,8 @@ def _first_response(response):
     return request.response()
 
 
-def _crawl_one(page, url: str, template: str, role: str, messages: list[str]) -> tuple[list[str], bool]:
+def _crawl_one(page, url: str, template: str, role: str, messages: list[str],
+               auditor: Auditor | None = None, scheme: str = "light") -> tuple[list[str], bool]:
     """Visit one page; return its problems and whether the probe was shown as text."""
     problems = []
     expected, bug = expected_status(template, role)
@@ -73,8 +79,8 @@ def _crawl_one(page, url: str, template: str, role: str, messages: list[str]) ->
     own = f"status of {response.status}"
     problems += [m for m in messages if not (response.status >= 400 and own in m and "Failed to load" in m)]
     problems += [f"markup from stored text: {found}" for found in page.evaluate(MARKUP_CHECK)]
-    page.add_script_tag(path=str(AXE))
-    problems += [f"axe: {violation}" for violation in page.evaluate(AXE_RUN)]
+    if auditor is not None:
+        problems += auditor.audit(page, scheme)
     return problems, page.evaluate(PROBE_SHOWN)
 
 
@@ -97,7 +103,7 @@ RUNS = [(role, "light") for role in MATRIX_USERS] + [("admin", "dark")]
 
 
 @pytest.mark.parametrize(("role", "scheme"), RUNS, ids=[f"{r}-{s}" for r, s in RUNS])
-def test_every_page_as_role(browser, live_server_url, crawl_world, role, scheme):
+def test_every_page_as_role(browser, live_server_url, crawl_world, auditor, role, scheme):
     context, page, messages = _role_page(browser, scheme)
     found: dict[str, list[str]] = {}
     shown_on = []
@@ -106,7 +112,7 @@ def test_every_page_as_role(browser, live_server_url, crawl_world, role, scheme)
         for template in PAGES:
             try:
                 url = live_server_url + fill(template, crawl_world.values(template))
-                problems, shown = _crawl_one(page, url, template, role, messages)
+                problems, shown = _crawl_one(page, url, template, role, messages, auditor, scheme)
             except (KeyError, AssertionError) as exc:  # no world object for a parameter, no contract entry
                 problems, shown = [str(exc).strip('"')], False
             if problems:
