@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from apps.core.api.views import health_view
 from apps.core.preference_views import TableColumnsView
 from apps.core.search_views import SearchView
+from apps.rbac.admin_shortcut import view_on_site
 from apps.core.views import DashboardView, metrics_view
 from apps.rbac.forms import LoginForm
 
@@ -39,6 +40,8 @@ urlpatterns = [
     path("audit/", include("apps.core.urls")),
     path("search/", SearchView.as_view(), name="search"),
     path("preferences/columns/", TableColumnsView.as_view(), name="table-columns"),
+    # Before the admin's own: its "view on site" redirect goes through the permission layer.
+    path("admin/r/<int:content_type_id>/<path:object_id>/", view_on_site, name="admin-view-on-site"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -241,7 +241,9 @@ ADMIN_SITE = {
     "/admin/autocomplete/": {"GET": Case({"admin": 200, "*": 403}, body={
         "app_label": "rbac", "model_name": "membership", "field_name": "user", "term": "matrix"})},
     "/admin/jsi18n/": {"GET": OPEN},
-    "/admin/r/{content_type_id}/{object_id}/": {"GET": {"*": 404}},  # nodes have no public URL
+    # "View on site" for a node: only who may see the node is sent to its page; for everyone else it
+    # does not exist (Django's own shortcut redirected any staff user, revealing the node).
+    "/admin/r/{content_type_id}/{object_id}/": {"GET": {SEE: 302, "*": 404}},
     "/admin/{app_label}/": {"GET": {OPS: 200, "*": 404}},  # the jobs app
     "/admin/{url}": {"GET": {"*": 404}},
     "/admin/jobs/job/start/{kind}/": {"GET": {"*": 302}, "POST": Case({"*": 302}, writes=OPS)},
