@@ -21,3 +21,19 @@ def _freeze_gc(**kwargs):
 # of the solo and threads pools); beat_init: beat.
 for _signal in (signals.worker_process_init, signals.worker_ready, signals.beat_init):
     _signal.connect(_freeze_gc, weak=False)
+
+
+def _start_job_reconciler(**kwargs):
+    """Beat runs the job reconciler (apps/jobs/reconcile.py) in a thread of its own process, not
+    as a task on a worker queue: it must work when every worker is dead."""
+    import django
+    from django.apps import apps
+
+    if not apps.ready:  # Celery's Django fixup normally did it (setup() again would reset logging)
+        django.setup()
+    from apps.jobs.reconcile import start_in_background
+
+    start_in_background()
+
+
+signals.beat_init.connect(_start_job_reconciler, weak=False)

@@ -320,12 +320,23 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_WORKER_SEND_TASK_EVENTS = False
+# A task is acknowledged when it ends, not when a worker takes it: a worker killed mid-task (or
+# with tasks reserved) leaves them in the broker; a lost pool process puts its task back at once.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Every task has a time limit: jobs get theirs from their kind (apps/jobs/registry.py, at most
+# JOBS_MAX_TIME_LIMIT); these defaults bound the periodic tasks. The hard limit kills the process.
+JOBS_TIME_LIMIT = env_float("AIMATRIX_JOB_TIME_LIMIT", 1800.0)
+JOBS_MAX_TIME_LIMIT = env_float("AIMATRIX_JOB_MAX_TIME_LIMIT", 3600.0)
+JOBS_TIME_LIMIT_GRACE = env_float("AIMATRIX_JOB_TIME_LIMIT_GRACE", 30.0)  # soft -> hard
+CELERY_TASK_SOFT_TIME_LIMIT = env_float("AIMATRIX_TASK_SOFT_TIME_LIMIT", 300.0)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + JOBS_TIME_LIMIT_GRACE
+# A reserved, unacknowledged task is handed out again after this long: longer than the longest
+# job may run, so a slow job is never run twice. Tasks of dead workers come back sooner through
+# the job reconciler (apps/jobs/reconcile.py), not through this timeout.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(JOBS_MAX_TIME_LIMIT + 2 * JOBS_TIME_LIMIT_GRACE + 60)}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
-    "jobs-reap-dead-workers": {
-        "task": "apps.jobs.tasks.reap_stale_jobs",
-        "schedule": env_float("AIMATRIX_REAPER_INTERVAL", 30.0),
-    },
     "nodes-poll-power-states": {
         "task": "apps.nodes.tasks.poll_power_states",
         "schedule": env_float("AIMATRIX_POWER_POLL_INTERVAL", 60.0),
@@ -355,6 +366,14 @@ NODES_IMPORT_SYNC_MAX_ROWS = env_int("AIMATRIX_IMPORT_SYNC_MAX_ROWS", 200)
 # heartbeat is older than the timeout.
 JOBS_HEARTBEAT_INTERVAL = env_float("AIMATRIX_JOB_HEARTBEAT_INTERVAL", 5.0)
 JOBS_HEARTBEAT_TIMEOUT = env_float("AIMATRIX_JOB_HEARTBEAT_TIMEOUT", 60.0)
+# The reconciler runs inside the beat process (not on a worker queue, so it works with every
+# worker dead): every interval it re-queues queued jobs whose task is in no queue and held by no
+# live worker, and fails running jobs without a heartbeat. Jobs younger than the grace are left
+# alone (their task may be on its way); a job lost more than JOBS_MAX_REQUEUES times is failed.
+JOBS_RECONCILE_INTERVAL = env_float("AIMATRIX_JOB_RECONCILE_INTERVAL", 15.0)
+JOBS_RECONCILE_GRACE = env_float("AIMATRIX_JOB_RECONCILE_GRACE", 10.0)
+JOBS_RECONCILE_INSPECT_TIMEOUT = env_float("AIMATRIX_JOB_RECONCILE_INSPECT_TIMEOUT", 1.5)
+JOBS_MAX_REQUEUES = env_int("AIMATRIX_JOB_MAX_REQUEUES", 3)
 JOBS_QUEUES = ["default", "ssh", "bmc", "slurm", "telemetry"]
 
 # --- Health, metrics, self-check ------------------------------------------------------

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Private, throw-away Redis for tests, benchmarks and local runs.
-# Own port, own dir, no persistence; never touches a system redis.
+# Private Redis for tests, benchmarks, the lab and `make run`: own port, own dir; never touches
+# a system redis. The append-only file is on by default (fsync every second): queued Celery tasks
+# and reserved ones survive a Redis restart or crash instead of vanishing.
 #
 # Usage: scripts/redis.sh start|stop|status|url
 #
@@ -9,12 +10,15 @@
 #   REDIS_PORT           TCP port on 127.0.0.1              (default: 26379)
 #   REDIS_START_TIMEOUT  seconds to wait for PONG           (default: 10)
 #   REDIS_STOP_TIMEOUT   seconds to wait for exit           (default: 10)
+#   REDIS_APPENDONLY     yes|no: keep an append-only file   (default: yes)
 set -euo pipefail
 
 REDIS_DIR="${REDIS_DIR:-$PWD/var/redis}"
 REDIS_PORT="${REDIS_PORT:-26379}"
 REDIS_START_TIMEOUT="${REDIS_START_TIMEOUT:-10}"
 REDIS_STOP_TIMEOUT="${REDIS_STOP_TIMEOUT:-10}"
+REDIS_APPENDONLY="${REDIS_APPENDONLY:-yes}"
+case "$REDIS_APPENDONLY" in yes|no) ;; *) echo "redis: REDIS_APPENDONLY must be yes or no" >&2; exit 2 ;; esac
 
 # redis-server resolves paths after chdir to --dir, so make them absolute.
 case "$REDIS_DIR" in /*) ;; *) REDIS_DIR="$PWD/$REDIS_DIR" ;; esac
@@ -45,9 +49,9 @@ cmd_start() {
 
   mkdir -p "$REDIS_DIR"
   rm -f "$PID_FILE"
-  # No RDB/AOF: data is disposable and persistence only slows tests down.
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --daemonize yes --pidfile "$PID_FILE" --logfile "$LOG_FILE" --dir "$REDIS_DIR"
+  # No RDB snapshots; the append-only file (under $REDIS_DIR/appendonlydir) is replayed on start.
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly "$REDIS_APPENDONLY" \
+    --appendfsync everysec --daemonize yes --pidfile "$PID_FILE" --logfile "$LOG_FILE" --dir "$REDIS_DIR"
 
   local waited=0
   until pong; do
@@ -70,9 +74,8 @@ cmd_stop() {
     log "not running ($REDIS_DIR)"
     return 0
   fi
-  # Graceful shutdown without writing a dump, but only if the server on
-  # REDIS_PORT is ours (pid matches); otherwise just SIGTERM our pid
-  # (with --save '' that doesn't write a dump either).
+  # Graceful shutdown without writing a dump (the append-only file is flushed), but only if the
+  # server on REDIS_PORT is ours (pid matches); otherwise just SIGTERM our pid.
   local port_pid
   port_pid="$(cli info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p' || true)"
   if [ "$port_pid" != "$pid" ] || ! cli shutdown nosave >/dev/null 2>&1; then

@@ -62,19 +62,71 @@ def check_redis() -> CheckResult:
     return _timed("redis", run)
 
 
-def check_workers(timeout: float | None = None, first_only: bool = False) -> CheckResult:
-    """Ping the workers. `first_only` returns as soon as one answers (health probes)."""
-    def run():
-        from aimatrix.celery import app
+class _AllQueuesCovered(Exception):
+    """Raised from the reply callback to stop waiting once every queue has a consumer."""
 
-        limit = 1 if first_only else None
-        replies = app.control.ping(timeout=timeout or settings.HEALTH_WORKER_TIMEOUT, limit=limit) or []
-        names = sorted(name for reply in replies for name in reply)
-        if not names:
-            return False, "no Celery worker answered", {"workers": []}
-        return True, f"{len(names)} worker(s) answered", {"workers": names}
 
-    return _timed("worker", run)
+def survey_workers(timeout: float | None = None, stop_when_covered: bool = False) -> dict[str, list[str]]:
+    """{worker name: [queues it consumes]}, from one `active_queues` broadcast. Waits `timeout`
+    after the last reply (Celery's rule), or stops as soon as every queue of settings.JOBS_QUEUES
+    has a consumer when `stop_when_covered` (health probes stay fast while all is well)."""
+    from aimatrix.celery import app
+
+    survey: dict[str, list[str]] = {}
+    wanted = set(settings.JOBS_QUEUES)
+
+    def on_reply(reply):
+        for worker, queues in (reply or {}).items():
+            survey[worker] = sorted(q.get("name", "") for q in queues or [])
+        if stop_when_covered and wanted <= {q for names in survey.values() for q in names}:
+            raise _AllQueuesCovered
+
+    try:
+        app.control.inspect(timeout=timeout or settings.HEALTH_WORKER_TIMEOUT, callback=on_reply).active_queues()
+    except _AllQueuesCovered:
+        pass
+    return survey
+
+
+def _workers_result(survey: dict) -> tuple[bool, str, dict]:
+    names = sorted(survey)
+    if not names:
+        return False, "no Celery worker answered", {"workers": []}
+    return True, f"{len(names)} worker(s) answered", {"workers": names}
+
+
+def _queues_result(survey: dict) -> tuple[bool, str, dict]:
+    consumers = {queue: sorted(w for w, queues in survey.items() if queue in queues) for queue in settings.JOBS_QUEUES}
+    missing = [queue for queue, workers in consumers.items() if not workers]
+    details = {"consumers": consumers, "without_consumer": missing}
+    if missing:
+        return False, f"no worker consumes the queue(s): {', '.join(missing)}; their jobs wait until one does", details
+    return True, f"every queue has a consumer ({', '.join(settings.JOBS_QUEUES)})", details
+
+
+def check_workers(timeout: float | None = None) -> CheckResult:
+    """At least one Celery worker answers."""
+    return _timed("worker", lambda: _workers_result(survey_workers(timeout, stop_when_covered=True)))
+
+
+def check_queues(timeout: float | None = None) -> CheckResult:
+    """Every queue jobs run on (settings.JOBS_QUEUES) has a live consumer; names those without."""
+    return _timed("queues", lambda: _queues_result(survey_workers(timeout)))
+
+
+def worker_checks(timeout: float | None = None) -> list[CheckResult]:
+    """The worker and queue checks from one broadcast (for /api/health)."""
+    start = time.perf_counter()
+    try:
+        survey, error = survey_workers(timeout, stop_when_covered=True), None
+    except Exception as exc:  # noqa: BLE001 - broker unreachable: both checks fail with the reason
+        survey, error = {}, f"{type(exc).__name__}: {exc}"
+    elapsed = round((time.perf_counter() - start) * 1000, 2)
+    results = []
+    for name, build in (("worker", _workers_result), ("queues", _queues_result)):
+        ok, message, details = build(survey)
+        results.append(CheckResult(name, ok and not error, error or message, details, elapsed))
+    return results
 
 
 def check_disk() -> CheckResult:
@@ -120,4 +172,4 @@ def check_clock() -> CheckResult:
 
 
 def health_checks() -> list[CheckResult]:
-    return [check_database(), check_redis(), check_workers(first_only=True)]
+    return [check_database(), check_redis(), *worker_checks()]

@@ -17,6 +17,7 @@ SELFCHECKS = [
     ("Database", health.check_database),
     ("Redis", health.check_redis),
     ("Celery workers", health.check_workers),
+    ("A worker for every queue", health.check_queues),
     ("Disk space under var/", health.check_disk),
     ("Clock", health.check_clock),
 ]
@@ -44,7 +45,8 @@ class PulseParams(serializers.Serializer):
     rate = serializers.FloatField(min_value=0.1, max_value=100_000, default=10)
 
 
-@register("core.pulse", label="Event pulse (diagnostic)", permission="jobs.run_diagnostics", params=PulseParams)
+@register("core.pulse", label="Event pulse (diagnostic)", permission="jobs.run_diagnostics", params=PulseParams,
+          time_limit=lambda p: p["count"] / p["rate"] + 60)
 def pulse(runner, params, target):
     """Emits `count` log events at `rate` per second: exercises and measures the live-progress
     path (worker -> database -> channel layer -> websocket). Honours cancel between events."""

@@ -20,7 +20,7 @@ from apps.rbac.permissions import can, restrict
 
 from . import registry
 from .events import append_event
-from .execution import finish
+from .execution import NOT_RERUN, finish
 from .models import EventKind, Job, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -92,9 +92,11 @@ def start_job(user, kind_name: str, params=None, *, target=None, retry_of: Job |
 def enqueue(job: Job) -> None:
     from .tasks import run_job
 
+    soft = registry.time_limit_for(registry.get_kind(job.kind), job.params)
     try:
         run_job.apply_async(
             args=[job.pk], queue=job.queue, task_id=job.celery_task_id,
+            soft_time_limit=soft, time_limit=soft + settings.JOBS_TIME_LIMIT_GRACE,
             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
         )
     except Exception as exc:  # noqa: BLE001 - broker down: the job fails visibly instead of hanging
@@ -140,14 +142,17 @@ def retry_job(user, job: Job) -> Job:
 
 # --- reaping ------------------------------------------------------------------------------
 def reap_stale_jobs(timeout: float | None = None) -> list[int]:
-    """Fail running jobs whose worker stopped sending heartbeats (killed, OOM, machine lost)."""
+    """Fail running jobs whose worker stopped sending heartbeats (killed, OOM, machine lost).
+    Called by the reconciler in beat (apps/jobs/reconcile.py)."""
     timeout = timeout if timeout is not None else settings.JOBS_HEARTBEAT_TIMEOUT
     cutoff = timezone.now() - timedelta(seconds=timeout)
-    stale = list(Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", "worker", "heartbeat_at"))
+    stale = list(Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff)
+                 .values_list("pk", "worker", "heartbeat_at", "current_step"))
     reaped = []
-    for pk, worker, heartbeat in stale:
+    for pk, worker, heartbeat, step in stale:
+        at_step = f" It was at the step '{step}'." if step else ""
         reason = (f"The worker {worker or '(unknown)'} stopped responding: no heartbeat since "
-                  f"{heartbeat:%Y-%m-%d %H:%M:%S} UTC (timeout {timeout:g} s). The job was marked failed.")
+                  f"{heartbeat:%Y-%m-%d %H:%M:%S} UTC (timeout {timeout:g} s).{at_step} {NOT_RERUN}")
         if finish(pk, JobStatus.FAILED, error=reason):
             reaped.append(pk)
             record_audit("job.reap", obj=Job.objects.get(pk=pk), after={"status": JobStatus.FAILED, "reason": reason})

@@ -42,9 +42,13 @@ def test_reaper_fails_a_job_whose_worker_was_killed(make_user):
     assert services.reap_stale_jobs(timeout=2) == []
 
 
-def test_reaper_is_scheduled_in_beat():
-    entry = settings.CELERY_BEAT_SCHEDULE["jobs-reap-dead-workers"]
-    assert entry["task"] == "apps.jobs.tasks.reap_stale_jobs"
-    from aimatrix.celery import app
+def test_reaper_runs_in_beat_not_on_a_worker_queue():
+    """The reconciler (which reaps) is started by beat itself; no beat entry sends it to a worker."""
+    from celery import signals
 
-    assert "apps.jobs.tasks.reap_stale_jobs" in app.tasks
+    import aimatrix.celery  # noqa: F401  (connects the signal)
+
+    assert not any(entry["task"] == "apps.jobs.tasks.reap_stale_jobs" for entry in settings.CELERY_BEAT_SCHEDULE.values())
+    assert any(getattr(receiver(), "__name__", "") == "_start_job_reconciler" or
+               getattr(receiver, "__name__", "") == "_start_job_reconciler"
+               for _, receiver in signals.beat_init.receivers)
