@@ -295,14 +295,22 @@ API_MAX_PAGE_SIZE = 1000
 API_MAX_OFFSET = 10_000_000
 
 # --- Channels -------------------------------------------------------------------------
+from redis import backoff as _redis_backoff  # noqa: E402  (a library, not app code)
+from redis.asyncio import retry as _redis_async_retry  # noqa: E402
+
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # channels_redis' layer, except that a receive waits out a Redis outage (apps/jobs/channel_layer.py).
+        "BACKEND": "apps.jobs.channel_layer.ResilientRedisChannelLayer",
         "CONFIG": {
             # Each idle websocket waits in BZPOPMIN for channels-redis' brpop_timeout (5 s).
             # redis-py 8 reads with a 5 s socket timeout by default, so a quiet job page raced it,
             # lost and crashed its consumer. Reads get room well past that wait; connects stay short.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 20, "socket_connect_timeout": 2}],
+            # redis-py's asyncio connections retry nothing by default: after a Redis restart the
+            # first command on each pooled (dead) connection failed, and with it a websocket
+            # handshake (HTTP 500). Retried, the dead connection is replaced at once.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 20, "socket_connect_timeout": 2,
+                       "retry": _redis_async_retry.Retry(_redis_backoff.ExponentialBackoff(cap=0.5, base=0.05), 2)}],
             "capacity": 5000,
             "expiry": 60,
         },

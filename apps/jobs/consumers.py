@@ -4,11 +4,18 @@ No gap and no duplicate: the consumer joins the job's group *before* reading the
 the last sequence number it sent, drops anything at or below it and fetches any hole from the
 database (events are stored before they are published). While the job is active and nothing
 arrives for a while, it also checks the database, so even a lost publish is delivered.
+
+The channel layer (Redis) is a speed-up, not a precondition: if joining the group fails (Redis
+down or just restarted), the socket is still accepted and served from the database by that idle
+check, which also retries the join until live delivery is back.
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 from urllib.parse import parse_qs
+
+from redis.exceptions import RedisError
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -18,7 +25,9 @@ from .broadcast import group_name
 from .events import events_after
 from .models import Job
 
+log = logging.getLogger(__name__)
 IDLE_RESYNC_SECONDS = 3.0
+_LAYER_ERRORS = (RedisError, OSError)
 REPLAY_PAGE = 2000
 
 
@@ -34,8 +43,8 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             # job and not allowed look the same on purpose.
             await self.close()
             return
-        self.group = group_name(self.job_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.group, self.joined = group_name(self.job_id), False
+        await self._join()
         await self.accept()
         async with self.lock:
             await self._catch_up()
@@ -44,8 +53,21 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.watchdog:
             self.watchdog.cancel()
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if getattr(self, "joined", False):
+            try:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+            except _LAYER_ERRORS:
+                pass  # the group entry expires on its own
+
+    async def _join(self) -> None:
+        """Join the job's group for live events; on a channel-layer failure carry on from the database."""
+        try:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+        except _LAYER_ERRORS as exc:
+            log.warning("job %s websocket: channel layer unavailable (%s); serving from the database",
+                        self.job_id, type(exc).__name__)
+            return
+        self.joined = True
 
     async def receive_json(self, content, **kwargs):
         # Clients may ask to resume from a sequence number (e.g. after their own reconnect logic).
@@ -81,7 +103,9 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         self._last_activity = loop.time()
         while True:
             await asyncio.sleep(IDLE_RESYNC_SECONDS)
-            if loop.time() - self._last_activity < IDLE_RESYNC_SECONDS:
+            if not self.joined:
+                await self._join()  # joined before the catch-up below: nothing falls in between
+            elif loop.time() - self._last_activity < IDLE_RESYNC_SECONDS:
                 continue
             active = await self._job_active()  # read before catching up, so nothing ends unseen
             async with self.lock:
