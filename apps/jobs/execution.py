@@ -80,10 +80,10 @@ def settle_redelivery(job_id: int, worker: str | None) -> None:
         return
     reason = None
     if _claimed_by_dead_process(job.worker, worker):
-        reason = f"The worker process running it ({job.worker}) was lost (killed or out of memory)."
+        reason = f"The worker process running it ({job.worker}) was lost (killed or out of memory)"
     elif job.heartbeat_at and job.heartbeat_at < timezone.now() - timedelta(seconds=settings.JOBS_HEARTBEAT_TIMEOUT):
         reason = (f"Its worker ({job.worker or 'unknown'}) stopped sending heartbeats at "
-                  f"{job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC.")
+                  f"{job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC")
     if reason is None:
         logger.info("job %s is running elsewhere (%s); dropping the duplicate delivery", job_id, job.worker)
         return

@@ -217,3 +217,44 @@ def test_reconciler_gives_up_on_a_job_lost_too_often(make_user, redis_server, tm
     assert job.status == JobStatus.FAILED
     assert job.error.startswith("Its task was lost 2 times (its task was in no queue"), job.error
     assert JobEvent.objects.filter(job=job, data__has_key="requeued").count() == 1
+
+
+def test_lost_pool_process_fails_its_job_at_once_and_the_queue_goes_on(make_user, redis_server):
+    """SIGKILL of the pool process only (the OOM killer's way): the worker puts the task back
+    (reject on worker lost); the redelivery finds the job claimed by a dead process and fails it
+    with that reason instead of running it again; the job queued behind it runs."""
+    user = make_user("ops", "jobs.run_diagnostics")
+    worker = start_worker("faults-oom", redis_server, "-Q", QUEUE, "--concurrency=1")
+    try:
+        victim = enqueue(user, redis_server, count=100000)
+        behind = enqueue(user, redis_server, count=5)
+        wait_for(lambda: JobEvent.objects.filter(job=victim, kind=EventKind.LOG).count() >= 3,
+                 message="the long job to be running")
+        pid = int(Job.objects.get(pk=victim.pk).worker.rsplit(" pid ", 1)[1])
+        os.kill(pid, 9)
+        jobs = settle([victim, behind], timeout=30)
+    finally:
+        worker.stop()
+    assert jobs[victim.pk].status == JobStatus.FAILED
+    assert jobs[victim.pk].error.startswith(f"The worker process running it (faults-oom@{socket.gethostname()} pid {pid}) "
+                                            "was lost (killed or out of memory), during the step 'Emitting")
+    assert "not started again" in jobs[victim.pk].error
+    assert jobs[behind.pk].status == JobStatus.SUCCEEDED
+
+
+def test_a_job_past_its_time_limit_is_stopped_with_the_reason(make_user, redis_server):
+    user = make_user("ops", "jobs.run_diagnostics")
+    worker = start_worker("faults-limit", redis_server, "-Q", QUEUE, "--concurrency=1")
+    try:
+        job = Job.objects.create(kind="core.pulse", params={"count": 100000, "rate": 20}, requester=user,
+                                 queue=QUEUE, celery_task_id=uuid.uuid4().hex)
+        redis_server.app.send_task(run_job.name, args=[job.pk], queue=QUEUE, task_id=job.celery_task_id,
+                                   soft_time_limit=1.5, time_limit=5)
+        job = settle([job], timeout=30)[job.pk]
+    finally:
+        worker.stop()
+    assert job.status == JobStatus.FAILED
+    # The message names the kind's limit (what services.enqueue sends), not this test's shortcut.
+    assert job.error.startswith("Stopped at its time limit of ")
+    assert "during the step 'Emitting 100000 events" in job.error
+    assert JobEvent.objects.filter(job=job, kind=EventKind.ERROR, message=job.error).exists()
