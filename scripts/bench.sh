@@ -41,3 +41,4 @@ mkdir -p "$AIMATRIX_VAR_DIR" bench/results
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.identity --out bench/results/identity.json
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.nodes --out bench/results/nodes.json
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.pages --out bench/results/pages.json
+AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.api --out bench/results/api.json
