@@ -94,7 +94,7 @@ def build(password: str | None = None) -> Fleet:
     now = timezone.now()
     for i, (name, suffix, gpu_model, gpus, project, state) in enumerate(NODES):
         address = f"{SUBNET}.{suffix}"
-        labels = [label for label in ("gpu" if gpu_model else "login", gpu_model and gpu_model.split()[1].lower(),
+        labels = [label for label in ("gpu" if gpu_model else "login", gpu_model and gpu_model.split()[1].split("-")[0].lower(),
                                       "infiniband" if gpu_model else None, f"rack-{'abc'[i % 3]}{i // 3 + 1}") if label]
         node = nodes.create_node(admin, name=name, address=address, ssh_user="deploy", ssh_credential=ssh_key,
                                  labels=labels, project=projects.get(project))
