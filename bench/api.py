@@ -26,7 +26,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import django
 
@@ -133,17 +132,20 @@ def queries_per_request(user, path: str) -> int:
 
 
 def deep_cursor_path(base: str, token: str, total: int) -> str | None:
-    """The keyset page at 90 % of the list (following `next` links), or None when the API has
-    no cursor pages."""
+    """The keyset page at 90 % of the list (following `next` links; the first page when the list
+    fits on one), or None when the API has no cursor pages (a cursor page has no `count`)."""
     client = Client(base, token)
-    response = client.session.get(f"{base}/api/v1/nodes/?cursor=&limit=100", timeout=60)
-    if response.status_code != 200 or "cursor=" not in (response.json().get("next") or ""):
+    path = "/api/v1/nodes/?cursor=&limit=100"
+    response = client.session.get(base + path, timeout=60)
+    if response.status_code != 200 or "count" in response.json() or "next" not in response.json():
         return None
-    for _ in range(max(1, int(total * 0.9) // 100) - 1):
+    for _ in range(int(total * 0.9) // 100):
         next_url = response.json()["next"]
-        response = client.session.get(next_url, timeout=60)
-    cursor = parse_qs(urlsplit(response.json()["next"]).query)["cursor"][0]
-    return f"/api/v1/nodes/?limit=100&cursor={cursor}"
+        if not next_url:
+            break
+        path = next_url[next_url.index("/api/"):]
+        response = client.session.get(base + path, timeout=60)
+    return path
 
 
 def flood(base: str, token: str, pg: Postgres, clients: int, seconds: float) -> dict:
