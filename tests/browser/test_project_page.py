@@ -69,3 +69,21 @@ def test_project_with_a_member_created_changed_and_deleted_through_the_browser(l
     assert list(AuditEvent.objects.filter(action__startswith="project.").order_by("pk")
                 .values_list("action", flat=True)) == [
         "project.create", "project.member_set", "project.member_set", "project.member_remove", "project.delete"]
+
+
+def test_project_job_and_audit_pages_have_no_serious_accessibility_violations(live_server_url, page, make_user):
+    from apps.core.audit import record_audit
+    from apps.rbac import services
+
+    from .test_layout import AXE, AXE_RUN
+
+    chief = make_user("chief", superuser=True)
+    project = services.create_project(chief, "a11y-team", "described", gpu_quota=4, owner=chief)
+    services.add_member(chief, project, make_user("mia").username)
+    record_audit("node.update", actor=chief, before={"state": "new"}, after={"state": "ready"})
+    login(page, live_server_url, "chief")
+    for path in ("/projects/", f"/projects/{project.pk}/", f"/projects/{project.pk}/members/mia/",
+                 f"/projects/{project.pk}/delete/", "/projects/new/", "/jobs/", "/audit/?action_prefix=node."):
+        page.goto(f"{live_server_url}{path}")
+        page.add_script_tag(path=str(AXE))
+        assert page.evaluate(AXE_RUN) == [], path
