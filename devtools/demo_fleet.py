@@ -67,7 +67,8 @@ def _probe_outputs(name: str, gpu_model: str | None, gpus: int, address: str) ->
              {"name": "nvme1n1", "size": 3_840_755_982_336, "type": "disk", "model": "SAMSUNG MZQL23T8HCLS"}]
     nics = [{"ifname": "eno1", "address": "3c:ec:ef:12:34:%02x" % (len(name) * 7 % 256),
              "addr_info": [{"local": address}]},
-            {"ifname": "ib0", "address": "00:00:10:29:fe:80", "addr_info": [{"local": address.replace("10.40", "10.41")}]}]
+            {"ifname": "ib0", "address": "00:00:10:29:fe:80",
+             "addr_info": [{"local": address.replace("10.40", "10.41")}]}]
     outputs = {
         "hostname": name, "uname": "Linux 6.1.0-28-amd64 x86_64",
         "os_release": 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"', "cpuinfo": json.dumps(lscpu),
@@ -94,8 +95,9 @@ def build(password: str | None = None) -> Fleet:
     now = timezone.now()
     for i, (name, suffix, gpu_model, gpus, project, state) in enumerate(NODES):
         address = f"{SUBNET}.{suffix}"
-        labels = [label for label in ("gpu" if gpu_model else "login", gpu_model and gpu_model.split()[1].split("-")[0].lower(),
-                                      "infiniband" if gpu_model else None, f"rack-{'abc'[i % 3]}{i // 3 + 1}") if label]
+        rack = f"rack-{'abc'[i % 3]}{i // 3 + 1}"
+        family = gpu_model.split()[1].split("-")[0].lower() if gpu_model else ""  # "NVIDIA A100-SXM4-80GB": a100
+        labels = ["gpu", family, "infiniband", rack] if gpu_model else ["login", rack]
         node = nodes.create_node(admin, name=name, address=address, ssh_user="deploy", ssh_credential=ssh_key,
                                  labels=labels, project=projects.get(project))
         if state != NodeState.NEW:
