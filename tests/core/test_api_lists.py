@@ -3,14 +3,19 @@
 ETag / conditional GET on details — on every viewset built on the shared base."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
 
 from apps.core.models import AuditEvent
 from apps.jobs.models import Job, JobEvent, JobStatus
 from apps.nodes.models import Bmc, HostKey, Node
+from apps.rbac.models import Membership, ProjectRole
 from tests.core.test_list_query_budgets import nodes, projects
 
 pytestmark = pytest.mark.django_db
@@ -160,6 +165,19 @@ def test_cursor_walks_every_job_exactly_once_while_jobs_are_added(root, api):
     assert len(seen) == len(set(seen)) and set(seen) == before  # newest first: later inserts come before
 
 
+def test_cursor_and_brief_show_only_what_the_user_may_reach(fleet, api, make_user):
+    """Keyset pages, brief rows and expansions go through the same restricted queryset."""
+    member = make_user("member", "nodes.view_node")
+    theirs = Node.objects.order_by("name")[:3]
+    project = theirs[0].project
+    Node.objects.exclude(pk__in=[n.pk for n in theirs]).update(project=None)
+    Membership.objects.create(project=project, user=member, role=ProjectRole.MEMBER)
+    client = api(member)
+    assert sorted(_walk(client, "/api/v1/nodes/?cursor=&limit=2")) == sorted(n.pk for n in theirs)
+    rows = client.get("/api/v1/nodes/?brief=1&expand=host_keys").json()["results"]
+    assert sorted(r["id"] for r in rows) == sorted(n.pk for n in theirs)
+
+
 def test_deep_cursor_page_uses_no_offset(fleet, api):
     client = api(fleet)
     body = client.get("/api/v1/nodes/?cursor=&limit=10").json()
@@ -245,3 +263,28 @@ def test_lists_of_other_apps_share_the_base(root, api):
     assert "members" not in client.get("/api/v1/projects/").json()["results"][0]
     assert client.get("/api/v1/secrets/?fields=value").status_code == 400
     assert client.get("/api/v1/audit/?cursor=").status_code == 200
+
+
+# --- OpenAPI ------------------------------------------------------------------------------------
+
+def served_schema() -> dict:
+    return json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
+
+
+def test_schema_describes_the_list_parameters():
+    paths = served_schema()["paths"]
+
+    def params(path, method="get"):
+        return {p["name"]: p for p in paths[path][method].get("parameters", [])}
+    nodes_list = params("/api/v1/nodes/")
+    assert {"limit", "offset", "cursor", "fields", "brief", "expand"} <= set(nodes_list)
+    assert "host_keys" in nodes_list["expand"]["description"] and "name" in nodes_list["cursor"]["description"]
+    assert {"fields", "brief", "expand"} <= set(params("/api/v1/nodes/{id}/"))
+    assert "fields" not in params("/api/v1/nodes/{id}/", "put")
+    assert {"cursor", "fields", "brief"} <= set(params("/api/v1/audit/")) and "expand" not in params("/api/v1/audit/")
+    assert {"cursor", "after", "limit"} <= set(params("/api/v1/jobs/{id}/events/"))
+    page = paths["/api/v1/nodes/"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    schema = served_schema()["components"]["schemas"][page.rsplit("/", 1)[1]]
+    assert schema["required"] == ["results"]
+    row = schema["properties"]["results"]["items"]["$ref"].rsplit("/", 1)[1]
+    assert row == "NodeList"
