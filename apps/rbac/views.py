@@ -137,8 +137,8 @@ class ProjectEditView(VisibleProjectsMixin, KitFormView):
 class ProjectDeleteView(VisibleProjectsMixin, KitDeleteView):
     success_url = "rbac:projects"
 
-    def consequence(self, obj) -> str:
-        blockers = services.delete_blockers(obj)
+    def consequence(self, obj, blockers=None) -> str:
+        blockers = services.delete_blockers(obj) if blockers is None else blockers
         if blockers:
             owned = ", ".join(f"{count} {what}" for what, count in blockers)
             return (f"Project {obj} still owns {owned}: move them to another project or delete them first. "
@@ -151,10 +151,11 @@ class ProjectDeleteView(VisibleProjectsMixin, KitDeleteView):
 
     def get(self, request, pk):
         obj = self.get_object()
+        blockers = services.delete_blockers(obj)
         return render(request, self.template_name, {
-            "page_title": f"Delete project {obj}?", "consequence": self.consequence(obj), "objects": [obj],
-            "confirm_label": "Delete project", "danger": True, "cancel_url": obj.get_absolute_url(),
-            "refused": bool(services.delete_blockers(obj))})
+            "page_title": f"Delete project {obj}?", "consequence": self.consequence(obj, blockers),
+            "objects": [obj], "confirm_label": "Delete project", "danger": True,
+            "cancel_url": obj.get_absolute_url(), "refused": bool(blockers)})
 
     def delete(self, obj) -> None:
         services.delete_project(self.request.user, obj)

@@ -43,7 +43,7 @@ def test_project_with_a_member_created_changed_and_deleted_through_the_browser(l
         page.get_by_role("button", name="Add member").click()
     expect(page.locator('#members tr[data-member="mia"]')).to_contain_text("Member")
 
-    with page.expect_navigation(url=re.compile(rf"/members/mia/$")):
+    with page.expect_navigation(url=re.compile(r"/members/mia/$")):
         page.get_by_role("link", name="Change the role of mia").click()
     page.get_by_label("Role").select_option("viewer")
     with page.expect_navigation(url=re.compile(rf"/projects/{project.pk}/$")):
