@@ -6,7 +6,8 @@ The world is the contract's (tests/contract/world.py) plus markup probes in its 
 (crawl.add_probes). It is built once for the module and committed, since daphne is another
 process; the tests here do not use pytest-django's per-test flush (it would wipe the world after
 the first role), so the module flushes the database itself when it is done, as a transactional
-test would. One browser context per role, logged in once through the real form.
+test would. One browser context per role, logged in once through the real form; axe-core runs
+once per distinct page structure (tests/browser/audit.py).
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from apps.jobs import services as job_services
 
 from ..contract.routes import fill
 from ..contract.world import MATRIX_USERS, build_world
-from .conftest import DEFAULT_TIMEOUT_MS, PASSWORD, login
 from .audit import Auditor
+from .conftest import DEFAULT_TIMEOUT_MS, PASSWORD, login
 from .crawl import MARKUP_CHECK, PROBE, PROBE_SHOWN, expected_status, page_templates
 
 # django_db: so the test database is set up; each test only reads through the browser, and its
@@ -144,7 +145,8 @@ def test_query_text_is_shown_as_text(browser, live_server_url, crawl_world):
             if problems:
                 found[template] = problems
         page.goto(f"{live_server_url}/search/?{urlencode({'q': PROBE})}")
-        echoed = page.evaluate(PROBE_SHOWN) or page.locator(f'input[value="{PROBE}"]').count()
+        echoed = page.evaluate(PROBE_SHOWN) or page.evaluate(
+            "p => [...document.querySelectorAll('input')].some(i => i.value === p)", PROBE)
     finally:
         context.close()
     assert not found, _report("admin", found)
