@@ -42,3 +42,15 @@ def record_audit(
     )
     logger.info("audit %s by %s on %s", action, event.actor_repr, event.object_repr or "-")
     return event
+
+
+CHANGE_LOG_SIZE = 20
+
+
+def change_log(user, obj: models.Model, limit: int = CHANGE_LOG_SIZE) -> list[AuditEvent] | None:
+    """The latest audit entries about `obj` for a detail page's Change log tab; None when the user
+    may not read the audit log (the tab then says so instead of showing nothing)."""
+    if not user.has_perm("core.view_auditevent"):
+        return None
+    return list(AuditEvent.objects.filter(object_type=content_type_for(obj), object_id=str(obj.pk))
+                .order_by("-timestamp", "-id")[:limit])

@@ -100,3 +100,12 @@ def _with(query, **values) -> str:
     for key, value in values.items():
         query[key] = value
     return query.urlencode()
+
+
+DETAIL_TABS = ("overview", "jobs", "changes", "related")
+
+
+def detail_tab(request) -> str:
+    """The tab a detail page (kit/detail_page.html) opens on: `?tab=`, when it names one."""
+    tab = request.GET.get("tab", "")
+    return tab if tab in DETAIL_TABS else "overview"

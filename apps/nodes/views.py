@@ -7,8 +7,9 @@ from django.views import View
 from django.urls import reverse, reverse_lazy
 from django.views.generic import DetailView
 
+from apps.core.audit import change_log
 from apps.core.errors import Conflict, Forbidden, InvalidInput, ServiceError
-from apps.core.list_views import KitListView
+from apps.core.list_views import KitListView, detail_tab
 from apps.core.page_messages import report_service_error
 from apps.core.redirects import redirect_next, safe_next_url
 from apps.jobs import services as jobs
@@ -79,6 +80,8 @@ class NodeDetailView(LoginRequiredMixin, DetailView):
         ctx["events"] = node.events.all()[:20]
         ctx["jobs"] = jobs.visible_jobs(user).filter(target_type=content_type_for(Node),
                                                      target_id=str(node.pk))[:10]
+        ctx["changes"] = change_log(user, node)
+        ctx["active_tab"] = detail_tab(self.request)
         return ctx
 
 

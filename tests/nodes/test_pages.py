@@ -3,6 +3,7 @@ under the field they concern, 403 for who sees the node but may not act, 404 for
 import re
 
 import pytest
+from django.urls import reverse
 
 from apps.core.models import AuditEvent
 from apps.keyvault.services import create_secret
@@ -182,3 +183,17 @@ def test_project_member_may_edit_but_not_delete(client, root, make_user):
     resp = client.post(f"/nodes/{node.pk}/edit/", {**NODE, "name": "t1", "project": team.pk, "labels": "x"})
     assert resp.status_code == 302 and Node.objects.get().labels == ["x"]
     assert client.get(f"/nodes/{node.pk}/delete/").status_code == 403
+
+
+def test_detail_page_tabs_show_the_change_log_to_who_may_read_the_audit_log(client, root, viewer, node):
+    services.update_node(root, node, labels=["gpu", "rack-7"])
+    client.force_login(root)
+    response = client.get(reverse("nodes:detail", args=[node.pk]) + "?tab=changes")
+    html = response.content.decode()
+    assert response.context["active_tab"] == "changes"
+    changes = html[html.index('id="pane-changes"'):html.index('id="pane-related"')]
+    assert "node.create" in changes and "node.update" in changes and "rack-7" in changes
+    assert client.get(reverse("nodes:detail", args=[node.pk]) + "?tab=nope").context["active_tab"] == "overview"
+    client.force_login(viewer)
+    html = client.get(reverse("nodes:detail", args=[node.pk])).content.decode()
+    assert "The change log is shown to those who may read the audit log." in html and "node.create" not in html
