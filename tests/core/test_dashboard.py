@@ -19,7 +19,7 @@ from apps.rbac import services as rbac
 
 pytestmark = pytest.mark.django_db
 
-NODE_ROW = re.compile(r'name="nodes" value="([^"]+)"')
+NODE_ROW = re.compile(r'name="pk" value="\d+" class="form-check-input kit-select" aria-label="Select ([^"]+)"')
 JOB_ROW = re.compile(r'<td[^>]*><a href="/jobs/(\d+)/">')
 
 
