@@ -11,9 +11,9 @@ from django.urls import reverse, reverse_lazy
 from django.views import View
 from django.views.generic import DetailView
 
+from apps.core.audit import change_log
 from apps.core.errors import Conflict, ServiceError
-from apps.core.list_views import KitListView
-from apps.core.models import AuditEvent
+from apps.core.list_views import KitListView, detail_tab
 from apps.core.page_messages import report_service_error
 
 from . import services
@@ -24,7 +24,6 @@ from .page_views import CONFIRM_FIELD, KitDeleteView, KitFormView, ObjectMixin
 from .permissions import can
 from .tables import ProjectTable
 
-CHANGE_LOG_SIZE = 20
 
 
 def _literal(text: str) -> str:
@@ -88,11 +87,8 @@ class ProjectDetailView(LoginRequiredMixin, DetailView):
         if ctx["may_manage"]:
             ctx["grant_form"] = GrantForm(auto_id="grant_%s")
             ctx["member_form"] = MemberAddForm(auto_id="member_%s")
-        ctx["show_changes"] = user.has_perm("core.view_auditevent")
-        if ctx["show_changes"]:
-            ctx["changes"] = AuditEvent.objects.filter(
-                object_type__app_label="rbac", object_type__model="project",
-                object_id=str(project.pk)).order_by("-timestamp")[:CHANGE_LOG_SIZE]
+        ctx["changes"] = change_log(user, project)
+        ctx["active_tab"] = detail_tab(self.request)
         return ctx
 
 
