@@ -25,7 +25,7 @@ SELFCHECKS = [
 
 @register("core.selfcheck", label="System self-check", permission="jobs.run_selfcheck")
 def selfcheck(runner, params, target):
-    """Checks the database, Redis, the workers, disk space under var/ and the clock."""
+    """Checks the database, Redis, the workers and that every queue has one, disk space under var/ and the clock."""
     results = {}
     for index, (label, check) in enumerate(SELFCHECKS):
         runner.step(label, progress=int(index * 100 / len(SELFCHECKS)))

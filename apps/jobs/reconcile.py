@@ -15,6 +15,8 @@ Each pass:
 3. Queued jobs older than the grace whose task is nowhere in the broker (Redis restarted without
    its data, or the process died between saving the job and sending the task) are queued again;
    after JOBS_MAX_REQUEUES losses they are failed instead. Each re-queue is logged on the job.
+4. A queued job whose queue no live worker consumes says so in its log, once (it keeps waiting:
+   its task is safe in the queue; /api/health names the queue).
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+
+from apps.core import health
 
 from . import broker_state, services
 from .broadcast import publisher
@@ -43,10 +47,11 @@ class Report:
     restored: list[str] = field(default_factory=list)  # task ids put back on their queue
     requeued: list[int] = field(default_factory=list)
     failed_lost: list[int] = field(default_factory=list)
+    no_consumer: list[int] = field(default_factory=list)  # queued jobs told that nobody consumes their queue
     broker_error: str = ""
 
     def changed(self) -> bool:
-        return bool(self.failed_stale or self.restored or self.requeued or self.failed_lost)
+        return bool(self.failed_stale or self.restored or self.requeued or self.failed_lost or self.no_consumer)
 
 
 def reconcile() -> Report:
@@ -77,7 +82,25 @@ def reconcile() -> Report:
         if not state.holds(job.celery_task_id):
             _requeue_or_fail(job, "its task was in no queue and held by no worker (lost with a Redis restart, "
                                   "or never sent)", report)
+    _say_when_nobody_consumes(cutoff, report)
     return report
+
+
+def _say_when_nobody_consumes(cutoff, report: Report) -> None:
+    """A job waiting on a queue that no live worker consumes says so on its page, once."""
+    waiting = (Job.objects.filter(status=JobStatus.QUEUED, created_at__lt=cutoff)
+               .exclude(events__data__has_key="no_consumer").values_list("pk", "queue"))
+    waiting = list(waiting[:1000])
+    if not waiting:
+        return
+    survey = health.survey_workers(settings.JOBS_RECONCILE_INSPECT_TIMEOUT, stop_when_covered=True)
+    consumed = {queue for queues in survey.values() for queue in queues}
+    for pk, queue in waiting:
+        if queue not in consumed:
+            append_event(pk, EventKind.LOG, f"No running worker consumes the queue '{queue}': the job waits until "
+                                            f"one does (start a worker with -Q {queue}; /api/health lists such queues).",
+                         data={"level": "warning", "no_consumer": queue})
+            report.no_consumer.append(pk)
 
 
 def _put_back(app, orphan: broker_state.Reserved, report: Report) -> None:

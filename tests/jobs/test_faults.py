@@ -208,6 +208,9 @@ def test_reconciler_gives_up_on_a_job_lost_too_often(make_user, redis_server, tm
         wait_for(lambda: JobEvent.objects.filter(job=job, data__has_key="requeued").exists(), timeout=20,
                  message="the reconciler to send the task")
         assert Job.objects.get(pk=job.pk).status == JobStatus.QUEUED  # it waits in its queue: not lost
+        said = wait_for(lambda: JobEvent.objects.filter(job=job, data__has_key="no_consumer").first(), timeout=20,
+                        message="the job to say that nobody consumes its queue")
+        assert said.message.startswith("No running worker consumes the queue 'faults-nobody'")
         redis_server.stop()
         redis_server.wipe()
         redis_server.start()

@@ -19,8 +19,8 @@ def test_selfcheck_runs_every_check_as_a_step(live_worker, make_user, api):
     assert job.status == "succeeded", job.error
     assert job.progress == 100
     steps = list(JobEvent.objects.filter(job=job, kind="step").values_list("message", flat=True))
-    assert steps == ["Database", "Redis", "Celery workers", "Disk space under var/", "Clock"]
-    assert set(job.result["checks"]) == {"database", "redis", "worker", "disk", "clock"}
+    assert steps == ["Database", "Redis", "Celery workers", "A worker for every queue", "Disk space under var/", "Clock"]
+    assert set(job.result["checks"]) == {"database", "redis", "worker", "queues", "disk", "clock"}
     assert all(c["ok"] for c in job.result["checks"].values())
     seqs = list(JobEvent.objects.filter(job=job).values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
