@@ -15,7 +15,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from apps.core.models import AuditEvent
 from apps.jobs.models import Job, JobEvent, JobStatus
 from apps.nodes.models import Bmc, HostKey, Node
-from apps.rbac.models import Membership, ProjectRole
+from apps.rbac.models import Membership, Project, ProjectRole
 from tests.core.test_list_query_budgets import nodes, projects
 
 pytestmark = pytest.mark.django_db
@@ -264,6 +264,21 @@ def test_lists_of_other_apps_share_the_base(root, api):
     assert client.get("/api/v1/secrets/?fields=value").status_code == 400
     assert client.get("/api/v1/audit/?cursor=").status_code == 200
 
+
+
+def test_project_members_come_with_the_detail_or_expand(root, api, make_user):
+    projects(1, 0, root)
+    project = Project.objects.get(name="budget-0")
+    Membership.objects.create(project=project, user=make_user("ann"), role=ProjectRole.MEMBER)
+    client = api(root)
+    row = client.get("/api/v1/projects/?expand=members").json()["results"][0]
+    assert [m["username"] for m in row["members"]] == ["ann"] and row["url"] == f"/api/v1/projects/{project.pk}/"
+    assert [m["username"] for m in client.get(f"/api/v1/projects/{project.pk}/").json()["members"]] == ["ann"]
+
+
+def test_heavy_columns_expand_by_name(fleet, api):
+    rows = api(fleet).get("/api/v1/nodes/?fields=name,facts").json()["results"]
+    assert set(rows[0]) == {"name", "facts"} and rows[0]["facts"]["gpu_count"] == 8
 
 # --- OpenAPI ------------------------------------------------------------------------------------
 
