@@ -16,8 +16,9 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import DetailView
 
+from apps.core.audit import change_log
 from apps.core.errors import ServiceError
-from apps.core.list_views import KitListView
+from apps.core.list_views import KitListView, detail_tab
 from apps.core.page_messages import report_service_error
 from apps.rbac.page_views import CONFIRM_FIELD, KitDeleteView, KitFormView, ObjectMixin, add_service_errors
 from apps.rbac.permissions import can, projects_to_act_in, restrict
@@ -83,7 +84,10 @@ class SecretDetailView(LoginRequiredMixin, DetailView):
         # Who may see the secret sees who read it (as the API's access-log action does).
         accesses = SecretAccess.objects.filter(secret=secret).order_by("-timestamp", "-id")
         page = Paginator(accesses, 50).get_page(self.request.GET.get("page"))
-        ctx.update(page_obj=page, is_paginated=page.has_other_pages(), query="")
+        ctx.update(page_obj=page, is_paginated=page.has_other_pages(), query="tab=related")
+        ctx["active_tab"] = "related" if self.request.GET.get("page") else detail_tab(self.request)
+        ctx["changes"] = change_log(user, secret)
+        ctx["references"] = services.references(secret)
         ctx["may_reveal"] = can(user, secret, "reveal")
         ctx["reveal_form"] = RevealForm()
         ctx["may_issue"] = bool(issuable_purposes(user))
