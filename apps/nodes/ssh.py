@@ -285,7 +285,8 @@ class SSHPool:
             self.stats[stat] += n
 
     def _acquire(self, key, connect):
-        deadline, stale = time.monotonic() + self.wait_timeout, []
+        wait = deadlines.remaining(self.wait_timeout)  # never past a running deadline (e.g. the job's)
+        deadline, stale = time.monotonic() + wait, []
         try:
             with self._cond:
                 if self._pid != os.getpid():
@@ -303,7 +304,7 @@ class SSHPool:
                         self._open[key] = self._open.get(key, 0) + 1
                         break
                     if not self._cond.wait(deadline - time.monotonic()) and time.monotonic() >= deadline:
-                        raise SSHError(f"{key[0]}: all {self.max_per_key} connections busy for {self.wait_timeout}s")
+                        raise SSHError(f"{key[0]}: all {self.max_per_key} connections busy for {wait:.3g}s")
         finally:
             for client in stale:
                 client.close()

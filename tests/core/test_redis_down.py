@@ -22,7 +22,6 @@ from apps.jobs.models import Job, JobEvent
 from .. import processes
 from ..wsclient import open_job_socket
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -66,6 +65,8 @@ def _a_job(user) -> Job:
     return job
 
 
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
 def test_redis_down_gives_503_with_a_reason_and_everything_recovers(redis_and_daphne, make_user):
     redis, url, daphne = redis_and_daphne
     user = make_user("ops", superuser=True)
@@ -98,3 +99,17 @@ def test_redis_down_gives_503_with_a_reason_and_everything_recovers(redis_and_da
     # Only the socket opened during the outage went without the live channel; the one after it joined.
     assert log.count("serving from the database") == 1, log
     assert "Traceback" not in daphne.log_path.read_text(errors="replace"), daphne.log_tail(200)
+
+
+@pytest.mark.django_db
+def test_every_throttle_fails_safe_when_its_cache_does_not_answer(settings):
+    """In-process, against a port where nothing listens: the shared throttle base answers 503."""
+    from rest_framework.test import APIClient
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{processes.free_port()}/0",
+                                   "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
+    response = APIClient().post("/api/v1/keyvault/redeem/", {"token": "x", "timestamp": 0}, format="json")
+    assert response.status_code == 503
+    assert response.json()["code"] == "throttle_unavailable"
+    assert response["Retry-After"] == "5"
