@@ -10,14 +10,8 @@ from apps.core.errors import ServiceError
 from apps.rbac.admin_base import RestrictedModelAdmin
 
 from . import destinations, onetime, services
+from .forms import WriteOnlyTextarea
 from .models import OneTimeToken, Secret, SecretAccess, TokenRedemption
-
-
-class WriteOnlyTextarea(forms.Textarea):
-    """A textarea that never puts a value into the page."""
-
-    def format_value(self, value):
-        return None
 
 
 class SecretForm(forms.ModelForm):
