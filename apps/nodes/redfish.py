@@ -20,7 +20,8 @@ from sushy import exceptions as sushy_exc
 from apps.core import deadline as deadlines
 from apps.core import deadline_http
 
-from .bmc import BmcAuthFailed, BmcError, BmcTimeout, BmcUnreachable, BootDevice, PowerAction, PowerState, wait_for_power
+from .bmc import (BmcAuthFailed, BmcError, BmcTimeout, BmcUnreachable, BootDevice, PowerAction, PowerState,
+                  wait_for_power)
 
 log = logging.getLogger(__name__)
 

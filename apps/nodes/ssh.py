@@ -244,7 +244,8 @@ class SSHPool:
             deadlines.check()
             sock = socket.create_connection((ep.host, ep.port), timeout=max(connect_timeout, 0.001))
         except (socket.timeout, deadlines.DeadlineExceeded):
-            raise ConnectFailed(f"cannot connect to {ep.host}:{ep.port}: timed out after {connect_timeout:.3g}s") from None
+            raise ConnectFailed(f"cannot connect to {ep.host}:{ep.port}: "
+                                f"timed out after {connect_timeout:.3g}s") from None
         except OSError as exc:
             raise ConnectFailed(f"cannot connect to {ep.host}:{ep.port}: {exc.strerror or exc}") from None
         deadlines.guard(sock)
