@@ -8,8 +8,8 @@ from django.utils.http import urlencode
 
 from .filters import AuditEventFilter
 from .models import AuditEvent
-from .tables import KitTable
-from .templatetags.readable import audit_diff, when
+from .tables import KitTable, TimeColumn
+from .templatetags.readable import audit_diff
 
 REQUEST_ID_SHOWN = 12
 
@@ -39,7 +39,7 @@ class AuditListFilter(AuditEventFilter):
 class AuditTable(KitTable):
     locked_columns = ("timestamp",)
 
-    timestamp = tables.Column(verbose_name="Time")
+    timestamp = TimeColumn(verbose_name="Time")
     actor = tables.Column(accessor="actor_repr", verbose_name="Actor", default="system")
     action = tables.Column()
     object = tables.Column(accessor="object_repr", verbose_name="Object", empty_values=(),
@@ -53,12 +53,6 @@ class AuditTable(KitTable):
         fields = ()
         sequence = ("timestamp", "actor", "action", "object", "changes", "ip", "request_id")
         empty_text = "No entry matches these filters."
-
-    def render_timestamp(self, value):
-        return when(value)
-
-    def value_timestamp(self, value):
-        return value.isoformat()
 
     def render_action(self, value):
         return format_html("<code>{}</code>", value)

@@ -13,6 +13,8 @@ from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.http import StreamingHttpResponse
 from django.utils.html import format_html
 
+from .templatetags.readable import when
+
 PAGE_SIZES = (25, 50, 100, 250)
 DEFAULT_PAGE_SIZE = 50
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -75,6 +77,21 @@ class KitTable(tables.Table):
             if name in self.columns and name not in self.locked_columns:
                 self.columns.hide(name)
         return self
+
+
+class TimeColumn(tables.Column):
+    """A date-time: shown as the kit shows times (one format, time zone, "3 min ago"), exported as
+    ISO 8601. `never` is what an empty value reads (default "—")."""
+
+    def __init__(self, *args, never: str = "—", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.never = never
+
+    def render(self, value):
+        return when(value, self.never)
+
+    def value(self, value):
+        return value.isoformat() if value else ""
 
 
 class SelectColumn(tables.CheckBoxColumn):

@@ -3,8 +3,8 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apps.core.tables import KitTable
-from apps.core.templatetags.readable import duration, when
+from apps.core.tables import KitTable, TimeColumn
+from apps.core.templatetags.readable import duration
 
 from . import registry
 from .models import Job
@@ -24,7 +24,7 @@ class JobTable(KitTable):
     status = tables.Column()
     progress = tables.Column()
     requester = tables.Column(accessor="requester__username", verbose_name="Requester", default="system")
-    created_at = tables.Column(verbose_name="Created")
+    created_at = TimeColumn(verbose_name="Created")
     duration = tables.Column(accessor="started_at", verbose_name="Duration", orderable=False)
 
     class Meta(KitTable.Meta):
@@ -59,12 +59,6 @@ class JobTable(KitTable):
 
     def value_progress(self, record):
         return record.progress
-
-    def render_created_at(self, value):
-        return when(value)
-
-    def value_created_at(self, value):
-        return value.isoformat() if value else ""
 
     def render_duration(self, record):
         return duration(record.started_at, record.finished_at)

@@ -8,7 +8,7 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from apps.core.tables import KitTable
+from apps.core.tables import KitTable, TimeColumn
 from apps.core.templatetags.readable import when
 
 from .models import OneTimeToken, Secret, SecretAccess
@@ -16,10 +16,6 @@ from .models import OneTimeToken, Secret, SecretAccess
 TOKEN_BADGES = {"active": "text-bg-primary", "consumed": "text-bg-success", "revoked": "text-bg-danger",
                 "expired": "text-bg-secondary"}
 SHOWN_DESTINATIONS = 3
-
-
-def _iso(value) -> str:
-    return value.isoformat() if value else ""
 
 
 class SecretTable(KitTable):
@@ -30,8 +26,8 @@ class SecretTable(KitTable):
     project = tables.Column(accessor="project__name", verbose_name="Project", default="operators only")
     destinations = tables.Column(verbose_name="May be sent to", orderable=False)
     version = tables.Column()
-    expires_at = tables.Column(verbose_name="Expires")
-    updated_at = tables.Column(verbose_name="Updated")
+    expires_at = TimeColumn(verbose_name="Expires")
+    updated_at = TimeColumn(verbose_name="Updated")
 
     class Meta(KitTable.Meta):
         model = Secret
@@ -63,14 +59,6 @@ class SecretTable(KitTable):
             return format_html('{} <span class="badge text-bg-danger">expired</span>', when(value))
         return when(value)
 
-    def value_expires_at(self, value):
-        return _iso(value)
-
-    def render_updated_at(self, value):
-        return when(value)
-
-    def value_updated_at(self, value):
-        return _iso(value)
 
 
 class TokenTable(KitTable):
@@ -81,9 +69,9 @@ class TokenTable(KitTable):
     token_prefix = tables.Column(verbose_name="Token")
     purpose = tables.Column()
     subject = tables.Column()
-    created_at = tables.Column(verbose_name="Issued")
+    created_at = TimeColumn(verbose_name="Issued")
     created_by = tables.Column(accessor="created_by__username", verbose_name="By", default="—")
-    expires_at = tables.Column(verbose_name="Expires")
+    expires_at = TimeColumn(verbose_name="Expires")
     bind_ip = tables.Column(verbose_name="Bound to", default="any address")
     status = tables.Column(accessor="pk", verbose_name="State", orderable=False)
     actions = tables.Column(accessor="pk", verbose_name="", orderable=False, exclude_from_export=True)
@@ -101,18 +89,6 @@ class TokenTable(KitTable):
 
     def value_token_prefix(self, value):
         return value
-
-    def render_created_at(self, value):
-        return when(value)
-
-    def value_created_at(self, value):
-        return _iso(value)
-
-    def render_expires_at(self, value):
-        return when(value)
-
-    def value_expires_at(self, value):
-        return _iso(value)
 
     def render_status(self, record):
         state = record.status
@@ -138,7 +114,7 @@ class TokenTable(KitTable):
 class AccessTable(KitTable):
     locked_columns = ("timestamp",)
 
-    timestamp = tables.Column(verbose_name="Time")
+    timestamp = TimeColumn(verbose_name="Time")
     secret_name = tables.Column(verbose_name="Secret")
     kind = tables.Column()
     actor_repr = tables.Column(verbose_name="Who / what")
@@ -152,12 +128,6 @@ class AccessTable(KitTable):
         fields = ()
         sequence = ("timestamp", "secret_name", "kind", "actor_repr", "purpose", "version", "ip", "request_id")
         empty_text = "No access matches these filters."
-
-    def render_timestamp(self, value):
-        return when(value)
-
-    def value_timestamp(self, value):
-        return _iso(value)
 
     def render_secret_name(self, record, value):
         # The row names a secret the user may see (restrict() on the access log follows the secret).

@@ -2,8 +2,8 @@
 import django_tables2 as tables
 from django.utils.html import format_html
 
-from apps.core.tables import KitTable, SelectColumn
-from apps.core.templatetags.readable import hardware_brief, when
+from apps.core.tables import KitTable, SelectColumn, TimeColumn
+from apps.core.templatetags.readable import hardware_brief
 
 from .models import Node
 
@@ -20,7 +20,7 @@ class NodeTable(KitTable):
     project = tables.Column(accessor="project__name", verbose_name="Project", default="—")
     bmc = tables.Column(accessor="bmc__driver", verbose_name="BMC", default="—")
     power = tables.Column(accessor="bmc__power_state", verbose_name="Power", default="—")
-    last_seen = tables.Column(verbose_name="Last seen")
+    last_seen = TimeColumn(verbose_name="Last seen", never="never")
 
     class Meta(KitTable.Meta):
         model = Node
@@ -53,9 +53,3 @@ class NodeTable(KitTable):
 
     def value_hardware(self, value):
         return hardware_brief(value)
-
-    def render_last_seen(self, value):
-        return when(value, "never")
-
-    def value_last_seen(self, value):
-        return value.isoformat() if value else ""

@@ -1,8 +1,7 @@
 """The project list's table."""
 import django_tables2 as tables
 
-from apps.core.tables import KitTable
-from apps.core.templatetags.readable import when
+from apps.core.tables import KitTable, TimeColumn
 
 from .models import Project
 
@@ -19,7 +18,7 @@ class ProjectTable(KitTable):
     owners = tables.Column(empty_values=(), verbose_name="Owners", orderable=False)
     gpu_quota = tables.Column(verbose_name="GPU quota", default=NO_LIMIT)
     gpu_hours_quota = tables.Column(verbose_name="GPU hours / month", default=NO_LIMIT)
-    created_at = tables.Column(verbose_name="Created")
+    created_at = TimeColumn(verbose_name="Created")
 
     class Meta(KitTable.Meta):
         model = Project
@@ -45,8 +44,3 @@ class ProjectTable(KitTable):
     def value_gpu_hours_quota(self, value):
         return "" if value is None else value
 
-    def render_created_at(self, value):
-        return when(value)
-
-    def value_created_at(self, value):
-        return value.isoformat() if value else ""

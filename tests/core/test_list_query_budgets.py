@@ -84,8 +84,8 @@ def projects(n, start, user):
 # page's count and rows with their related objects in joins)
 BUDGETS = {
     "nodes:list": (nodes, 5),
-    "jobs:list": (jobs, 4),
-    "core:audit": (audit, 4),
+    "jobs:list": (jobs, 5),
+    "core:audit": (audit, 5),
     "keyvault:list": (secrets_, 6),
     "keyvault:tokens": (tokens, 5),
     "keyvault:access-log": (accesses, 5),
