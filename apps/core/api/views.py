@@ -31,7 +31,7 @@ class AuditEventViewSet(LeanViewSetMixin, viewsets.ReadOnlyModelViewSet):
 @authentication_classes([])
 @permission_classes([AllowAny])
 def health_view(request):
-    """200 when the database, Redis and at least one Celery worker answer; 503 naming the failure.
+    """200 when the database and Redis answer and every queue has a live Celery consumer; 503 naming the failure.
     Open to load balancers; it reveals only check names and short messages."""
     results = health.health_checks()
     failing = [r.name for r in results if not r.ok]
