@@ -46,6 +46,19 @@ def test_node_list_neither_prefetches_host_keys_nor_joins_the_bmc_credential(fle
     assert row["power_state"] == "on" and row["url"] == f"/api/v1/nodes/{row['id']}/"
 
 
+def test_lists_leave_heavy_columns_they_do_not_show_unread(fleet, api):
+    client = api(fleet)
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/api/v1/nodes/")
+    assert not any('"nodes_node"."facts"' in q for q in _sql(queries))
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/api/v1/nodes/?expand=facts")
+    assert any('"nodes_node"."facts"' in q for q in _sql(queries))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/secrets/").json()["results"]
+    assert not any('"keyvault_secret"."ciphertext"' in q for q in _sql(queries))
+
+
 def test_node_detail_still_carries_host_keys_and_bmc(fleet, api):
     node = HostKey.objects.first().node
     body = api(fleet).get(f"/api/v1/nodes/{node.pk}/").json()

@@ -1,7 +1,6 @@
-from django.urls import reverse
 from rest_framework import serializers
 
-from apps.core.api.lists import select
+from apps.core.api.lists import detail_path, select
 from apps.jobs.models import Job, JobEvent
 
 
@@ -25,10 +24,10 @@ class JobSerializer(serializers.ModelSerializer):
         return f"{obj.target_type.app_label}.{obj.target_type.model}" if obj.target_type_id else None
 
     def get_url(self, obj) -> str:
-        return reverse("api:job-detail", args=[obj.pk])
+        return detail_path(self, "api:job-detail", obj.pk)
 
     def get_page_url(self, obj) -> str:
-        return reverse("jobs:detail", args=[obj.pk])
+        return detail_path(self.fields["page_url"], "jobs:detail", obj.pk)
 
     def get_websocket(self, obj) -> str:
         return f"/ws/jobs/{obj.pk}/"
@@ -37,6 +36,8 @@ class JobSerializer(serializers.ModelSerializer):
 class JobListSerializer(JobSerializer):
     """A row of the job list: status and progress; parameters, results and worker details are on the
     detail."""
+
+    deferred = ("params", "result")  # free-form JSON, shown on the detail
 
     class Meta(JobSerializer.Meta):
         fields = ["id", "url", "page_url", "websocket", "kind", "status", "target_type", "target_id", "target_repr",

@@ -47,6 +47,7 @@ class SecretListSerializer(serializers.ModelSerializer):
     checksum_prefix = serializers.CharField(read_only=True)
     is_expired = serializers.BooleanField(read_only=True)
     eager = {"project": select("project")}
+    deferred = ("ciphertext", "description", "destinations")  # never shown; not read for a list
 
     class Meta:
         model = Secret
