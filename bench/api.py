@@ -121,6 +121,25 @@ def run_clients(base: str, token: str, path: str, clients: int, per_client: int,
     return figures
 
 
+def interleaved(base: str, token: str, paths: dict[str, str], rounds: int, pg: Postgres) -> dict:
+    """One client requesting each path in turn, `rounds` times: pages compared under the same load
+    (requests/s of a path = 1 / its mean latency)."""
+    wait_for_quiet()
+    client = Client(base, token)
+    latencies, errors = {name: [] for name in paths}, dict.fromkeys(paths, 0)
+    before = pg.sessions()
+    for _ in range(rounds):
+        for name, path in paths.items():
+            seconds, ok = client.get(path)
+            if ok:
+                latencies[name].append(seconds)
+            else:
+                errors[name] += 1
+    new_sessions = round(100 * (pg.sessions() - before) / (rounds * len(paths)), 2)
+    return {name: {**latency(latencies[name], sum(latencies[name]), errors[name]),
+                   "new_sessions_per_100_requests": new_sessions} for name in paths}
+
+
 def queries_per_request(user, path: str) -> int:
     client = APIClient(HTTP_HOST="localhost")
     client.force_authenticate(user)
@@ -205,15 +224,16 @@ def main(argv=None):
             row["first_page_1_client"] = run_clients(base, token, FIRST_PAGE, 1, 200, pg)
             row["first_page_20_clients"] = run_clients(base, token, FIRST_PAGE, 20, 30, pg)
             row["cpu_pct"] = cpu.stop()
+            depth = int(row["nodes"] * 0.9)
+            paths = {"first_page": FIRST_PAGE, f"offset_{depth}": f"/api/v1/nodes/?limit=100&offset={depth}"}
             deep = deep_cursor_path(base, token, row["nodes"])
-            offset_path = f"/api/v1/nodes/?limit=100&offset={int(row['nodes'] * 0.9)}"
-            row["deep_offset_page_1_client"] = run_clients(base, token, offset_path, 1, 100, pg)
-            row["deep_offset_page_1_client"]["queries_per_request"] = queries_per_request(admin, offset_path)
             if deep:
-                row["deep_cursor_page_1_client"] = run_clients(base, token, deep, 1, 100, pg)
-                row["deep_cursor_page_1_client"]["queries_per_request"] = queries_per_request(admin, deep)
+                paths[f"cursor_at_{depth}"] = deep
             else:
-                row["deep_cursor_page_1_client"] = "not measured: the node list API has no ?cursor= pages"
+                row["deep_cursor_page"] = "not measured: the node list API has no ?cursor= pages"
+            row["deep_pages_interleaved_1_client"] = interleaved(base, token, paths, 100, pg)
+            for name, path in paths.items():
+                row["deep_pages_interleaved_1_client"][name]["queries_per_request"] = queries_per_request(admin, path)
             rows.append(row)
             print(f"  {row['nodes']:>6} nodes: {json.dumps({k: v for k, v in row.items() if k != 'nodes'})}",
                   flush=True)
