@@ -10,8 +10,8 @@ and as an operator (sre role: group permissions, the permission filter applies):
 - 10,000 nodes (realistic facts, labels, a project, a BMC with a credential and a host key each):
   the first page of 100 (limit/offset, with its COUNT), the keyset page at 90 % (`?cursor=`,
   reached by following `next`), the OFFSET page at 90 % (`?offset=9000`), brief rows, two fields,
-  and the list with `?expand=host_keys,bmc` (what every row cost before lists were lean: host keys
-  prefetched, the BMC and its credential joined).
+  and the list with `?expand=host_keys,bmc,facts` (what every row cost before lists were lean: host
+  keys prefetched, the BMC and its credential joined, the facts read).
 - a job with 100,000 events: the first and the 90 % page of 1,000 events by cursor, and the same
   page read with `?after=`.
 
@@ -135,8 +135,8 @@ def node_cases(client) -> dict:
         "page at 90 % by offset": measure(client, f"/api/v1/nodes/?limit=100&offset={deep}"),
         "brief, 100": measure(client, "/api/v1/nodes/?limit=100&brief=1"),
         "fields=id,name, 100": measure(client, "/api/v1/nodes/?limit=100&fields=id,name"),
-        "expand=host_keys,bmc, 100 (the pre-lean row)": measure(client,
-                                                                "/api/v1/nodes/?limit=100&expand=host_keys,bmc"),
+        "expand=host_keys,bmc,facts, 100 (the pre-lean row)": measure(
+            client, "/api/v1/nodes/?limit=100&expand=host_keys,bmc,facts"),
         "limit=1000 (the maximum)": measure(client, "/api/v1/nodes/?limit=1000"),
     }
 
