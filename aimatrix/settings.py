@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "apps.jobs",
     "apps.keyvault",
     "apps.nodes",
+    "apps.gpus",
     "apps.rbac",  # last: its post_migrate hook syncs role templates once all permissions exist
 ]
 
@@ -350,6 +351,21 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_float("AIMATRIX_POWER_POLL_INTERVAL", 60.0),
         "options": {"queue": "bmc", "expires": 55},
     },
+    "gpus-maintain-partitions": {
+        "task": "apps.gpus.tasks.maintain_partitions",
+        "schedule": 3600.0,
+        "options": {"queue": "telemetry", "expires": 3000},
+    },
+    "gpus-rollup": {
+        "task": "apps.gpus.tasks.rollup",
+        "schedule": 60.0,
+        "options": {"queue": "telemetry", "expires": 55},
+    },
+    "gpus-collect-agentless": {
+        "task": "apps.gpus.tasks.collect_agentless",
+        "schedule": env_float("AIMATRIX_GPU_COLLECT_INTERVAL", 30.0),
+        "options": {"queue": "ssh", "expires": 25},
+    },
 }
 CELERY_TASK_ROUTES = {"apps.nodes.tasks.poll_power_states": {"queue": "bmc"}}
 
@@ -368,6 +384,20 @@ NODES_POWER_POLL_CONCURRENCY = env_int("AIMATRIX_POWER_POLL_CONCURRENCY", 16)
 NODES_POWER_POLL_BUDGET = env_float("AIMATRIX_POWER_POLL_BUDGET", 50.0)
 # Imports of more rows than this run as a job (apps/nodes/import_job.py); smaller ones at once.
 NODES_IMPORT_SYNC_MAX_ROWS = env_int("AIMATRIX_IMPORT_SYNC_MAX_ROWS", 200)
+
+# --- GPUs and telemetry -------------------------------------------------------------
+# Samples are kept this many days (PostgreSQL: whole daily partitions are dropped); partitions
+# are created this many days ahead. Rollups (1-minute, 1-hour) are recomputed for the last
+# GPU_ROLLUP_LOOKBACK_MINUTES on every run, so samples arriving that late still count.
+GPU_SAMPLE_RETENTION_DAYS = env_int("AIMATRIX_GPU_SAMPLE_RETENTION_DAYS", 14)
+GPU_PARTITIONS_AHEAD = env_int("AIMATRIX_GPU_PARTITIONS_AHEAD", 3)
+GPU_ROLLUP_LOOKBACK_MINUTES = env_int("AIMATRIX_GPU_ROLLUP_LOOKBACK_MINUTES", 10)
+# Thermal slowdown reported without a break for longer than this marks a GPU degraded.
+GPU_THERMAL_DEGRADED_MINUTES = env_float("AIMATRIX_GPU_THERMAL_DEGRADED_MINUTES", 5.0)
+# Agentless collection: how often beat polls nodes without an agent, and an agent counts as
+# alive while it pushed within this many seconds.
+GPU_COLLECT_INTERVAL = env_float("AIMATRIX_GPU_COLLECT_INTERVAL", 30.0)
+GPU_AGENT_FRESH_SECONDS = env_float("AIMATRIX_GPU_AGENT_FRESH_SECONDS", 120.0)
 
 # --- Jobs -----------------------------------------------------------------------------
 # A running job's worker refreshes its heartbeat this often; the reaper fails jobs whose

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class GpusConfig(AppConfig):
+    name = "apps.gpus"
+    label = "gpus"
+    verbose_name = "GPUs and telemetry"
+
+    def ready(self):
+        # Fill the registries of the apps below (job kinds); nodes and core never import gpus.
+        from . import job_kinds  # noqa: F401  (registers gpus.collect)

@@ -1,0 +1,31 @@
+import django_filters
+from django.db.models import Q
+
+from apps.core.filtering import FilterSet
+
+from .models import Gpu, GpuHealth
+
+
+class GpuFilter(FilterSet):
+    node = django_filters.CharFilter(method="filter_node", label="Node (id or name)")
+    model = django_filters.CharFilter(field_name="model", lookup_expr="icontains")
+    health = django_filters.MultipleChoiceFilter(choices=GpuHealth.choices)
+    present = django_filters.BooleanFilter()
+    label = django_filters.CharFilter(method="filter_label")
+    q = django_filters.CharFilter(method="filter_q", label="Search")
+
+    class Meta:
+        model = Gpu
+        fields = ["node", "model", "health", "present", "label", "q"]
+
+    def filter_node(self, queryset, name, value):
+        value = value.strip()
+        if value.isdigit() and len(value) <= 18:
+            return queryset.filter(node_id=int(value))
+        return queryset.filter(node__name=value)
+
+    def filter_label(self, queryset, name, value):
+        return queryset.filter(labels__contains=[value])
+
+    def filter_q(self, queryset, name, value):
+        return queryset.filter(Q(uuid__icontains=value) | Q(model__icontains=value) | Q(node__name__icontains=value))

@@ -1,0 +1,230 @@
+"""Validation of a telemetry record (docs/telemetry-record.md), for both ways of collecting.
+
+Plain Python rather than a DRF serializer: a batch holds up to 10,000 samples and this runs for
+each one (a serializer costs tens of microseconds per field). Every refusal names the item's
+index and field, e.g. `gpu_samples[3].temperature_c`, and the whole batch is refused.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+from apps.core.errors import InvalidInput
+
+MAX_GPUS = 64
+MAX_GPU_SAMPLES = 10_000
+MAX_NODE_SAMPLES = 1_000
+MAX_EVENTS = 1_000
+MAX_STRING = 200
+MAX_MIG_DEVICES = 64
+SOURCES = ("agent", "agentless")
+THROTTLE_REASONS = frozenset({
+    "gpu_idle", "applications_clocks_setting", "sw_power_cap", "hw_slowdown", "sync_boost",
+    "sw_thermal_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown", "display_clock_setting"})
+EVENT_KINDS = ("xid",)
+MIG_MODES = ("Enabled", "Disabled")
+GPU_FLOATS = ("utilization_pct", "memory_used_mib", "temperature_c", "power_w", "sm_clock_mhz")
+NODE_FLOATS = ("cpu_pct", "load1", "memory_used_bytes", "memory_total_bytes", "net_rx_bps", "net_tx_bps",
+               "disk_read_bps", "disk_write_bps")
+# Bounds of a plausible value (a reading outside them is a broken sensor or a broken sender).
+LIMITS = {"utilization_pct": (0, 100), "temperature_c": (-50, 200), "cpu_pct": (0, 100)}
+
+
+@dataclass
+class Record:
+    collected_at: dt.datetime
+    source: str
+    hostname: str
+    inventory: list[dict] | None  # None: the record carries no inventory (nothing vanishes)
+    gpu_samples: list[dict] = field(default_factory=list)
+    node_samples: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+
+    def days(self) -> set[dt.date]:
+        stamps = [s["ts"] for s in self.gpu_samples] + [s["ts"] for s in self.node_samples]
+        return {ts.astimezone(dt.timezone.utc).date() for ts in stamps}
+
+
+class _Refused(Exception):
+    def __init__(self, path: str, message: str):
+        self.path, self.message = path, message
+
+
+def _str(value, path, *, required=False, blank=True):
+    if value is None:
+        if required:
+            raise _Refused(path, "This field is required.")
+        return ""
+    if not isinstance(value, str):
+        raise _Refused(path, "Must be a string.")
+    if len(value) > MAX_STRING:
+        raise _Refused(path, f"At most {MAX_STRING} characters.")
+    if "\x00" in value or (not blank and not value.strip()):
+        raise _Refused(path, "Must be a non-empty string without NUL.")
+    return value
+
+
+def _num(value, path, *, integer=False, minimum=None, maximum=None):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Refused(path, "Must be a number or null.")
+    if integer and not (isinstance(value, int) or float(value).is_integer()):
+        raise _Refused(path, "Must be a whole number.")
+    if not math.isfinite(value):
+        raise _Refused(path, "Must be a finite number.")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise _Refused(path, f"Must lie between {minimum} and {maximum}.")
+    return int(value) if integer else float(value)
+
+
+def _bool(value, path):
+    if value is None or isinstance(value, bool):
+        return value
+    raise _Refused(path, "Must be true, false or null.")
+
+
+def _time(value, path, earliest, latest):
+    if not isinstance(value, str) or len(value) > 40:
+        raise _Refused(path, "Must be an ISO 8601 time with a zone, e.g. 2026-11-30T08:00:00Z.")
+    try:
+        ts = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise _Refused(path, "Must be an ISO 8601 time with a zone, e.g. 2026-11-30T08:00:00Z.") from None
+    if ts.tzinfo is None:
+        raise _Refused(path, "Must carry a zone (Z or +00:00).")
+    if not earliest <= ts <= latest:
+        raise _Refused(path, f"Must lie between {earliest:%Y-%m-%dT%H:%M}Z (retention) and "
+                             f"{latest:%Y-%m-%dT%H:%M}Z (an hour ahead).")
+    return ts
+
+
+def _list(value, path, maximum, *, required=False):
+    if value is None:
+        if required:
+            raise _Refused(path, "This field is required.")
+        return []
+    if not isinstance(value, list):
+        raise _Refused(path, "Must be a list.")
+    if len(value) > maximum:
+        raise _Refused(path, f"At most {maximum} items per batch.")
+    return value
+
+
+def _obj(value, path):
+    if not isinstance(value, dict):
+        raise _Refused(path, "Must be an object.")
+    return value
+
+
+def _mig(devices, path):
+    out = []
+    for i, dev in enumerate(_list(devices, path, MAX_MIG_DEVICES)):
+        p = f"{path}[{i}]"
+        _obj(dev, p)
+        out.append({"gpu_instance": _num(dev.get("gpu_instance"), f"{p}.gpu_instance", integer=True, minimum=0),
+                    "compute_instance": _num(dev.get("compute_instance"), f"{p}.compute_instance", integer=True,
+                                             minimum=0),
+                    "uuid": _str(dev.get("uuid"), f"{p}.uuid"), "profile": _str(dev.get("profile"), f"{p}.profile"),
+                    "memory_total_mib": _num(dev.get("memory_total_mib"), f"{p}.memory_total_mib", integer=True,
+                                             minimum=0)})
+    return out
+
+
+def _inventory(items, seen_indexes):
+    out, uuids = [], set()
+    for i, item in enumerate(items):
+        p = f"inventory[{i}]"
+        _obj(item, p)
+        uuid = _str(item.get("uuid"), f"{p}.uuid", required=True, blank=False)
+        index = _num(item.get("index"), f"{p}.index", integer=True, minimum=0, maximum=1023)
+        if index is None:
+            raise _Refused(f"{p}.index", "This field is required.")
+        if uuid in uuids:
+            raise _Refused(f"{p}.uuid", "Listed twice in this inventory.")
+        if index in seen_indexes:
+            raise _Refused(f"{p}.index", "Two GPUs of this inventory share this index.")
+        uuids.add(uuid)
+        seen_indexes.add(index)
+        mig_mode = item.get("mig_mode")
+        if mig_mode is not None and mig_mode not in MIG_MODES:
+            raise _Refused(f"{p}.mig_mode", "Must be Enabled, Disabled or null.")
+        out.append({
+            "index": index, "uuid": uuid, "model": _str(item.get("name"), f"{p}.name"),
+            "memory_total_mib": _num(item.get("memory_total_mib"), f"{p}.memory_total_mib", integer=True, minimum=0),
+            "driver_version": _str(item.get("driver_version"), f"{p}.driver_version"),
+            "cuda_version": _str(item.get("cuda_version"), f"{p}.cuda_version"),
+            "pci_bus_id": _str(item.get("pci_bus_id"), f"{p}.pci_bus_id"), "mig_mode": mig_mode or "",
+            "mig_devices": _mig(item.get("mig_devices"), f"{p}.mig_devices"),
+            "power_limit_w": _num(item.get("power_limit_w"), f"{p}.power_limit_w", minimum=0)})
+    return out
+
+
+def _gpu_sample(item, p, earliest, latest):
+    _obj(item, p)
+    reasons = _list(item.get("throttle_reasons"), f"{p}.throttle_reasons", len(THROTTLE_REASONS))
+    for j, reason in enumerate(reasons):
+        if reason not in THROTTLE_REASONS:
+            raise _Refused(f"{p}.throttle_reasons[{j}]", f"Unknown reason; one of {', '.join(sorted(THROTTLE_REASONS))}.")
+    sample = {"uuid": _str(item.get("uuid"), f"{p}.uuid", required=True, blank=False),
+              "ts": _time(item.get("ts"), f"{p}.ts", earliest, latest),
+              "ecc_corrected": _num(item.get("ecc_corrected"), f"{p}.ecc_corrected", integer=True, minimum=0,
+                                    maximum=2**62),
+              "ecc_uncorrected": _num(item.get("ecc_uncorrected"), f"{p}.ecc_uncorrected", integer=True, minimum=0,
+                                      maximum=2**62),
+              "row_remap_failure": _bool(item.get("row_remap_failure"), f"{p}.row_remap_failure"),
+              "throttle_reasons": sorted(set(reasons))}
+    for name in GPU_FLOATS:
+        low, high = LIMITS.get(name, (0, 1e15))
+        sample[name] = _num(item.get(name), f"{p}.{name}", minimum=low, maximum=high)
+    return sample
+
+
+def _node_sample(item, p, earliest, latest):
+    _obj(item, p)
+    sample = {"ts": _time(item.get("ts"), f"{p}.ts", earliest, latest)}
+    for name in NODE_FLOATS:
+        low, high = LIMITS.get(name, (0, 1e18))
+        sample[name] = _num(item.get(name), f"{p}.{name}", minimum=low, maximum=high)
+    return sample
+
+
+def _event(item, p, earliest, latest):
+    _obj(item, p)
+    kind = item.get("kind")
+    if kind not in EVENT_KINDS:
+        raise _Refused(f"{p}.kind", f"Must be one of: {', '.join(EVENT_KINDS)}.")
+    xid = _num(item.get("xid"), f"{p}.xid", integer=True, minimum=0, maximum=2**31 - 1)
+    if xid is None:
+        raise _Refused(f"{p}.xid", "This field is required.")
+    return {"uuid": _str(item.get("uuid"), f"{p}.uuid", required=True, blank=False), "kind": kind, "xid": xid,
+            "ts": _time(item.get("ts"), f"{p}.ts", earliest, latest), "message": _str(item.get("message"), f"{p}.message")}
+
+
+def validate(record, *, source: str, retention_days: int, now: dt.datetime | None = None) -> Record:
+    """The clean record, or InvalidInput naming the first fault as `list[index].field`."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    earliest, latest = now - dt.timedelta(days=retention_days), now + dt.timedelta(hours=1)
+    try:
+        _obj(record, "record")
+        if record.get("version", 1) != 1:
+            raise _Refused("version", "Only version 1 is understood.")
+        claimed = record.get("source")
+        if claimed is not None and claimed not in SOURCES:
+            raise _Refused("source", "Must be agent or agentless.")
+        inventory = record.get("inventory")
+        clean = Record(
+            collected_at=_time(record.get("collected_at"), "collected_at", earliest, latest)
+            if record.get("collected_at") is not None else now,
+            source=source, hostname=_str(record.get("hostname"), "hostname"),
+            inventory=None if inventory is None else _inventory(_list(inventory, "inventory", MAX_GPUS), set()))
+        clean.gpu_samples = [_gpu_sample(item, f"gpu_samples[{i}]", earliest, latest) for i, item in
+                             enumerate(_list(record.get("gpu_samples"), "gpu_samples", MAX_GPU_SAMPLES))]
+        clean.node_samples = [_node_sample(item, f"node_samples[{i}]", earliest, latest) for i, item in
+                              enumerate(_list(record.get("node_samples"), "node_samples", MAX_NODE_SAMPLES))]
+        clean.events = [_event(item, f"events[{i}]", earliest, latest) for i, item in
+                        enumerate(_list(record.get("events"), "events", MAX_EVENTS))]
+    except _Refused as exc:
+        raise InvalidInput({exc.path: [exc.message]}) from None
+    return clean
