@@ -146,13 +146,12 @@ def _buckets(rows, origin: float, step: float) -> list[dict]:
 def summary(user) -> dict:
     """Fleet counts over the GPUs the user may see, in two queries."""
     gpus = visible_gpus(user).order_by()
-    totals = gpus.aggregate(total=Count("id"), present=Count("id", filter=Q(present=True)),
-                            missing=Count("id", filter=Q(present=False)),
-                            nodes=Count("node_id", distinct=True),
-                            **{h.value: Count("id", filter=Q(present=True, health=h)) for h in GpuHealth})
+    totals = gpus.aggregate(n_total=Count("id"), n_present=Count("id", filter=Q(present=True)),
+                            n_missing=Count("id", filter=Q(present=False)), n_nodes=Count("node_id", distinct=True),
+                            **{f"n_{h.value}": Count("id", filter=Q(present=True, health=h)) for h in GpuHealth})
     models = list(gpus.filter(present=True).values("model").annotate(count=Count("id")).order_by("-count", "model")[:50])
-    return {"gpus": totals["total"], "present": totals["present"], "missing": totals["missing"],
-            "nodes": totals["nodes"], "health": {h.value: totals[h.value] for h in GpuHealth},
+    return {"gpus": totals["n_total"], "present": totals["n_present"], "missing": totals["n_missing"],
+            "nodes": totals["n_nodes"], "health": {h.value: totals[f"n_{h.value}"] for h in GpuHealth},
             "models": models}
 
 

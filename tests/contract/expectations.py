@@ -223,6 +223,24 @@ API = {
     "/api/v1/nodes/{pk}/power/": {"POST": Case({OPS: 202, MEMBER: 403, "*": 404}, body={"action": "on"})},
     "/api/v1/nodes/{pk}/probe/": {"POST": {OPS: 202, MEMBER: 403, "*": 404}},
     "/api/v1/nodes/{pk}/test-connection/": {"POST": {OPS: 202, MEMBER: 403, "*": 404}},
+    # GPUs: every role may read GPUs (its projects' ones); writes need gpus.change_gpu (model level: 403).
+    "/api/v1/gpus/": {"GET": OPEN},
+    "/api/v1/gpus/summary/": {"GET": OPEN},
+    "/api/v1/gpus/{pk}/": {"GET": {SEE: 200, "*": 404},
+                           "PATCH": Case({OPS: 200, "*": 403}, body={"labels": ["patched"]}),
+                           "PUT": Case({OPS: 200, "*": 403}, body={"labels": ["put"]})},
+    "/api/v1/gpus/{pk}/metrics/": {"GET": {SEE: 200, "*": 404}},
+    "/api/v1/gpus/{pk}/status/": {"GET": {SEE: 200, "*": 404}},
+    # A user push names the node: gpus.push_telemetry (operators) and `use` on the node. A new GPU
+    # in the inventory is the one audit entry (samples alone write none).
+    "/api/v1/telemetry/": {"POST": Case({OPS: 201, "*": 403}, body={
+        "node": "{node}", "version": 1,
+        "inventory": [{"index": 0, "uuid": "GPU-matrix"}, {"index": 1, "uuid": "GPU-push-{role}"}]})},
+    # The seed's server paths: aliases of the nodes API (same permissions).
+    "/api/v1/servers/": {"GET": OPEN, "POST": Case({OPS: 201, "*": 403}, body={"name": "srv-{role}",
+                                                                               "address": "10.0.0.9"})},
+    "/api/v1/servers/{pk}/power/": {"POST": Case({OPS: 202, MEMBER: 403, "*": 404}, body={"action": "on"})},
+    "/api/v1/servers/{pk}/status/": {"GET": {SEE: 200, "*": 404}},
 }
 
 # --- the admin -------------------------------------------------------------------------------
@@ -323,6 +341,19 @@ ADMIN_MODELS = {
                            "approve_pending_keys": _w(OPS, {OPS: 302, DATA: 403, "*": 302}),
                            "delete_selected": _w(OPS, {OPS: 302, DATA: 403, "engineer,project-member": "not offered",
                                                        OTHER: 302})}),
+    # GPUs come from inventory (no add); operators change labels and health; only a vanished GPU may be
+    # deleted, so deleting the world's present one is refused (409) with no audit entry.
+    **admin_model("gpus.gpu", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302},
+                  add={"*": 403}, delete={OPS: 200, "*": 403},
+                  add_post=Case({"*": 403}, writes=NO_ONE),
+                  change_post=_w(OPS, {OPS: 302, "*": 403}, body={"labels": '["changed"]'}),
+                  delete_post=Case({OPS: 409, "*": 403}, writes=NO_ONE),
+                  actions={"delete_selected": Case({OPS: 409, "*": "not offered"}, writes=NO_ONE)}),
+    **_read_only("gpus.gpuevent", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302}),
+    **_read_only("gpus.gpusample", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302}),
+    **_read_only("gpus.nodesample", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302}),
+    **_read_only("gpus.gpurollup1m", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302}),
+    **_read_only("gpus.gpurollup1h", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302}),
     **admin_model("nodes.nodeevent", view={OPS: 200, DATA: 403, "engineer,other-project,project-member": 200},
                   change={OPS: 200, DATA: 403, "engineer,other-project,project-member": 302},
                   history={OPS: 200, "*": 302}, **READ_ONLY),

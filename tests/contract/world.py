@@ -35,7 +35,7 @@ PK_OBJECTS = [
     # Retry needs a job that has ended; cancel one that has not.
     ("/jobs/{pk}/retry/", "finished_job"), ("/api/v1/jobs/{pk}/retry/", "finished_job"),
     ("/projects/", "project"), ("/api/v1/projects/", "project"),
-    ("/nodes/", "node"), ("/api/v1/nodes/", "node"),
+    ("/nodes/", "node"), ("/api/v1/nodes/", "node"), ("/api/v1/servers/", "node"), ("/api/v1/gpus/", "gpu"),
     ("/keyvault/", "secret"), ("/api/v1/secrets/", "secret"),
     ("/keyvault/tokens/", "token"), ("/api/v1/keyvault/tokens/", "token"),
     ("/api/v1/keyvault/access-log/", "secretaccess"),
@@ -55,6 +55,8 @@ ADMIN_OBJECTS = {
     "keyvault.secret": "secret", "keyvault.onetimetoken": "token", "keyvault.secretaccess": "secretaccess",
     "keyvault.tokenredemption": "tokenredemption",
     "nodes.node": "node", "nodes.nodeevent": "nodeevent",
+    "gpus.gpu": "gpu", "gpus.gpuevent": "gpuevent", "gpus.gpusample": "gpusample", "gpus.nodesample": "nodesample",
+    "gpus.gpurollup1m": "gpurollup1m", "gpus.gpurollup1h": "gpurollup1h",
     "rbac.project": "project", "rbac.membership": "membership",
 }
 
@@ -177,10 +179,36 @@ def build_world() -> World:
         "nodeevent": NodeEvent.objects.create(node=node, kind="matrix", message="fixture"),
         "project_grant": rbac.grant(root, team, node, "view"),
         "user_grant": rbac.grant(root, member, node, "view"),
+        **_gpu_objects(node),
         "auditevent": _latest_audit(), "node_type": _content_type(node),
         **_third_party_objects(member),
     }
     return World(users=users, objects=objects)
+
+
+def _gpu_objects(node) -> dict:
+    """A GPU on the world's node with a sample, an XID event and rollups, through the ingest."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.gpus import rollups
+    from apps.gpus.ingest import ingest
+    from apps.gpus.models import Gpu, GpuEvent, GpuRollup1h, GpuRollup1m, GpuSample, NodeSample
+
+    now = timezone.now().replace(microsecond=0)
+    ts = now.isoformat()
+    ingest(node, {"version": 1, "inventory": [{"index": 0, "uuid": "GPU-matrix", "name": "NVIDIA H100"}],
+                  "gpu_samples": [{"uuid": "GPU-matrix", "ts": ts, "utilization_pct": 50.0}],
+                  "node_samples": [{"ts": ts, "cpu_pct": 10.0}],
+                  "events": [{"uuid": "GPU-matrix", "ts": ts, "kind": "xid", "xid": 13, "message": "fixture"}]},
+           source="agent")
+    rollups.roll_minutes(now - dt.timedelta(minutes=1), now + dt.timedelta(minutes=1))
+    rollups.roll_hours(now - dt.timedelta(hours=1), now + dt.timedelta(hours=1))
+    gpu = Gpu.objects.get(uuid="GPU-matrix")
+    return {"gpu": gpu, "gpuevent": GpuEvent.objects.filter(gpu=gpu).latest("pk"),
+            "gpusample": GpuSample.objects.get(gpu=gpu), "nodesample": NodeSample.objects.get(node=node),
+            "gpurollup1m": GpuRollup1m.objects.get(gpu=gpu), "gpurollup1h": GpuRollup1h.objects.get(gpu=gpu)}
 
 
 def _latest_audit():
