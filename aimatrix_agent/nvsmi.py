@@ -17,7 +17,6 @@ has been deprecated]`, ...) become None, never 0.
 from __future__ import annotations
 
 import csv
-import io
 import re
 import xml.etree.ElementTree as ET
 
