@@ -66,12 +66,12 @@ def _node_sample(node: Node, texts: dict, ts: str) -> dict:
     key = f"gpus:agentless:{node.pk}"
     last = cache.get(key)
     cache.set(key, (now, busy, total, rx, tx, read, written), COUNTERS_TTL)
-    if last:
+    if last and 0 < now - last[0] <= 5 * settings.GPU_COLLECT_INTERVAL:  # an old reading: no honest rate
         t0, busy0, total0, rx0, tx0, read0, written0 = last
         elapsed = now - t0
         if total > total0:
             sample["cpu_pct"] = round(100.0 * (busy - busy0) / (total - total0), 2)
-        if elapsed > 0 and rx >= rx0 and tx >= tx0 and read >= read0 and written >= written0:  # no counter reset
+        if rx >= rx0 and tx >= tx0 and read >= read0 and written >= written0:  # no counter reset
             sample.update(net_rx_bps=(rx - rx0) / elapsed, net_tx_bps=(tx - tx0) / elapsed,
                           disk_read_bps=(read - read0) / elapsed, disk_write_bps=(written - written0) / elapsed)
     return sample
