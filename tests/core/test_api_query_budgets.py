@@ -15,6 +15,7 @@ from django.urls import get_resolver, reverse
 from apps.core.api.lists import LeanViewSetMixin
 from apps.keyvault.models import OneTimeToken, RedeemOutcome, TokenRedemption
 from tests.core.test_list_query_budgets import accesses, audit, jobs, nodes, projects, secrets_, tokens
+from tests.gpus.test_query_budget import gpus
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +48,8 @@ BUDGETS = {
     "api:keyvault-redemption-list": (redemptions, (2, 1, 2)),
     "api:project-list": (projects, (2, 1, 2)),
     "api:user-list": (users, (3, 2, 2)),
+    "api:gpu-list": (gpus, (2, 1, 2)),
+    "api:server-list": (nodes, (2, 1, 2)),  # the seed's alias of the node list
 }
 MODES = {"page": "", "cursor": "?cursor=", "brief": "?brief=1"}
 

@@ -18,6 +18,14 @@ def make_gpus(count: int, project=None, per_node: int = 8) -> None:
                              for node in nodes for i in range(per_node)])
 
 
+def gpus(n: int, start: int, user) -> None:
+    """The GPU list's rows maker for tests/core/test_api_query_budgets.py: n GPUs, 4 per node."""
+    nodes = Node.objects.bulk_create([Node(name=f"budget-gpu-{start + i}", address="10.2.0.1")
+                                      for i in range(0, n, 4)])
+    Gpu.objects.bulk_create([Gpu(node=node, index=i, uuid=f"GPU-{node.name}-{i}", model="NVIDIA H100")
+                             for node in nodes for i in range(4)][:n])
+
+
 def statements(api, user, url) -> tuple[int, int]:
     api(user).get(url)  # process-wide caches (content types) warm, as on a running server
     client = api(type(user).objects.get(pk=user.pk))  # fresh: permissions not yet cached on it

@@ -40,6 +40,10 @@ class GpuViewSet(LeanViewSetMixin, RestrictedQuerysetMixin, mixins.ListModelMixi
     lookup_url_kwarg = "pk"
     lookup_value_regex = rf"{DIGITS}|[A-Za-z0-9][A-Za-z0-9_-]{{0,99}}"
 
+    def get_queryset(self):
+        # The node joins every row, brief ones included: a GPU's display name is "<node>/gpu<index>".
+        return super().get_queryset().select_related("node")
+
     @property
     def lookup_field(self):
         key = str(getattr(self, "kwargs", {}).get("pk", ""))
