@@ -29,6 +29,7 @@ api_v1 = [
     path("", include("apps.rbac.api.urls")),
     path("", include("apps.keyvault.api.urls")),
     path("", include("apps.nodes.api.urls")),
+    path("", include("apps.gpus.api.agent_urls")),
     path("", include("apps.gpus.api.urls")),
 ]
 
@@ -52,6 +53,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("metrics", metrics_view, name="metrics"),
     path("favicon.ico", FaviconView.as_view(), name="favicon"),
+    path("agent/", include("apps.gpus.agent_pages")),
 ]
 
 # 403 and 404 are Django's default handlers (they render 403.html / 404.html in the layout).

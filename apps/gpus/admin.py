@@ -78,3 +78,6 @@ class GpuRollup1mAdmin(SeriesAdmin):
 class GpuRollup1hAdmin(SeriesAdmin):
     list_display = ["bucket", "gpu", "samples", "utilization_pct_avg", "temperature_c_max", "power_w_avg"]
     list_select_related = ["gpu__node"]
+
+
+from . import admin_agent  # noqa: E402,F401  (node agent credentials)

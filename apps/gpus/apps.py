@@ -9,3 +9,4 @@ class GpusConfig(AppConfig):
     def ready(self):
         # Fill the registries of the apps below (job kinds); nodes and core never import gpus.
         from . import job_kinds  # noqa: F401  (registers gpus.collect)
+        from . import agent_auth  # noqa: F401  (registers the key vault purpose node-enrollment)

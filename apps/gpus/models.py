@@ -187,3 +187,6 @@ class GpuRollup1h(GpuRollupBase):
     class Meta:
         verbose_name = "GPU 1-hour rollup"
         constraints = [models.UniqueConstraint(fields=["gpu", "bucket"], name="gpurollup1h_gpu_bucket")]
+
+
+from .models_agent import NodeCredential, NodeCredentialState  # noqa: E402,F401  (the agent credential)

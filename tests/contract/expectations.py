@@ -56,8 +56,9 @@ PAGES = {
                                     body={"name": "page-{role}", "kind": "other", "value": "v"}, writes=OPS)},
     "/keyvault/tokens/": {"GET": OPEN},
     # Issuing a `secret` token hands out the value: add_onetimetoken and reveal, which only admin holds here.
-    "/keyvault/tokens/new/": {"GET": {"admin": 200, "*": 403},
-                              "POST": Case({"admin": 200, "*": 403},
+    # sre may issue node-enrollment tokens (gpus.add_nodecredential), not secret ones: its form refuses that choice.
+    "/keyvault/tokens/new/": {"GET": {OPS: 200, "*": 403},
+                              "POST": Case({"admin": 200, "sre": 400, "*": 403},
                                            body={"purpose": "secret", "subject": "{secret}", "ttl": 300},
                                            writes="admin")},
     # Revoke asks first (GET, or a POST without confirm=yes); only the confirmed POST revokes.
@@ -75,6 +76,11 @@ PAGES = {
     "/keyvault/{pk}/reveal/": {"POST": Case({"admin": 200, "sre": 302, "*": 404}, body={"reason": "contract"},
                                             writes="admin", reveals="admin")},
     "/favicon.ico": {"GET": {"*": 302, "anonymous": "302 -> /static/favicon.svg"}},  # to the vendored SVG, for everyone
+    # The node agent as one file: its code is no secret. Revoking a credential asks first (GET).
+    "/agent/aimatrix-agent.pyz": {"GET": {"*": 200, "anonymous": 200}},
+    "/agent/credentials/{pk}/revoke/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                                        "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, body={"confirm": "yes"},
+                                                     writes=OPS)},
     "/metrics": {"GET": {"*": 200, "anonymous": 403}},  # staff may scrape; everyone in the matrix is staff
     "/search/": {"GET": OPEN},
     # A personal display setting (which columns a list shows), not a change to the fleet: no audit entry.
@@ -236,6 +242,14 @@ API = {
     "/api/v1/telemetry/": {"POST": Case({OPS: 201, "*": 403}, body={
         "node": "{node}", "version": 1,
         "inventory": [{"index": 0, "uuid": "GPU-matrix"}, {"index": 1, "uuid": "GPU-push-{role}"}]})},
+    # Node agent: enrollment needs no login (the one-time token is the credential); a forged one is
+    # refused alike. Credentials: metadata for who sees the node; revoking needs change on the model.
+    "/api/v1/agent/enroll/": {"POST": Case({"*": 403, "anonymous": 403},
+                                           body={"token": "kv1.forged.token.x", "timestamp": "{now}"},
+                                           writes=NO_ONE)},
+    "/api/v1/agent/credentials/": {"GET": OPEN},
+    "/api/v1/agent/credentials/{pk}/": {"GET": {SEE: 200, "*": 404}},
+    "/api/v1/agent/credentials/{pk}/revoke/": {"POST": Case({OPS: 200, "*": 403}, body={"reason": "contract"})},
     # The seed's server paths: aliases of the nodes API (same permissions).
     "/api/v1/servers/": {"GET": OPEN, "POST": Case({OPS: 201, "*": 403}, body={"name": "srv-{role}",
                                                                                "address": "10.0.0.9"})},
@@ -354,6 +368,9 @@ ADMIN_MODELS = {
     **_read_only("gpus.nodesample", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302}),
     **_read_only("gpus.gpurollup1m", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302}),
     **_read_only("gpus.gpurollup1h", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302}),
+    # Agent credentials: read-only rows; the revoke action is offered to who may change them.
+    **admin_model("gpus.nodecredential", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302},
+                  **READ_ONLY, actions={"revoke_credentials": _w(OPS, {OPS: 302, "*": "not offered"})}),
     **admin_model("nodes.nodeevent", view={OPS: 200, DATA: 403, "engineer,other-project,project-member": 200},
                   change={OPS: 200, DATA: 403, "engineer,other-project,project-member": 302},
                   history={OPS: 200, "*": 302}, **READ_ONLY),

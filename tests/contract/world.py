@@ -36,6 +36,7 @@ PK_OBJECTS = [
     ("/jobs/{pk}/retry/", "finished_job"), ("/api/v1/jobs/{pk}/retry/", "finished_job"),
     ("/projects/", "project"), ("/api/v1/projects/", "project"),
     ("/nodes/", "node"), ("/api/v1/nodes/", "node"), ("/api/v1/servers/", "node"), ("/api/v1/gpus/", "gpu"),
+    ("/api/v1/agent/credentials/", "nodecredential"), ("/agent/credentials/", "nodecredential"),
     ("/keyvault/", "secret"), ("/api/v1/secrets/", "secret"),
     ("/keyvault/tokens/", "token"), ("/api/v1/keyvault/tokens/", "token"),
     ("/api/v1/keyvault/access-log/", "secretaccess"),
@@ -56,7 +57,7 @@ ADMIN_OBJECTS = {
     "keyvault.tokenredemption": "tokenredemption",
     "nodes.node": "node", "nodes.nodeevent": "nodeevent",
     "gpus.gpu": "gpu", "gpus.gpuevent": "gpuevent", "gpus.gpusample": "gpusample", "gpus.nodesample": "nodesample",
-    "gpus.gpurollup1m": "gpurollup1m", "gpus.gpurollup1h": "gpurollup1h",
+    "gpus.gpurollup1m": "gpurollup1m", "gpus.gpurollup1h": "gpurollup1h", "gpus.nodecredential": "nodecredential",
     "rbac.project": "project", "rbac.membership": "membership",
 }
 
@@ -206,7 +207,10 @@ def _gpu_objects(node) -> dict:
     rollups.roll_minutes(now - dt.timedelta(minutes=1), now + dt.timedelta(minutes=1))
     rollups.roll_hours(now - dt.timedelta(hours=1), now + dt.timedelta(hours=1))
     gpu = Gpu.objects.get(uuid="GPU-matrix")
-    return {"gpu": gpu, "gpuevent": GpuEvent.objects.filter(gpu=gpu).latest("pk"),
+    from apps.gpus.models import NodeCredential  # an enrolled agent's credential (only its hash is kept)
+
+    credential = NodeCredential.objects.create(node=node, key_id="matrix0000000001", secret_hash="0" * 64)
+    return {"gpu": gpu, "nodecredential": credential, "gpuevent": GpuEvent.objects.filter(gpu=gpu).latest("pk"),
             "gpusample": GpuSample.objects.get(gpu=gpu), "nodesample": NodeSample.objects.get(node=node),
             "gpurollup1m": GpuRollup1m.objects.get(gpu=gpu), "gpurollup1h": GpuRollup1h.objects.get(gpu=gpu)}
 

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from apps.core.api.lists import LeanViewSetMixin
 from apps.core.api.permissions import StrictModelPermissions
-from apps.gpus import ingest, services
+from apps.gpus import agent_auth, ingest, services
 from apps.gpus.filters import GpuFilter
 from apps.gpus.models import Gpu
 from apps.nodes.models import Node
@@ -104,6 +104,7 @@ class TelemetryView(APIView):
     `use` on the node. A bad item is refused by index and field (`gpu_samples[3].ts`) and
     nothing of the batch is stored."""
 
+    authentication_classes = agent_auth.TELEMETRY_AUTHENTICATION  # + Bearer <node credential>
     permission_classes = [MayPushTelemetry]
 
     @extend_schema(request=dict, responses={201: dict})
