@@ -20,7 +20,7 @@ class GpuFilter(FilterSet):
 
     def filter_node(self, queryset, name, value):
         value = value.strip()
-        if value.isdigit() and len(value) <= 18:
+        if value.isascii() and value.isdigit() and len(value) <= 18:
             return queryset.filter(node_id=int(value))
         return queryset.filter(node__name=value)
 

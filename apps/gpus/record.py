@@ -90,10 +90,11 @@ def _time(value, path, earliest, latest):
         raise _Refused(path, "Must be an ISO 8601 time with a zone, e.g. 2026-11-30T08:00:00Z.")
     try:
         ts = dt.datetime.fromisoformat(value)
-    except ValueError:
+        if ts.tzinfo is None:
+            raise _Refused(path, "Must carry a zone (Z or +00:00).")
+        ts = ts.astimezone(dt.timezone.utc)  # PostgreSQL refuses offsets beyond 15:59
+    except (ValueError, OverflowError):
         raise _Refused(path, "Must be an ISO 8601 time with a zone, e.g. 2026-11-30T08:00:00Z.") from None
-    if ts.tzinfo is None:
-        raise _Refused(path, "Must carry a zone (Z or +00:00).")
     if not earliest <= ts <= latest:
         raise _Refused(path, f"Must lie between {earliest:%Y-%m-%dT%H:%M}Z (retention) and "
                              f"{latest:%Y-%m-%dT%H:%M}Z (an hour ahead).")

@@ -185,3 +185,19 @@ def test_server_aliases(api, root, four_gpus):
     assert created.status_code == 201, created.content
     # No BMC configured: the power job still starts (and fails with that reason), as on /nodes/.
     assert client.post(f"/api/v1/servers/{four_gpus.pk}/power/", {"action": "on"}, format="json").status_code == 202
+
+
+def test_odd_times_and_digits_are_400s_not_500s(api, root, four_gpus):
+    client = api(root)
+    far = client.get("/api/v1/gpus/GPU-test-0/metrics/", {"start": "2026-11-30T00:00:00+20:00",
+                                                         "end": "2026-11-30T06:00:00+20:00", "step": 60})
+    assert far.status_code == 200 and far.json()["start"].endswith("Z")
+    edge = client.get("/api/v1/gpus/GPU-test-0/metrics/", {"start": "0001-01-01T00:00:00+05:00"})
+    assert edge.status_code == 400
+    assert client.get("/api/v1/gpus/", {"node": "²"}).status_code == 200
+    pushed = client.post("/api/v1/telemetry/", {"node": "²", **record()}, format="json")
+    assert pushed.status_code == 400 and "node" in pushed.json()
+    early = record(gpu_samples=[gpu_sample("GPU-test-0", timezone.now())])
+    early["gpu_samples"][0]["ts"] = "0001-01-01T00:00:00+14:00"
+    response = client.post("/api/v1/telemetry/", {"node": "gpu-node", **early}, format="json")
+    assert response.status_code == 400 and "gpu_samples[0].ts" in response.json()

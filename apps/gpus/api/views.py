@@ -66,8 +66,11 @@ class GpuViewSet(LeanViewSetMixin, RestrictedQuerysetMixin, mixins.ListModelMixi
         gpu = self.get_object()
         params = MetricsParams(data=request.query_params)
         params.is_valid(raise_exception=True)
-        end = params.validated_data.get("end") or timezone.now()
-        start = params.validated_data.get("start") or end - dt.timedelta(hours=1)
+        try:  # in UTC: PostgreSQL refuses offsets beyond 15:59
+            end = (params.validated_data.get("end") or timezone.now()).astimezone(dt.timezone.utc)
+            start = (params.validated_data.get("start") or end - dt.timedelta(hours=1)).astimezone(dt.timezone.utc)
+        except OverflowError:
+            raise ValidationError({"start": ["Out of range."]}) from None
         step = params.validated_data.get("step") or max(5.0, (end - start).total_seconds() / 300)
         return Response(services.metrics(gpu, start, end, step))
 
@@ -125,7 +128,7 @@ class TelemetryView(APIView):
     def _named_node(user, ref) -> Node:
         if not ref:
             raise ValidationError({"node": ["Name the node (id or name) this telemetry is of."]})
-        lookup = {"pk": int(ref)} if ref.isdigit() and len(ref) <= 18 else {"name": ref}
+        lookup = {"pk": int(ref)} if ref.isascii() and ref.isdigit() and len(ref) <= 18 else {"name": ref}
         node = restrict(Node.objects.all(), user, "use").filter(**lookup).first()
         if node is None:
             raise ValidationError({"node": ["Unknown node, or one you may not use."]})
