@@ -91,9 +91,11 @@ def wait_for_worker(proc: Process, hostname: str, timeout: float = 30) -> None:
 
 
 def start_daphne(name: str, env: dict, log_dir: Path, port: int | None = None,
-                 timeout: float = 30) -> tuple[Process, str]:
+                 timeout: float = 30, host: str = "127.0.0.1") -> tuple[Process, str]:
+    """daphne on `host` (0.0.0.0: also reachable from the lab's network namespaces); the URL is
+    always the loopback one."""
     port = port or free_port()
-    argv = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "aimatrix.asgi:application"]
+    argv = [str(BIN / "daphne"), "-b", host, "-p", str(port), "aimatrix.asgi:application"]
     proc = Process(name, argv, env, log_dir)
     wait_listening(proc, port, timeout, "daphne")
     return proc, f"http://127.0.0.1:{port}"
