@@ -31,6 +31,7 @@ api_v1 = [
     path("", include("apps.nodes.api.urls")),
     path("", include("apps.gpus.api.agent_urls")),
     path("", include("apps.gpus.api.urls")),
+    path("", include("apps.gpus.api.node_urls")),
 ]
 
 urlpatterns = [
@@ -38,6 +39,7 @@ urlpatterns = [
     path("jobs/", include("apps.jobs.urls")),
     path("projects/", include("apps.rbac.urls")),
     path("nodes/", include("apps.nodes.urls")),
+    path("gpus/", include("apps.gpus.urls")),
     path("keyvault/", include("apps.keyvault.urls")),
     path("audit/", include("apps.core.urls")),
     path("search/", SearchView.as_view(), name="search"),

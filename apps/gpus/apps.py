@@ -10,3 +10,6 @@ class GpusConfig(AppConfig):
         # Fill the registries of the apps below (job kinds); nodes and core never import gpus.
         from . import job_kinds  # noqa: F401  (registers gpus.collect)
         from . import agent_auth  # noqa: F401  (registers the key vault purpose node-enrollment)
+        from . import pages_registry
+
+        pages_registry.register()  # /metrics collector, dashboard panel, search

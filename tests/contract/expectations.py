@@ -117,6 +117,14 @@ PAGES = {
                                              writes=NO_ONE)},
     "/nodes/{pk}/actions/": {"GET": {SEE: 302, "*": 404},  # no destructive action named: back to the node
                              "POST": Case({SEE: 302, "*": 404}, body={"action": "probe"}, writes=OPS)},
+    # GPU pages: every role lists the GPUs of its projects; the GPU's page for who sees its node. Labels
+    # and maintenance need `change` on the GPU (operators); the plain member sees it: 403.
+    "/gpus/": {"GET": OPEN},
+    "/gpus/{pk}/": {"GET": {SEE: 200, "*": 404}},
+    "/gpus/{pk}/edit/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                         "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, writes=OPS,
+                                      body={"labels": "edited", "health": "maintenance",
+                                            "health_reason": "contract"})},
     "/projects/": {"GET": OPEN},
     "/projects/{pk}/": {"GET": {SEE: 200, "*": 404}},
     # Only admin creates projects (rbac.add_project); the creator becomes the first owner.
@@ -224,6 +232,7 @@ API = {
                                                   "credential": "matrix-bmc"})},
     "/api/v1/nodes/{pk}/boot-device/": {"POST": Case({OPS: 202, MEMBER: 403, "*": 404}, body={"device": "pxe"})},
     "/api/v1/nodes/{pk}/events/": {"GET": {SEE: 200, "*": 404}},
+    "/api/v1/nodes/{pk}/metrics/": {"GET": {SEE: 200, "*": 404}},  # the node page's charts (node samples)
     "/api/v1/nodes/{pk}/host-keys/{key_id}/approve/": {"POST": {OPS: 200, MEMBER: 403, "*": 404}},
     "/api/v1/nodes/{pk}/host-keys/{key_id}/revoke/": {"POST": {OPS: 200, MEMBER: 403, "*": 404}},
     "/api/v1/nodes/{pk}/power/": {"POST": Case({OPS: 202, MEMBER: 403, "*": 404}, body={"action": "on"})},

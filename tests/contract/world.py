@@ -35,7 +35,8 @@ PK_OBJECTS = [
     # Retry needs a job that has ended; cancel one that has not.
     ("/jobs/{pk}/retry/", "finished_job"), ("/api/v1/jobs/{pk}/retry/", "finished_job"),
     ("/projects/", "project"), ("/api/v1/projects/", "project"),
-    ("/nodes/", "node"), ("/api/v1/nodes/", "node"), ("/api/v1/servers/", "node"), ("/api/v1/gpus/", "gpu"),
+    ("/nodes/", "node"), ("/api/v1/nodes/", "node"), ("/api/v1/servers/", "node"),
+    ("/api/v1/gpus/", "gpu"), ("/gpus/", "gpu"),
     ("/api/v1/agent/credentials/", "nodecredential"), ("/agent/credentials/", "nodecredential"),
     ("/keyvault/", "secret"), ("/api/v1/secrets/", "secret"),
     ("/keyvault/tokens/", "token"), ("/api/v1/keyvault/tokens/", "token"),

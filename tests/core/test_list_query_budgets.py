@@ -80,10 +80,22 @@ def projects(n, start, user):
     _projects(n, start)
 
 
+def gpus(n, start, user):
+    from apps.gpus.models import Gpu
+
+    project = _projects(1, 40_000 + start)[0]
+    made = Node.objects.bulk_create([Node(name=f"gpu-host-{i:05d}", address=f"10.2.{i // 256}.{i % 256}",
+                                          project=project) for i in range(start, start + n)])
+    Gpu.objects.bulk_create([Gpu(node=node, index=0, uuid=f"GPU-budget-{i}", model="NVIDIA H100", labels=["a"],
+                                 memory_total_mib=81559, last_sample={"utilization_pct": 50.0, "memory_used_mib": 1024},
+                                 last_sample_at=timezone.now()) for i, node in zip(range(start, start + n), made)])
+
+
 # URL name -> (rows maker, pinned SQL statements for a superuser's first page: session, user, the
 # page's count and rows with their related objects in joins)
 BUDGETS = {
     "nodes:list": (nodes, 5),
+    "gpus:list": (gpus, 5),
     "jobs:list": (jobs, 5),
     "core:audit": (audit, 5),
     "keyvault:list": (secrets_, 6),
