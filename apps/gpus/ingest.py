@@ -8,10 +8,11 @@ is written. One audit entry per batch that changed the inventory; none for sampl
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core.audit import record_audit
@@ -19,12 +20,19 @@ from apps.core.errors import InvalidInput
 from apps.nodes.models import Node
 
 from . import health, partitions
-from .models import Gpu, GpuEvent, GpuEventKind, GpuSample, NodeSample
+from .models import GPU_METRICS, Gpu, GpuEvent, GpuEventKind, GpuSample, NodeSample
 from .record import Record, validate
 
 INVENTORY_FIELDS = ("index", "model", "memory_total_mib", "driver_version", "cuda_version", "pci_bus_id",
                     "mig_mode", "mig_devices", "power_limit_w")
 BATCH = 2_000  # rows per INSERT statement
+GPU_SAMPLE_COLUMNS = ("gpu_id", "ts", *GPU_METRICS, "ecc_corrected", "ecc_uncorrected", "row_remap_failure",
+                      "throttle_reasons")
+NODE_SAMPLE_COLUMNS = ("node_id", "ts", "cpu_pct", "load1", "memory_used_bytes", "memory_total_bytes", "net_rx_bps",
+                       "net_tx_bps", "disk_read_bps", "disk_write_bps")
+# Written on every batch for the GPUs it has samples of; the other GPU columns only change with
+# inventory or health (rare), and a general bulk_update of all of them costs as much as the samples.
+SAMPLE_STATE_FIELDS = ("last_seen", "last_sample", "last_sample_at", "thermal_throttle_since")
 LAST_SAMPLE_FIELDS = ("utilization_pct", "memory_used_mib", "temperature_c", "power_w", "sm_clock_mhz",
                       "ecc_corrected", "ecc_uncorrected", "row_remap_failure", "throttle_reasons")
 
@@ -66,18 +74,16 @@ def _store(node: Node, clean: Record, actor, now) -> IngestResult:
     gpus = {g.uuid: g for g in Gpu.objects.filter(node=node).select_related("node")}
     if inventory_uuids:
         gpus.update({g.uuid: g for g in Gpu.objects.filter(uuid__in=inventory_uuids).select_related("node")})
-    dirty: dict[int, Gpu] = {}
+    dirty: dict[int, Gpu] = {}  # GPUs whose inventory or health changed: every column is written
+    touched: dict[int, Gpu] = {}  # GPUs only seen or sampled: SAMPLE_STATE_FIELDS are written
     if clean.inventory is not None:
-        _upsert_inventory(node, clean, gpus, dirty, result, now)
+        _upsert_inventory(node, clean, gpus, dirty, touched, result)
     by_uuid = {uuid: g for uuid, g in gpus.items() if g.node_id == node.pk}
     _check_known(clean, by_uuid)
     per_gpu: dict[str, list[dict]] = {}
     for sample in clean.gpu_samples:
         per_gpu.setdefault(sample["uuid"], []).append(sample)
-    GpuSample.objects.bulk_create(
-        [GpuSample(gpu_id=by_uuid[s["uuid"]].pk, **{k: v for k, v in s.items() if k != "uuid"})
-         for s in clean.gpu_samples], batch_size=BATCH)
-    NodeSample.objects.bulk_create([NodeSample(node_id=node.pk, **s) for s in clean.node_samples], batch_size=BATCH)
+    _insert_samples(node, clean, by_uuid)
     result.gpu_samples, result.node_samples = len(clean.gpu_samples), len(clean.node_samples)
     for uuid, samples in per_gpu.items():
         gpu = by_uuid[uuid]
@@ -90,18 +96,60 @@ def _store(node: Node, clean: Record, actor, now) -> IngestResult:
         if gpu.last_sample_at is None or newest["ts"] >= gpu.last_sample_at:
             gpu.last_sample = {k: newest[k] for k in LAST_SAMPLE_FIELDS} | {"source": clean.source}
             gpu.last_sample_at = newest["ts"]
-            dirty[gpu.pk] = gpu
+            touched[gpu.pk] = gpu
         if gpu.thermal_throttle_since != before_since:
-            dirty[gpu.pk] = gpu
+            touched[gpu.pk] = gpu
     _store_events(clean, by_uuid, dirty, result)
     if dirty:
-        Gpu.objects.bulk_update(list(dirty.values()), ["node", "present", "last_seen", "last_sample", "last_sample_at",
-                                                       "thermal_throttle_since", "health", "health_reason",
-                                                       "health_changed_at", *INVENTORY_FIELDS], batch_size=500)
+        Gpu.objects.bulk_update(list(dirty.values()), ["node", "present", "health", "health_reason",
+                                                       "health_changed_at", *SAMPLE_STATE_FIELDS, *INVENTORY_FIELDS],
+                                batch_size=500)
+    _update_sample_state([gpu for pk, gpu in touched.items() if pk not in dirty])
     result.gpus = len(by_uuid)
     if result.inventory_changed:
-        record_audit("gpu.inventory", actor=actor, obj=node, after={"source": clean.source, **result.as_dict()["inventory"]})
+        record_audit("gpu.inventory", actor=actor, obj=node,
+                     after={"source": clean.source, **result.as_dict()["inventory"]})
     return result
+
+
+def _insert_samples(node: Node, clean: Record, by_uuid: dict) -> None:
+    """Multi-row inserts; on PostgreSQL, COPY (several times faster than INSERT at 1,000 rows)."""
+    gpu_rows = [(by_uuid[s["uuid"]].pk, s["ts"], *(s[m] for m in GPU_METRICS), s["ecc_corrected"],
+                 s["ecc_uncorrected"], s["row_remap_failure"], s["throttle_reasons"]) for s in clean.gpu_samples]
+    node_rows = [(node.pk, *(s[c] for c in NODE_SAMPLE_COLUMNS[1:])) for s in clean.node_samples]
+    if connection.vendor == "postgresql":
+        _copy(GpuSample._meta.db_table, GPU_SAMPLE_COLUMNS, [(*row[:-1], json.dumps(row[-1])) for row in gpu_rows])
+        _copy(NodeSample._meta.db_table, NODE_SAMPLE_COLUMNS, node_rows)
+        return
+    GpuSample.objects.bulk_create([GpuSample(**dict(zip(GPU_SAMPLE_COLUMNS, row))) for row in gpu_rows],
+                                  batch_size=BATCH)
+    NodeSample.objects.bulk_create([NodeSample(**dict(zip(NODE_SAMPLE_COLUMNS, row))) for row in node_rows],
+                                   batch_size=BATCH)
+
+
+def _copy(table: str, columns, rows) -> None:
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def _update_sample_state(gpus: list) -> None:
+    """The newest sample and the thermal clock of these GPUs, in one statement."""
+    if not gpus:
+        return
+    if connection.vendor != "postgresql":
+        Gpu.objects.bulk_update(gpus, list(SAMPLE_STATE_FIELDS), batch_size=500)
+        return
+    values = ", ".join(["(%s, %s::timestamptz, %s::jsonb, %s::timestamptz, %s::timestamptz)"] * len(gpus))
+    params = [p for g in gpus for p in (g.pk, g.last_seen, json.dumps(g.last_sample), g.last_sample_at,
+                                        g.thermal_throttle_since)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Gpu._meta.db_table} AS g SET last_seen = v.seen, last_sample = v.sample, "
+                       f"last_sample_at = v.at, thermal_throttle_since = v.since "
+                       f"FROM (VALUES {values}) AS v(id, seen, sample, at, since) WHERE g.id = v.id", params)
 
 
 def _check_known(clean: Record, by_uuid: dict) -> None:
@@ -124,7 +172,7 @@ def _store_events(clean: Record, by_uuid: dict, dirty: dict, result: IngestResul
     result.events = len(rows)
 
 
-def _upsert_inventory(node: Node, clean: Record, gpus: dict, dirty: dict, result: IngestResult, now) -> None:
+def _upsert_inventory(node: Node, clean: Record, gpus: dict, dirty: dict, touched: dict, result: IngestResult) -> None:
     """New GPUs are created; known ones updated; this node's GPUs absent from the (full) inventory are
     marked missing (never deleted); another UUID at a known index is recorded as a UUID change."""
     at = clean.collected_at
@@ -163,16 +211,19 @@ def _upsert_inventory(node: Node, clean: Record, gpus: dict, dirty: dict, result
                                     data={"from": gpu.node_id, "to": node.pk})
             result.inventory["moved"].append(gpu.uuid)
             gpu.node = node
+            dirty[gpu.pk] = gpu
         if not gpu.present:
             gpu.present = True
             GpuEvent.objects.create(gpu=gpu, ts=at, kind=GpuEventKind.RETURNED, message=f"gpu{item['index']} is back")
             health.mark_returned(gpu, at)
             result.inventory["returned"].append(gpu.uuid)
+            dirty[gpu.pk] = gpu
         changed = [k for k in INVENTORY_FIELDS if getattr(gpu, k) != item[k]]
         if changed:
             if changed != ["power_limit_w"]:  # a power cap is operated often: not an inventory change
                 result.inventory["changed"].append({"uuid": gpu.uuid, "fields": changed})
             for k in changed:
                 setattr(gpu, k, item[k])
+            dirty[gpu.pk] = gpu
         gpu.last_seen = max(gpu.last_seen or at, at)
-        dirty[gpu.pk] = gpu
+        touched[gpu.pk] = gpu

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -104,18 +104,41 @@ def metrics(gpu: Gpu, start: dt.datetime, end: dt.datetime, step: float) -> dict
     if (end - start).total_seconds() / step > MAX_POINTS:
         raise InvalidInput({"step": [f"At most {MAX_POINTS} points per answer: use a larger step."]})
     source = source_for(step)
-    if source == "raw":
+    if source == "raw" and connection.vendor == "postgresql":
+        points = _raw_points_sql(gpu, start, end, step)
+    elif source == "raw":
         rows = GpuSample.objects.filter(gpu_id=gpu.pk, ts__gte=start, ts__lt=end).order_by("ts").values_list(
             "ts", *GPU_METRICS)
         rows = ((ts, 1, *((v, v) for v in values)) for ts, *values in rows)
+        points = _buckets(rows, start.timestamp(), step)
     else:
         model = GpuRollup1h if source == "1h" else GpuRollup1m
         names = [f"{m}_{s}" for m in GPU_METRICS for s in ("avg", "max")]
         flat = model.objects.filter(gpu_id=gpu.pk, bucket__gte=start, bucket__lt=end).order_by("bucket").values_list(
             "bucket", "samples", *names)
         rows = ((ts, n, *zip(values[0::2], values[1::2])) for ts, n, *values in flat)
+        points = _buckets(rows, start.timestamp(), step)
     return {"gpu": gpu.pk, "uuid": gpu.uuid, "source": source, "start": start, "end": end, "step": step,
-            "metrics": list(GPU_METRICS), "points": _buckets(rows, start.timestamp(), step)}
+            "metrics": list(GPU_METRICS), "points": points}
+
+
+def _raw_points_sql(gpu: Gpu, start, end, step: float) -> list[dict]:
+    """The raw series bucketed by PostgreSQL (one row per point instead of one per sample; the
+    time bounds prune the daily partitions)."""
+    stats = ", ".join(f"avg({m}), max({m})" for m in GPU_METRICS)
+    origin = start.timestamp()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT floor((extract(epoch FROM ts) - %s) / %s)::bigint AS k, count(*), {stats} "
+                       f"FROM {GpuSample._meta.db_table} WHERE gpu_id = %s AND ts >= %s AND ts < %s "
+                       f"GROUP BY k ORDER BY k", [origin, step, gpu.pk, start, end])
+        rows = cursor.fetchall()
+    points = []
+    for key, samples, *values in rows:
+        point = {"t": dt.datetime.fromtimestamp(origin + key * step, dt.timezone.utc), "samples": samples}
+        for i, name in enumerate(GPU_METRICS):
+            point[name] = {"avg": values[2 * i], "max": values[2 * i + 1]}
+        points.append(point)
+    return points
 
 
 def _buckets(rows, origin: float, step: float) -> list[dict]:
