@@ -169,8 +169,12 @@ def test_agent_in_a_lab_host_pushes_survives_a_portal_restart_and_stops_when_rev
     os.chown(token_file, user.pw_uid, user.pw_gid)
     token_file.chmod(0o600)
 
-    # 1. Enroll and push once, from inside the host (its own network namespace and hostname).
-    status, _out, err = run(client, agent_command(portal["url"], agent_dir, "--once"))
+    # 1. Inside the host (its own network namespace and hostname): fetch the agent from the portal
+    # as the node page's install command does, then enroll and push once with that one file.
+    url = portal["url"]
+    status, _out, err = run(client, f"curl -fsS -o {agent_dir}/agent.pyz {url}/agent/aimatrix-agent.pyz && "
+                                    f"cd / && python3 {agent_dir}/agent.pyz --url {url} --token-file "
+                                    f"{agent_dir}/token --buffer-dir {agent_dir}/buffer --once")
     assert status == 0, err
     assert f"enrolled as node {host.name}" in err and "reading GPUs through nvidia-smi" in err
     credential = NodeCredential.objects.get(node=node)
