@@ -192,7 +192,8 @@ def _upsert_inventory(node: Node, clean: Record, gpus: dict, dirty: dict, touche
     for item in clean.inventory:
         gpu = gpus.get(item["uuid"])
         if gpu is None:
-            gpu = Gpu.objects.create(node=node, uuid=item["uuid"], last_seen=at, **{k: item[k] for k in INVENTORY_FIELDS})
+            gpu = Gpu.objects.create(node=node, uuid=item["uuid"], last_seen=at,
+                                     **{k: item[k] for k in INVENTORY_FIELDS})
             gpus[gpu.uuid] = gpu
             GpuEvent.objects.create(gpu=gpu, ts=at, kind=GpuEventKind.DISCOVERED,
                                     message=f"gpu{gpu.index} {gpu.model} discovered on {node.name}")

@@ -129,7 +129,8 @@ class NodeSample(models.Model):
     """One reading of a node's CPU, memory, network and disks. Partitioned by day on PostgreSQL."""
 
     id = models.BigAutoField(primary_key=True)
-    node = models.ForeignKey("nodes.Node", on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+")
+    node = models.ForeignKey("nodes.Node", on_delete=models.CASCADE, db_constraint=False, db_index=False,
+                             related_name="+")
     ts = models.DateTimeField()
     cpu_pct = models.FloatField(null=True, blank=True)
     load1 = models.FloatField(null=True, blank=True)

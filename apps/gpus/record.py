@@ -167,7 +167,8 @@ def _gpu_sample(item, p, earliest, latest):
     reasons = _list(item.get("throttle_reasons"), f"{p}.throttle_reasons", len(THROTTLE_REASONS))
     for j, reason in enumerate(reasons):
         if reason not in THROTTLE_REASONS:
-            raise _Refused(f"{p}.throttle_reasons[{j}]", f"Unknown reason; one of {', '.join(sorted(THROTTLE_REASONS))}.")
+            raise _Refused(f"{p}.throttle_reasons[{j}]",
+                           f"Unknown reason; one of {', '.join(sorted(THROTTLE_REASONS))}.")
     sample = {"uuid": _str(item.get("uuid"), f"{p}.uuid", required=True, blank=False),
               "ts": _time(item.get("ts"), f"{p}.ts", earliest, latest),
               "ecc_corrected": _num(item.get("ecc_corrected"), f"{p}.ecc_corrected", integer=True, minimum=0,
@@ -200,7 +201,8 @@ def _event(item, p, earliest, latest):
     if xid is None:
         raise _Refused(f"{p}.xid", "This field is required.")
     return {"uuid": _str(item.get("uuid"), f"{p}.uuid", required=True, blank=False), "kind": kind, "xid": xid,
-            "ts": _time(item.get("ts"), f"{p}.ts", earliest, latest), "message": _str(item.get("message"), f"{p}.message")}
+            "ts": _time(item.get("ts"), f"{p}.ts", earliest, latest),
+            "message": _str(item.get("message"), f"{p}.message")}
 
 
 def validate(record, *, source: str, retention_days: int, now: dt.datetime | None = None) -> Record:

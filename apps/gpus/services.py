@@ -172,7 +172,8 @@ def summary(user) -> dict:
     totals = gpus.aggregate(n_total=Count("id"), n_present=Count("id", filter=Q(present=True)),
                             n_missing=Count("id", filter=Q(present=False)), n_nodes=Count("node_id", distinct=True),
                             **{f"n_{h.value}": Count("id", filter=Q(present=True, health=h)) for h in GpuHealth})
-    models = list(gpus.filter(present=True).values("model").annotate(count=Count("id")).order_by("-count", "model")[:50])
+    models = list(gpus.filter(present=True).values("model").annotate(count=Count("id"))
+                  .order_by("-count", "model")[:50])
     return {"gpus": totals["n_total"], "present": totals["n_present"], "missing": totals["n_missing"],
             "nodes": totals["n_nodes"], "health": {h.value: totals[f"n_{h.value}"] for h in GpuHealth},
             "models": models}

@@ -11,8 +11,8 @@ pytestmark = pytest.mark.django_db
 
 def make_gpus(count: int, project=None, per_node: int = 8) -> None:
     start = Node.objects.count()
-    nodes = Node.objects.bulk_create([Node(name=f"budget-{start + n}", address=f"10.1.{(start + n) // 250}.{(start + n) % 250}",
-                                           project=project) for n in range(count // per_node)])
+    nodes = Node.objects.bulk_create([Node(name=f"budget-{start + n}", address="10.1.0.1", project=project)
+                                      for n in range(count // per_node)])
     Gpu.objects.bulk_create([Gpu(node=node, index=i, uuid=f"GPU-{node.name}-{i}", model="NVIDIA H100",
                                  labels=["x"], last_sample={"utilization_pct": 50.0})
                              for node in nodes for i in range(per_node)])
