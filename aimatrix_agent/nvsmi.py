@@ -389,7 +389,8 @@ def merge_mig(list_gpus: list[dict], xml: dict | None) -> dict[str, list[dict]]:
         devices = []
         for mig in gpu["mig_devices"]:
             detail = xml_migs.get(mig["device"], {})
-            devices.append({"gpu_instance": detail.get("gpu_instance"), "compute_instance": detail.get("compute_instance"),
+            devices.append({"gpu_instance": detail.get("gpu_instance"),
+                            "compute_instance": detail.get("compute_instance"),
                             "uuid": mig["uuid"], "profile": mig["profile"],
                             "memory_total_mib": detail.get("memory_total_mib")})
         by_uuid[gpu["uuid"]] = devices

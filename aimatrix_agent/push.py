@@ -11,6 +11,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 import urllib.parse
 
 USER_AGENT = "aimatrix-agent/1"
@@ -43,11 +44,14 @@ def post_json(url: str, body: bytes, *, token: str | None = None, deadline_s: fl
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url!r}")
+    started = time.monotonic()
+    # The socket timeout is only a backstop; the timer below is what ends the request on time.
+    socket_timeout = deadline_s + 5
     if parts.scheme == "https":
         context = ssl.create_default_context(cafile=ca_file)
-        conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=deadline_s, context=context)
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=socket_timeout, context=context)
     else:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=deadline_s)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=socket_timeout)
     expired = threading.Event()
 
     def _expire():
@@ -76,7 +80,7 @@ def post_json(url: str, body: bytes, *, token: str | None = None, deadline_s: fl
             raise Unreachable(f"no complete answer within {deadline_s:.0f} s")
         return Answer(response.status, data)
     except (OSError, http.client.HTTPException) as exc:
-        if expired.is_set():
+        if expired.is_set() or time.monotonic() - started >= deadline_s:
             raise Unreachable(f"no complete answer within {deadline_s:.0f} s") from None
         raise Unreachable(f"{type(exc).__name__}: {exc}") from None
     finally:

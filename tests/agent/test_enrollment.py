@@ -145,7 +145,8 @@ def test_credentials_are_listed_and_revoked_only_within_reach(root, node, creden
 def test_admin_action_revokes(client, root, node, credential):
     stored = NodeCredential.objects.get()
     client.force_login(root)
-    response = client.post("/admin/gpus/nodecredential/", {"action": "revoke_credentials", "_selected_action": [stored.pk]})
+    response = client.post("/admin/gpus/nodecredential/",
+                           {"action": "revoke_credentials", "_selected_action": [stored.pk]})
     assert response.status_code == 302
     assert NodeCredential.objects.get().revoked_at is not None
     assert push(credential, record()).status_code == 401

@@ -121,7 +121,8 @@ def test_query_xml_rejects_non_smi_documents():
 
 def test_merge_mig_and_record_parts():
     xml = {"gpus": [{"uuid": "GPU-00000000-0000-0000-0000-000000000000",
-                     "mig_devices": [{"device": 0, "gpu_instance": 1, "compute_instance": 0, "memory_total_mib": 40192}]}]}
+                     "mig_devices": [{"device": 0, "gpu_instance": 1, "compute_instance": 0,
+                                      "memory_total_mib": 40192}]}]}
     mig = nvsmi.merge_mig(nvsmi.parse_list_gpus(sample("list-gpus_h100-mig_590.48.01.txt")), xml)
     devices = mig["GPU-00000000-0000-0000-0000-000000000000"]
     assert devices[0] == {"gpu_instance": 1, "compute_instance": 0, "uuid": "MIG-00000000-0000-0000-0000-000000000000",
@@ -155,7 +156,8 @@ def test_xid_kernel_lines_match_gpus_by_bus_id():
 
 
 def test_version_lines():
-    text = "NVIDIA-SMI version  : 590.48.01\nNVML version        : 590.48\nDRIVER version      : 590.48.01\nCUDA Version        : 13.1\n"
+    text = ("NVIDIA-SMI version  : 590.48.01\nNVML version        : 590.48\n"
+            "DRIVER version      : 590.48.01\nCUDA Version        : 13.1\n")
     assert nvsmi.parse_version(text) == {"driver_version": "590.48.01", "cuda_version": "13.1"}
 
 
