@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "apps.keyvault",
     "apps.nodes",
     "apps.gpus",
+    "apps.events",
     "apps.rbac",  # last: its post_migrate hook syncs role templates once all permissions exist
 ]
 
@@ -366,6 +367,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_float("AIMATRIX_GPU_COLLECT_INTERVAL", 30.0),
         "options": {"queue": "ssh", "expires": 25},
     },
+    "events-evaluate-alerts": {
+        "task": "apps.events.tasks.evaluate_alerts",
+        "schedule": env_float("AIMATRIX_ALERT_INTERVAL", 30.0),
+        "options": {"queue": "default", "expires": 25},
+    },
 }
 CELERY_TASK_ROUTES = {"apps.nodes.tasks.poll_power_states": {"queue": "bmc"}}
 
@@ -398,6 +404,28 @@ GPU_THERMAL_DEGRADED_MINUTES = env_float("AIMATRIX_GPU_THERMAL_DEGRADED_MINUTES"
 # alive while it pushed within this many seconds.
 GPU_COLLECT_INTERVAL = env_float("AIMATRIX_GPU_COLLECT_INTERVAL", 30.0)
 GPU_AGENT_FRESH_SECONDS = env_float("AIMATRIX_GPU_AGENT_FRESH_SECONDS", 120.0)
+
+# --- Events, alerts and webhooks ------------------------------------------------------
+# The alert evaluator runs this often (beat); a firing alert resolves once every sample of the
+# last EVENTS_ALERT_SLACK seconds is back on the good side, and a for-duration counts as held when
+# the samples reach back to its start within that slack.
+EVENTS_ALERT_INTERVAL = env_float("AIMATRIX_ALERT_INTERVAL", 30.0)
+EVENTS_ALERT_SLACK = env_float("AIMATRIX_ALERT_SLACK", 60.0)
+EVENTS_ALERT_MAX_FOR = env_int("AIMATRIX_ALERT_MAX_FOR", 6 * 3600)
+EVENTS_JOB_ERROR_RATE_MIN_JOBS = env_int("AIMATRIX_JOB_ERROR_RATE_MIN_JOBS", 10)
+EVENTS_MAX_SILENCE = env_int("AIMATRIX_MAX_SILENCE", 7 * 86400)
+# Webhooks: each attempt has one wall-clock deadline; failed ones are retried after
+# base * 2^(n-1) seconds (capped), at most EVENTS_WEBHOOK_MAX_ATTEMPTS attempts in all.
+EVENTS_WEBHOOK_DEADLINE = env_float("AIMATRIX_WEBHOOK_DEADLINE", 10.0)
+EVENTS_WEBHOOK_MAX_ATTEMPTS = env_int("AIMATRIX_WEBHOOK_MAX_ATTEMPTS", 5)
+EVENTS_WEBHOOK_BACKOFF_BASE = env_float("AIMATRIX_WEBHOOK_BACKOFF_BASE", 10.0)
+EVENTS_WEBHOOK_BACKOFF_MAX = env_float("AIMATRIX_WEBHOOK_BACKOFF_MAX", 3600.0)
+EVENTS_EMAIL_FROM = env_str("AIMATRIX_EVENTS_EMAIL_FROM", "aimatrix@localhost")
+EMAIL_BACKEND = env_str("AIMATRIX_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("AIMATRIX_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("AIMATRIX_EMAIL_PORT", 25)
+EMAIL_USE_TLS = env_bool("AIMATRIX_EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10  # seconds: a stuck relay never holds a worker past its task limit
 
 # --- Jobs -----------------------------------------------------------------------------
 # A running job's worker refreshes its heartbeat this often; the reaper fails jobs whose

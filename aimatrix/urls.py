@@ -29,6 +29,7 @@ api_v1 = [
     path("", include("apps.rbac.api.urls")),
     path("", include("apps.keyvault.api.urls")),
     path("", include("apps.nodes.api.urls")),
+    path("", include("apps.events.api.urls")),
     path("", include("apps.gpus.api.agent_urls")),
     path("", include("apps.gpus.api.urls")),
     path("", include("apps.gpus.api.node_urls")),

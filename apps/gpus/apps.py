@@ -9,6 +9,9 @@ class GpusConfig(AppConfig):
     def ready(self):
         # Fill the registries of the apps below (job kinds); nodes and core never import gpus.
         from . import job_kinds  # noqa: F401  (registers gpus.collect)
+        from . import event_bridge
+
+        event_bridge.connect()  # events: inventory and health events, GPU alert metrics
         from . import agent_auth  # noqa: F401  (registers the key vault purpose node-enrollment)
         from . import pages_registry
 

@@ -24,6 +24,7 @@ from .events import append_event
 from .heartbeat import Heartbeat
 from .models import EventKind, Job, JobStatus
 from .runner import JobCancelled, JobFailed, JobRunner
+from .signals import job_finished
 
 logger = logging.getLogger(__name__)
 
@@ -142,4 +143,5 @@ def finish(job_id: int, status: str, *, error: str = "", result: dict | None = N
     if status == JobStatus.SUCCEEDED:
         final["progress"] = 100
     append_event(job_id, EventKind.STATUS, status, data=final, progress=100 if status == JobStatus.SUCCEEDED else None)
+    job_finished.send_robust(sender=Job, job_id=job_id, status=status, error=error)  # a listener's error stays its own
     return True

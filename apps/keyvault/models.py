@@ -28,6 +28,7 @@ class SecretKind(models.TextChoices):
     SALT_MASTER_KEY = "salt_master_key", "Salt master key"
     API_TOKEN = "api_token", "API token"
     TLS_KEY = "tls_key", "TLS key"
+    WEBHOOK_SECRET = "webhook_secret", "Webhook signing secret"
     OTHER = "other", "Other"
 
 

@@ -23,3 +23,6 @@ class NodesConfig(AppConfig):
                         url=lambda node: reverse("nodes:detail", args=[node.pk]),
                         more=lambda text: f"{reverse('nodes:list')}?{urlencode({'q': text})}")
         node_panels.register_panels()
+        from . import event_bridge
+
+        event_bridge.connect()  # power changes become events (apps/events)

@@ -18,7 +18,7 @@ ROLE_TEMPLATES: dict[str, dict] = {
                        "Key vault: register, update and use secrets (bind them to nodes and BMCs; no reveal).",
         "permissions": [
             "rbac.unrestricted", "rbac.view_project",
-            "nodes.*", "clusters.*", "gpus.*", "jobs.*",
+            "nodes.*", "clusters.*", "gpus.*", "jobs.*", "events.*",
             "core.view_auditevent",
             "keyvault.view_secret", "keyvault.add_secret", "keyvault.change_secret", "keyvault.use_secret",
             "keyvault.view_secretaccess",
@@ -30,7 +30,7 @@ ROLE_TEMPLATES: dict[str, dict] = {
                        "create/read/update/cancel. Key vault: none.",
         "permissions": [
             "rbac.view_project",
-            "gpus.view_*", "clusters.view_*",
+            "gpus.view_*", "clusters.view_*", "events.view_event", "events.view_alert",
             "allocations.add_allocation", "allocations.view_allocation",
             "allocations.change_allocation", "allocations.cancel_allocation",
             "clusters.add_slurmjob", "clusters.change_slurmjob", "clusters.cancel_slurmjob",
@@ -44,7 +44,7 @@ ROLE_TEMPLATES: dict[str, dict] = {
         "description": "Clusters, nodes and GPUs: read. Allocations of their projects: create/read.",
         "permissions": [
             "rbac.view_project",
-            "clusters.view_*", "nodes.view_*", "gpus.view_*",
+            "clusters.view_*", "nodes.view_*", "gpus.view_*", "events.view_event", "events.view_alert",
             "allocations.add_allocation", "allocations.view_allocation",
         ],
     },

@@ -15,6 +15,7 @@ from django.urls import get_resolver, reverse
 from apps.core.api.lists import LeanViewSetMixin
 from apps.keyvault.models import OneTimeToken, RedeemOutcome, TokenRedemption
 from tests.core.test_list_query_budgets import accesses, audit, jobs, nodes, projects, secrets_, tokens
+from tests.events import budget_rows as ev
 from tests.gpus.test_query_budget import gpus
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +49,11 @@ BUDGETS = {
     "api:keyvault-redemption-list": (redemptions, (2, 1, 2)),
     "api:project-list": (projects, (2, 1, 2)),
     "api:user-list": (users, (3, 2, 2)),
+    "api:event-list": (ev.events, (2, 1, 2)),
+    "api:eventrule-list": (ev.event_rules, (2, 1, 2)),
+    "api:webhookdelivery-list": (ev.deliveries, (2, 1, 2)),
+    "api:alertrule-list": (ev.alert_rules, (2, 1, 2)),
+    "api:alert-list": (ev.alerts, (2, 1, 2)),
     "api:gpu-list": (gpus, (2, 1, 2)),
     "api:server-list": (nodes, (2, 1, 2)),  # the seed's alias of the node list
 }

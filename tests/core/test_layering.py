@@ -27,10 +27,11 @@ LAYERS = {
     "rbac": 1,
     "keyvault": 2,
     "jobs": 2,
-    "nodes": 3,
-    "gpus": 4,         # GPUs live on nodes
-    "clusters": 5,     # Slurm partitions are made of nodes and their GPUs
-    "allocations": 6,  # places GPU requests on clusters and nodes
+    "events": 3,       # events, rules, alerts: nodes and GPUs publish into it
+    "nodes": 4,
+    "gpus": 5,         # GPUs live on nodes
+    "clusters": 6,     # Slurm partitions are made of nodes and their GPUs
+    "allocations": 7,  # places GPU requests on clusters and nodes
 }
 # Settings import no app code; the one exception is a plain data module (no Django models).
 SETTINGS_MODULES = {"aimatrix/settings.py", "aimatrix/env.py", "aimatrix/ldap_settings.py"}
