@@ -35,6 +35,7 @@ def parse_args(argv=None):
     parser.add_argument("--buffer-max-bytes", type=int, default=256 * 1024 * 1024,
                         help="buffer size cap; past it the oldest batches are dropped (default 256 MiB)")
     parser.add_argument("--deadline", type=float, default=30.0, help="wall-clock limit of one request (s)")
+    parser.add_argument("--ca-file", help="CA bundle that signed the portal's TLS certificate (default: the system's)")
     parser.add_argument("--gpu-source", choices=("auto", "nvml", "nvidia-smi"), default="auto")
     parser.add_argument("--once", action="store_true", help="collect one batch, push what is buffered, exit")
     parser.add_argument("--verbose", "-v", action="store_true")
@@ -59,7 +60,7 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     logger.info("reading GPUs through %s", source.name)
     try:
-        credential = enroll(args.url, args.token_file, args.deadline)
+        credential = enroll(args.url, args.token_file, args.deadline, ca_file=args.ca_file)
     except (OSError, ValueError) as exc:
         logger.error("token file: %s", exc)
         return EXIT_USAGE
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
     except Unreachable as exc:
         logger.error("portal unreachable while enrolling (%s); start the agent again when it answers", exc)
         return EXIT_BUFFERED
-    agent = Agent(args.url, credential, buffer, source, NodeSampler(), deadline_s=args.deadline)
+    agent = Agent(args.url, credential, buffer, source, NodeSampler(), deadline_s=args.deadline, ca_file=args.ca_file)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -69,7 +69,7 @@ def write_token(path: str, token: str) -> None:
     os.replace(tmp, path)
 
 
-def enroll(base_url: str, token_file: str, deadline_s: float = 30.0) -> str:
+def enroll(base_url: str, token_file: str, deadline_s: float = 30.0, ca_file: str | None = None) -> str:
     """Exchange the one-time enrollment token in `token_file` for the node credential, once.
 
     The credential replaces the token in the file (mode 600); it is never printed.
@@ -78,7 +78,7 @@ def enroll(base_url: str, token_file: str, deadline_s: float = 30.0) -> str:
     if not token.startswith(ENROLLMENT_PREFIX):
         return token  # already a node credential
     body = json.dumps({"token": token, "timestamp": int(time.time()), "hostname": socket.gethostname()}).encode()
-    answer = push.post_json(base_url.rstrip("/") + ENROLL_PATH, body, deadline_s=deadline_s)
+    answer = push.post_json(base_url.rstrip("/") + ENROLL_PATH, body, deadline_s=deadline_s, ca_file=ca_file)
     if answer.status != 200 and answer.status != 201:
         raise CredentialRevoked(f"enrollment refused ({answer.status}): {answer.detail()}")
     credential = (answer.json() or {}).get("credential")
@@ -93,13 +93,14 @@ def enroll(base_url: str, token_file: str, deadline_s: float = 30.0) -> str:
 # --- the loop ------------------------------------------------------------------------------
 class Agent:
     def __init__(self, url: str, credential: str, buffer: DiskBuffer, gpu_source, node_sampler: NodeSampler,
-                 *, deadline_s: float = 30.0, hostname: str | None = None):
+                 *, deadline_s: float = 30.0, hostname: str | None = None, ca_file: str | None = None):
         self.url = url.rstrip("/") + TELEMETRY_PATH
         self.credential = credential
         self.buffer = buffer
         self.gpus = gpu_source
         self.node = node_sampler
         self.deadline_s = deadline_s
+        self.ca_file = ca_file
         self.hostname = hostname or socket.gethostname()
         self.counts = {"collected": 0, "delivered": 0, "rejected": 0}
 
@@ -123,7 +124,7 @@ class Agent:
         for number, path in enumerate(pending):
             try:
                 answer = push.post_json(self.url, self.buffer.load(path), token=self.credential,
-                                        deadline_s=self.deadline_s)
+                                        deadline_s=self.deadline_s, ca_file=self.ca_file)
             except push.Unreachable as exc:
                 left = len(pending) - number
                 logger.warning("portal unreachable (%s): %d batch(es) kept in %s", exc, left, self.buffer.directory)

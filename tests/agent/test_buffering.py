@@ -238,3 +238,26 @@ def test_xid_from_the_kernel_log_is_reported_once(lab_gpu_env, tmp_path):
     again = SmiSource(state_dir=str(tmp_path)).open()
     again.read("2026-11-30T08:01:00Z")
     assert again.events("2026-11-30T08:01:00Z") == []
+
+
+def test_https_portal_with_its_own_ca(tmp_path):
+    """TLS is verified: a portal whose certificate the agent cannot check is unreachable, not trusted."""
+    import ssl
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    portal = Portal(free_port()).start()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    portal.server.socket = context.wrap_socket(portal.server.socket, server_side=True)
+    url = f"https://127.0.0.1:{portal.port}/api/v1/telemetry/"
+    try:
+        with pytest.raises(push.Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
+            push.post_json(url, b"{}", token="anc1.a.b", deadline_s=5)
+        answer = push.post_json(url, b'{"version": 1}', token="anc1.a.b", deadline_s=5, ca_file=str(cert))
+    finally:
+        portal.stop()
+    assert answer.status == 201
+    assert portal.received == [("/api/v1/telemetry/", "Bearer anc1.a.b", {"version": 1})]
