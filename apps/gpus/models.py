@@ -67,7 +67,7 @@ class Gpu(models.Model):
         return f"{self.node.name}/gpu{self.index}" if self.node_id else f"gpu{self.index}"
 
     def get_absolute_url(self):
-        return reverse("api:gpu-detail", args=[self.pk])
+        return reverse("gpus:detail", args=[self.pk])  # the page (the API names its own URL)
 
 
 class GpuEventKind(models.TextChoices):
