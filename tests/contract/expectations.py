@@ -264,6 +264,33 @@ API = {
                                                                                "address": "10.0.0.9"})},
     "/api/v1/servers/{pk}/power/": {"POST": Case({OPS: 202, MEMBER: 403, "*": 404}, body={"action": "on"})},
     "/api/v1/servers/{pk}/status/": {"GET": {SEE: 200, "*": 404}},
+    # Events and alerts: every role reads its projects' ones (events.view_event, view_alert); rules and
+    # webhook deliveries are the operators' (no other role has a permission on them: 403).
+    "/api/v1/events/": {"GET": OPEN},
+    "/api/v1/events/{pk}/": {"GET": {SEE: 200, "*": 404}},
+    "/api/v1/event-rules/": {"GET": {OPS: 200, "*": 403},
+                             "POST": Case({OPS: 201, "*": 403},
+                                          body={"name": "rule-{role}", "email_recipients": ["ops@example.com"]})},
+    "/api/v1/event-rules/{pk}/": {
+        "GET": {OPS: 200, "*": 403},
+        "PATCH": Case({OPS: 200, "*": 403}, body={"enabled": False}),
+        "PUT": Case({OPS: 200, "*": 403}, body={"name": "matrix-rule", "email_recipients": ["ops@example.com"]}),
+        "DELETE": {OPS: 204, "*": 403}},
+    "/api/v1/webhook-deliveries/": {"GET": {OPS: 200, "*": 403}},
+    "/api/v1/webhook-deliveries/{pk}/": {"GET": {OPS: 200, "*": 403}},
+    "/api/v1/alert-rules/": {"GET": {OPS: 200, "*": 403},
+                             "POST": Case({OPS: 201, "*": 403},
+                                          body={"name": "alert-rule-{role}", "metric": "gpu.power_w", "threshold": 500})},
+    "/api/v1/alert-rules/{pk}/": {
+        "GET": {OPS: 200, "*": 403},
+        "PATCH": Case({OPS: 200, "*": 403}, body={"threshold": 650}),
+        "PUT": Case({OPS: 200, "*": 403}, body={"name": "matrix-alert-rule", "metric": "gpu.power_w", "threshold": 640}),
+        "DELETE": {OPS: 204, "*": 403}},
+    "/api/v1/alerts/": {"GET": OPEN},
+    "/api/v1/alerts/{pk}/": {"GET": {SEE: 200, "*": 404}},
+    # Acknowledging and silencing need events.ack_alert (operators); every other role: 403 first.
+    "/api/v1/alerts/{pk}/ack/": {"POST": {OPS: 200, "*": 403}},
+    "/api/v1/alerts/{pk}/silence/": {"POST": Case({OPS: 200, "*": 403}, body={"seconds": 600})},
 }
 
 # --- the admin -------------------------------------------------------------------------------
@@ -380,6 +407,27 @@ ADMIN_MODELS = {
     # Agent credentials: read-only rows; the revoke action is offered to who may change them.
     **admin_model("gpus.nodecredential", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302},
                   **READ_ONLY, actions={"revoke_credentials": _w(OPS, {OPS: 302, "*": "not offered"})}),
+    # Events and alerts are written by the services (read-only here); rules are the operators', saved
+    # through the services (one audit entry each).
+    **_read_only("events.event", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302}),
+    **_read_only("events.alert", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302}),
+    **_read_only("events.webhookdelivery", view={OPS: 200, "*": 403}, history={OPS: 200, "*": 302}),
+    **admin_model("events.eventrule", view={OPS: 200, "*": 403}, history={OPS: 200, "*": 302},
+                  add={OPS: 200, "*": 403}, delete={OPS: 200, "*": 403},
+                  add_post=_w(OPS, {OPS: 302, "*": 403}, body={"name": "adm-{role}", "min_severity": "info",
+                                                               "email_recipients": '["ops@example.com"]'}),
+                  change_post=_w(OPS, {OPS: 302, "*": 403}, body={"labels": '["changed"]'}),
+                  delete_post=_w(OPS, {OPS: 302, "*": 403}),
+                  actions={"delete_selected": _w(OPS, {OPS: 302, "*": 403})}),
+    **admin_model("events.alertrule", view={OPS: 200, "*": 403}, history={OPS: 200, "*": 302},
+                  add={OPS: 200, "*": 403}, delete={OPS: 200, "*": 403},
+                  add_post=_w(OPS, {OPS: 302, "*": 403}, body={"name": "adm-{role}", "metric": "gpu.power_w",
+                                                               "comparison": ">", "threshold": "500",
+                                                               "for_seconds": "60", "window_seconds": "3600",
+                                                               "severity": "warning", "scope": "all"}),
+                  change_post=_w(OPS, {OPS: 302, "*": 403}, body={"threshold": "610"}),
+                  delete_post=_w(OPS, {OPS: 302, "*": 403}),
+                  actions={"delete_selected": _w(OPS, {OPS: 302, "*": 403})}),
     **admin_model("nodes.nodeevent", view={OPS: 200, DATA: 403, "engineer,other-project,project-member": 200},
                   change={OPS: 200, DATA: 403, "engineer,other-project,project-member": 302},
                   history={OPS: 200, "*": 302}, **READ_ONLY),

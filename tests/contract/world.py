@@ -37,6 +37,9 @@ PK_OBJECTS = [
     ("/projects/", "project"), ("/api/v1/projects/", "project"),
     ("/nodes/", "node"), ("/api/v1/nodes/", "node"), ("/api/v1/servers/", "node"),
     ("/api/v1/gpus/", "gpu"), ("/gpus/", "gpu"),
+    ("/api/v1/events/", "event"), ("/api/v1/event-rules/", "eventrule"),
+    ("/api/v1/webhook-deliveries/", "webhookdelivery"), ("/api/v1/alert-rules/", "alertrule"),
+    ("/api/v1/alerts/", "alert"),
     ("/api/v1/agent/credentials/", "nodecredential"), ("/agent/credentials/", "nodecredential"),
     ("/keyvault/", "secret"), ("/api/v1/secrets/", "secret"),
     ("/keyvault/tokens/", "token"), ("/api/v1/keyvault/tokens/", "token"),
@@ -59,6 +62,8 @@ ADMIN_OBJECTS = {
     "nodes.node": "node", "nodes.nodeevent": "nodeevent",
     "gpus.gpu": "gpu", "gpus.gpuevent": "gpuevent", "gpus.gpusample": "gpusample", "gpus.nodesample": "nodesample",
     "gpus.gpurollup1m": "gpurollup1m", "gpus.gpurollup1h": "gpurollup1h", "gpus.nodecredential": "nodecredential",
+    "events.event": "event", "events.eventrule": "eventrule", "events.webhookdelivery": "webhookdelivery",
+    "events.alertrule": "alertrule", "events.alert": "alert",
     "rbac.project": "project", "rbac.membership": "membership",
 }
 
@@ -182,6 +187,7 @@ def build_world() -> World:
         "project_grant": rbac.grant(root, team, node, "view"),
         "user_grant": rbac.grant(root, member, node, "view"),
         **_gpu_objects(node),
+        **_event_objects(node),
         "auditevent": _latest_audit(), "node_type": _content_type(node),
         **_third_party_objects(member),
     }
@@ -214,6 +220,26 @@ def _gpu_objects(node) -> dict:
     return {"gpu": gpu, "nodecredential": credential, "gpuevent": GpuEvent.objects.filter(gpu=gpu).latest("pk"),
             "gpusample": GpuSample.objects.get(gpu=gpu), "nodesample": NodeSample.objects.get(node=node),
             "gpurollup1m": GpuRollup1m.objects.get(gpu=gpu), "gpurollup1h": GpuRollup1h.objects.get(gpu=gpu)}
+
+
+def _event_objects(node) -> dict:
+    """An event about the world's node, a rule with a webhook delivery, an alert rule and a firing
+    alert on the world's GPU, all in the node's project."""
+    from django.utils import timezone
+
+    from apps.events.models import Alert, AlertRule, EventRule, EventType, WebhookDelivery
+    from apps.events.publish import publish
+    from apps.gpus.models import Gpu
+
+    event = publish(EventType.CONFIGURATION_CHANGED, node, "fixture")
+    rule = EventRule.objects.create(name="matrix-rule", project=node.project, webhook_url="http://10.0.0.30/hook")
+    alert_rule = AlertRule.objects.create(name="matrix-alert-rule", metric="gpu.power_w", threshold=600,
+                                          project=node.project)
+    gpu = Gpu.objects.get(uuid="GPU-matrix")
+    alert = Alert.objects.create(rule=alert_rule, object_id=str(gpu.pk), object_repr=str(gpu), project=node.project,
+                                 value=650.0, last_value=650.0, started_at=timezone.now())
+    return {"event": event, "eventrule": rule, "alertrule": alert_rule, "alert": alert,
+            "webhookdelivery": WebhookDelivery.objects.create(rule=rule, event=event, url=rule.webhook_url)}
 
 
 def _latest_audit():
