@@ -43,3 +43,4 @@ AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.nodes --out bench/results/n
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.pages --out bench/results/pages.json
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.api --out bench/results/api.json
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.api_lists --out bench/results/api_lists.json
+AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.gpu_metrics --out bench/results/gpu_metrics.json

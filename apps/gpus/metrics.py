@@ -4,9 +4,10 @@ metrics in GpusConfig.ready()).
 Per-GPU gauges carry dcgm-exporter's names and label names (`gpu`, `UUID`, `device`, `modelName`,
 `Hostname`), so Grafana dashboards made for dcgm-exporter (e.g. NVIDIA's "DCGM Exporter Dashboard")
 work on the portal's /metrics unchanged. Values are each GPU's newest sample (`Gpu.last_sample`,
-kept by the ingest), read in one query whatever the fleet's size; a GPU whose newest sample is older
-than STALE_AFTER is left out, as dcgm-exporter stops exporting a GPU it no longer reads. Labels are
-bounded by the inventory (one series per GPU and metric): no job, sample or event ids.
+kept by the ingest), read in one query whatever the fleet's size and written as text directly
+(render_gpu_gauges). A GPU whose newest sample is older than STALE_AFTER is left out, as
+dcgm-exporter stops exporting a GPU it no longer reads. Labels are bounded by the inventory (one
+series per GPU and metric): no job, sample or event ids.
 """
 from __future__ import annotations
 
@@ -42,21 +43,36 @@ GAUGES = {
 }
 
 
-class GpuCollector:
-    def collect(self):
-        families = {name: GaugeMetricFamily(name, help_text, labels=LABELS)
-                    for name, (help_text, _) in GAUGES.items()}
-        rows = (Gpu.objects.filter(present=True, last_sample_at__gte=timezone.now() - STALE_AFTER)
-                .order_by().values_list("index", "uuid", "model", "node__name", "memory_total_mib", "last_sample"))
-        for index, uuid, model, hostname, total, sample in rows.iterator(chunk_size=2000):
-            labels = [str(index), uuid, f"nvidia{index}", model, hostname]
-            sample = sample or {}
-            for name, (_, read) in GAUGES.items():
-                value = read(sample, total)
-                if value is not None:
-                    families[name].add_metric(labels, float(value))
-        yield from families.values()
+def _label_value(text) -> str:
+    # The text format escapes backslash, double quote and newline in label values.
+    return str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
+
+def render_gpu_gauges() -> str:
+    """The per-GPU families in Prometheus text format, written here rather than through
+    prometheus_client (core/metrics.register_text_source): a fleet of 10,000 GPUs is about 90,000
+    lines, and each GPU's label set is escaped once instead of once per line."""
+    lines = {name: [] for name in GAUGES}
+    rows = (Gpu.objects.filter(present=True, last_sample_at__gte=timezone.now() - STALE_AFTER)
+            .order_by("node__name", "index")
+            .values_list("index", "uuid", "model", "node__name", "memory_total_mib", "last_sample"))
+    for index, uuid, model, hostname, total, sample in rows.iterator(chunk_size=2000):
+        labels = (f'{{gpu="{index}",UUID="{_label_value(uuid)}",device="nvidia{index}",'
+                  f'modelName="{_label_value(model)}",Hostname="{_label_value(hostname)}"}} ')
+        sample = sample or {}
+        for name, (_, read) in GAUGES.items():
+            value = read(sample, total)
+            if value is not None:
+                lines[name].append(f"{name}{labels}{float(value)!r}\n")
+    out = []
+    for name, (help_text, _) in GAUGES.items():
+        out.append(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
+        out.extend(lines[name])
+    return "".join(out)
+
+
+class GpuHealthCollector:
+    def collect(self):
         by_health = GaugeMetricFamily("aimatrix_gpus", "GPUs in the inventory by health and presence",
                                       labels=["health", "present"])
         counts = {(h, p): n for h, p, n in Gpu.objects.order_by().values_list("health", "present")

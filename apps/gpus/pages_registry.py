@@ -9,10 +9,11 @@ def register() -> None:
     from apps.core import metrics, search
 
     from . import dashboard, services
-    from .metrics import GpuCollector
+    from .metrics import GpuHealthCollector, render_gpu_gauges
     from .models import Gpu
 
-    metrics.register_collector("gpus", GpuCollector())
+    metrics.register_collector("gpus", GpuHealthCollector())
+    metrics.register_text_source("gpus", render_gpu_gauges)
     dashboard.register_panels()
     search.register(Gpu, label="GPUs", fields=("uuid", "model"), visible=services.visible_gpus,
                     url=lambda gpu: reverse("gpus:detail", args=[gpu.pk]),

@@ -55,6 +55,13 @@ def test_gauges_carry_dcgm_names_labels_and_the_newest_values(client, four_gpus)
     assert families["DCGM_FI_DEV_GPU_UTIL"].type == "gauge"
 
 
+def test_label_values_are_escaped(client, gpu_node):
+    odd = 'Lab "special" \\ GPU'
+    ingest(gpu_node, record(inventory=[inventory_item(0, name=odd)],
+                            gpu_samples=[gpu_sample("GPU-test-0", timezone.now())]), source="agent")
+    assert samples_of(scrape(client), "DCGM_FI_DEV_GPU_UTIL")["GPU-test-0"].labels["modelName"] == odd
+
+
 def test_a_gpu_that_stopped_reporting_is_left_out(client, four_gpus):
     old = timezone.now() - STALE_AFTER - dt.timedelta(minutes=1)
     ingest(four_gpus, record(gpu_samples=[gpu_sample("GPU-test-0", old)], at=old), source="agent")
