@@ -372,6 +372,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_float("AIMATRIX_ALERT_INTERVAL", 30.0),
         "options": {"queue": "default", "expires": 25},
     },
+    "events-sweep": {
+        "task": "apps.events.tasks.sweep",
+        "schedule": 60.0,
+        "options": {"queue": "default", "expires": 55},
+    },
 }
 CELERY_TASK_ROUTES = {"apps.nodes.tasks.poll_power_states": {"queue": "bmc"}}
 
@@ -414,6 +419,9 @@ EVENTS_ALERT_SLACK = env_float("AIMATRIX_ALERT_SLACK", 60.0)
 EVENTS_ALERT_MAX_FOR = env_int("AIMATRIX_ALERT_MAX_FOR", 6 * 3600)
 EVENTS_JOB_ERROR_RATE_MIN_JOBS = env_int("AIMATRIX_JOB_ERROR_RATE_MIN_JOBS", 10)
 EVENTS_MAX_SILENCE = env_int("AIMATRIX_MAX_SILENCE", 7 * 86400)
+# The sweep re-queues rule matching and webhook retries whose task was lost (apps/events/sweep.py).
+EVENTS_SWEEP_GRACE = env_float("AIMATRIX_EVENTS_SWEEP_GRACE", 120.0)
+EVENTS_SWEEP_MAX_AGE = env_float("AIMATRIX_EVENTS_SWEEP_MAX_AGE", 86400.0)
 # Webhooks: each attempt has one wall-clock deadline; failed ones are retried after
 # base * 2^(n-1) seconds (capped), at most EVENTS_WEBHOOK_MAX_ATTEMPTS attempts in all.
 EVENTS_WEBHOOK_DEADLINE = env_float("AIMATRIX_WEBHOOK_DEADLINE", 10.0)

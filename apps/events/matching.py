@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from .models import DeliveryState, Event, EventRule, Severity, WebhookDelivery
 
@@ -47,6 +48,7 @@ def dispatch(event_id: int) -> dict:
             webhooks.append(delivery.pk)
         if rule.email_recipients:
             emails.append(rule.pk)
+    Event.objects.filter(pk=event.pk).update(dispatched_at=timezone.now())
     for pk in webhooks:
         deliver_webhook.delay(pk)
     for pk in emails:

@@ -46,12 +46,16 @@ class Event(models.Model):
     message = models.CharField(max_length=500)
     data = models.JSONField(default=dict, blank=True)
     timestamp = models.DateTimeField(db_index=True)
+    # Set once rule matching ran; the sweep re-queues events whose matching task was lost.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
 
     rbac_project_field = "project"
 
     class Meta:
         ordering = ["-timestamp", "-id"]
-        indexes = [models.Index(fields=["object_type", "object_id", "-timestamp"], name="event_object_ts")]
+        indexes = [models.Index(fields=["object_type", "object_id", "-timestamp"], name="event_object_ts"),
+                   models.Index(fields=["id"], condition=models.Q(dispatched_at__isnull=True),
+                                name="event_undispatched")]
 
     def __str__(self):
         return f"{self.get_type_display()}: {self.message}"

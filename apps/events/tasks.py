@@ -44,3 +44,10 @@ def evaluate_alerts():
     from .alerts import evaluate
 
     return evaluate()
+
+
+@shared_task(name="apps.events.tasks.sweep", ignore_result=True, soft_time_limit=50, time_limit=58)
+def sweep():
+    from .sweep import sweep as run
+
+    return run()

@@ -157,3 +157,28 @@ def test_email_through_the_django_backend(root, settings, eager_celery, django_c
     assert sent.to == ["ops@example.com", "sre@example.com"]
     assert "Power changed" in sent.subject and "gpu-node" in sent.subject
     assert "power on -> off" in sent.body
+
+
+def test_the_sweep_requeues_lost_matching_and_lost_retries(root, hook_secret, receiver, eager_celery):
+    """The matching task of an event was never queued (on-commit callbacks dropped, as with the
+    broker down), and a delivery's retry task was lost: the sweep sends both, once."""
+    import datetime as dt
+
+    from apps.events.sweep import sweep
+
+    hook = receiver()
+    rule = services.create_event_rule(root, name="all", webhook_url=hook.url, webhook_secret=hook_secret)
+    lost = publish(EventType.CONFIGURATION_CHANGED, None, "published while the broker was down")
+    waiting = publish(EventType.CONFIGURATION_CHANGED, None, "its retry task was lost")
+    Event.objects.filter(pk=waiting.pk).update(dispatched_at=timezone.now())
+    retry = WebhookDelivery.objects.create(rule=rule, event=waiting, url=hook.url, state=DeliveryState.RETRYING,
+                                           attempt_count=1, attempts=[{"n": 1, "status_code": 500}],
+                                           next_attempt_at=timezone.now())
+    assert sweep(now=timezone.now())["events"] == 0  # within the grace: its task may be on its way
+    later = timezone.now() + dt.timedelta(minutes=5)
+    assert sweep(now=later) == {"events": 1, "deliveries": 1}
+    assert WebhookDelivery.objects.get(event=lost).state == DeliveryState.SUCCEEDED
+    retry.refresh_from_db()
+    assert retry.state == DeliveryState.SUCCEEDED and [a["status_code"] for a in retry.attempts] == [500, 200]
+    assert len(hook.calls) == 2
+    assert sweep(now=later) == {"events": 0, "deliveries": 0}  # nothing twice
