@@ -79,6 +79,8 @@
     this.load();
     window.setInterval(function () { if (!document.hidden) self.load(); }, this.refresh);
     window.addEventListener("resize", function () { self.resize(); });
+    // Drawn inside a tab that was hidden (no width yet): size again when the tab is shown.
+    document.addEventListener("shown.bs.tab", function () { self.resize(); });
     new MutationObserver(function () { self.draw(); })
       .observe(document.documentElement, {attributes: true, attributeFilter: ["data-bs-theme"]});
   }

@@ -48,6 +48,7 @@ def test_gpu_page_draws_live_charts_without_errors(browser, live_server_url, sam
     requests: list[str] = []
     page.on("request", lambda r: "/metrics/" in r.url and requests.append(r.url))
     try:
+        page.clock.install()  # the page's 30 s poll is then run by the test, not waited for
         login(page, live_server_url, "gpu-boss")
         page.goto(f"{live_server_url}/gpus/{gpu.pk}/")
         charts = page.locator("#gpu-charts [data-metric-chart] .uplot canvas")
@@ -63,6 +64,10 @@ def test_gpu_page_draws_live_charts_without_errors(browser, live_server_url, sam
         expect(page.locator("#gpu-charts [data-range='86400']")).to_have_attribute("aria-pressed", "true")
         expect(page.locator("#gpu-charts [data-chart-status]")).to_contain_text("Updated")
         assert any("step=288" in url for url in requests), requests  # a day in about 300 points
+        # Live: 30 s later the page asks again, for the range shown.
+        with page.expect_response(lambda r: "/metrics/" in r.url and "step=288" in r.url) as polled:
+            page.clock.run_for(31_000)
+        assert polled.value.ok
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= viewport["width"], f"the GPU page is {width} px wide on a {viewport['width']} px screen"
         page.add_script_tag(path=str(AXE))
