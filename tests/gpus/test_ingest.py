@@ -36,6 +36,20 @@ def test_a_record_is_stored_whole(four_gpus):
     assert gpu.last_sample["utilization_pct"] == 50.0 and gpu.last_sample_at == now.replace(microsecond=now.microsecond)
 
 
+def test_a_batch_sent_again_stores_nothing_twice(four_gpus):
+    """The agent resends a batch whose answer was lost: the samples are stored once, and counted."""
+    now = timezone.now()
+    node = {"ts": iso(now), "cpu_pct": 1.0, "load1": 0.1, "memory_used_bytes": 1.0, "memory_total_bytes": 2.0,
+            "net_rx_bps": None, "net_tx_bps": None, "disk_read_bps": None, "disk_write_bps": None}
+    samples = [gpu_sample(f"GPU-test-{i}", now - dt.timedelta(seconds=s)) for i in range(4) for s in (0, 5)]
+    first = ingest(four_gpus, record(gpu_samples=samples, node_samples=[node]), source="agent")
+    later = gpu_sample("GPU-test-0", now + dt.timedelta(seconds=5))
+    again = ingest(four_gpus, record(gpu_samples=[*samples, later], node_samples=[node]), source="agent")
+    assert (first.gpu_samples, first.node_samples, first.duplicates) == (8, 1, 0)
+    assert (again.gpu_samples, again.node_samples, again.duplicates) == (1, 0, 9)
+    assert GpuSample.objects.count() == 9 and NodeSample.objects.count() == 1
+
+
 @pytest.mark.parametrize("bad, path", [
     ({"temperature_c": "hot"}, "gpu_samples[7].temperature_c"),
     ({"utilization_pct": 140.0}, "gpu_samples[7].utilization_pct"),
