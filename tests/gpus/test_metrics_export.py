@@ -101,3 +101,23 @@ def test_statements_do_not_grow_with_gpus(client, root):
         families = scrape(client)
     assert len(families["DCGM_FI_DEV_GPU_UTIL"].samples) == 2 + 40
     assert len(small) == len(large)
+
+
+def test_firing_alerts_by_severity(client, four_gpus):
+    """The seed's GPU temperature rule (critical) fires through the real ingest and evaluator."""
+    from apps.events.alerts import evaluate
+
+    def firing(families):
+        return {(s.labels["severity"], s.labels["silenced"]): s.value
+                for s in families["aimatrix_alerts_firing"].samples}
+
+    before = firing(scrape(client))
+    assert before[("critical", "false")] == 0 and set(before) == {
+        (sev, flag) for sev in ("info", "warning", "critical") for flag in ("true", "false")}
+    start = timezone.now().replace(microsecond=0) - dt.timedelta(minutes=8)
+    samples = [gpu_sample("GPU-test-0", start + dt.timedelta(seconds=30 * i), temperature_c=92.0) for i in range(15)]
+    end = start + dt.timedelta(minutes=7)
+    ingest(four_gpus, record(gpu_samples=samples, at=end), source="agent", now=end)
+    assert evaluate(now=end)["fired"] == 1
+    after = firing(scrape(client))
+    assert after[("critical", "false")] == 1 and after[("warning", "false")] == 0
