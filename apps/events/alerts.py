@@ -22,7 +22,7 @@ from apps.core.contenttypes import content_type_for
 
 from . import metrics
 from .models import Alert, AlertRule, AlertState, Comparison, EventType
-from .publish import publish
+from .publish import project_of, publish
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,9 @@ def evaluate(now: dt.datetime | None = None) -> dict:
 
 
 def evaluate_rule(rule: AlertRule, source: metrics.MetricSource, now: dt.datetime) -> tuple[int, int]:
+    # One evaluator per rule at a time (an overrunning beat tick and the next one): the rule row
+    # is the lock, held until this rule's alerts are written.
+    AlertRule.objects.select_for_update().filter(pk=rule.pk).values_list("pk", flat=True).first()
     slack = dt.timedelta(seconds=settings.EVENTS_ALERT_SLACK)
     if source.rate:
         held = source.read(rule, now - dt.timedelta(seconds=rule.window_seconds), now)
@@ -109,8 +112,7 @@ def _fire(rule: AlertRule, reading: metrics.Reading, obj, now) -> Alert:
     if obj is not None:
         alert.object_type = content_type_for(obj)
         alert.object_repr = str(obj)[:200]
-        from .publish import _project_of
-        project = _project_of(obj)
+        project = project_of(obj)
         alert.project_id = getattr(project, "pk", None)
     previous = (Alert.objects.filter(rule=rule, object_type=alert.object_type, object_id=alert.object_id,
                                      silenced_until__gt=now).order_by("-silenced_until").first())

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 MAX_LABELS = 64
 
 
-def _project_of(obj):
+def project_of(obj):
     """The object's project, by the path its model declares for the permission layer."""
     path = getattr(type(obj), "rbac_project_field", None)
     value = obj
@@ -50,7 +50,7 @@ def publish(type: str, obj=None, message: str = "", data: dict | None = None, *,
         event.labels = _labels_of(obj) if labels is None else list(labels)[:MAX_LABELS]
     elif labels is not None:
         event.labels = list(labels)[:MAX_LABELS]
-    project = _project_of(obj) if project is ... and obj is not None else (None if project is ... else project)
+    project = project_of(obj) if project is ... and obj is not None else (None if project is ... else project)
     event.project_id = getattr(project, "pk", project)
     event.save()
     transaction.on_commit(lambda: _queue_matching(event.pk))
