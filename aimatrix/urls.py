@@ -41,6 +41,7 @@ urlpatterns = [
     path("projects/", include("apps.rbac.urls")),
     path("nodes/", include("apps.nodes.urls")),
     path("gpus/", include("apps.gpus.urls")),
+    path("", include("apps.events.urls")),  # /alerts/, /events/rules/, /events/deliveries/
     path("keyvault/", include("apps.keyvault.urls")),
     path("audit/", include("apps.core.urls")),
     path("search/", SearchView.as_view(), name="search"),

@@ -125,6 +125,14 @@ PAGES = {
                          "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, writes=OPS,
                                       body={"labels": "edited", "health": "maintenance",
                                             "health_reason": "contract"})},
+    # Alerts: every role lists its projects' ones; acknowledging and silencing need events.ack_alert
+    # (operators: the model permission is decided first, as in the API). Rules and the delivery log
+    # are the operators'.
+    "/alerts/": {"GET": OPEN},
+    "/alerts/{pk}/ack/": {"POST": Case({OPS: 302, "*": 403}, writes=OPS)},
+    "/alerts/{pk}/silence/": {"POST": Case({OPS: 302, "*": 403}, body={"seconds": "600"}, writes=OPS)},
+    "/events/rules/": {"GET": {OPS: 200, "*": 403}},
+    "/events/deliveries/": {"GET": {OPS: 200, "*": 403}},
     "/projects/": {"GET": OPEN},
     "/projects/{pk}/": {"GET": {SEE: 200, "*": 404}},
     # Only admin creates projects (rbac.add_project); the creator becomes the first owner.

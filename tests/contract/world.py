@@ -39,7 +39,7 @@ PK_OBJECTS = [
     ("/api/v1/gpus/", "gpu"), ("/gpus/", "gpu"),
     ("/api/v1/events/", "event"), ("/api/v1/event-rules/", "eventrule"),
     ("/api/v1/webhook-deliveries/", "webhookdelivery"), ("/api/v1/alert-rules/", "alertrule"),
-    ("/api/v1/alerts/", "alert"),
+    ("/api/v1/alerts/", "alert"), ("/alerts/", "alert"),
     ("/api/v1/agent/credentials/", "nodecredential"), ("/agent/credentials/", "nodecredential"),
     ("/keyvault/", "secret"), ("/api/v1/secrets/", "secret"),
     ("/keyvault/tokens/", "token"), ("/api/v1/keyvault/tokens/", "token"),

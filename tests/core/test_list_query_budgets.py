@@ -19,6 +19,7 @@ from apps.jobs.models import Job, JobStatus
 from apps.keyvault.models import AccessKind, OneTimeToken, Secret, SecretAccess
 from apps.nodes.models import Bmc, Node
 from apps.rbac.models import Project
+from tests.events import budget_rows as event_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -96,6 +97,9 @@ def gpus(n, start, user):
 BUDGETS = {
     "nodes:list": (nodes, 5),
     "gpus:list": (gpus, 5),
+    "events:alerts": (event_rows.alerts, 5),
+    "events:rules": (event_rows.event_rules, 5),
+    "events:deliveries": (event_rows.deliveries, 5),
     "jobs:list": (jobs, 5),
     "core:audit": (audit, 5),
     "keyvault:list": (secrets_, 6),
