@@ -20,6 +20,7 @@ NOT_PAGES = {
     "/jobs/{pk}/log.txt": "the job log as a plain-text download",
     "/metrics": "Prometheus text format",
     "/favicon.ico": "a redirect to the vendored SVG icon",
+    "/agent/aimatrix-agent.pyz": "the node agent as a zip application download",
 }
 ADMIN_INDEX = "/admin/"
 
