@@ -28,6 +28,15 @@ def redemptions(n, start, user):
                                                          ip="10.0.0.1") for _ in range(n)])
 
 
+def agent_credentials(n, start, user):
+    from apps.gpus.models_agent import NodeCredential
+    from apps.nodes.models import Node
+
+    node = Node.objects.create(name=f"agent-node-{start}", address="10.7.0.1")
+    NodeCredential.objects.bulk_create([NodeCredential(node=node, key_id=f"k{i:07d}", secret_hash="0" * 64,
+                                                       created_by=user) for i in range(start, start + n)])
+
+
 def users(n, start, user):
     made = get_user_model().objects.bulk_create([get_user_model()(username=f"budget-user-{i:05d}")
                                                  for i in range(start, start + n)])
@@ -56,6 +65,7 @@ BUDGETS = {
     "api:alert-list": (ev.alerts, (2, 1, 2)),
     "api:gpu-list": (gpus, (2, 1, 2)),
     "api:server-list": (nodes, (2, 1, 2)),  # the seed's alias of the node list
+    "api:agent-credential-list": (agent_credentials, (2, 1, 2)),
 }
 MODES = {"page": "", "cursor": "?cursor=", "brief": "?brief=1"}
 
