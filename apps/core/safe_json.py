@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import accumulate
 
 DEFAULT_MAX_BYTES = 5_000_000
 DEFAULT_MAX_DEPTH = 32
@@ -17,6 +18,8 @@ DEFAULT_MAX_DEPTH = 32
 # them are never counted. An unclosed string runs to the end of the text in one match: without
 # `\Z` the engine backtracked from every later quote, quadratic in the body size (80 KB: 13 s).
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\Z)|[\[\]{}]', re.S)
+_BRACKETS = re.compile(r"[\[\]{}]")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class JsonRejected(ValueError):
@@ -28,15 +31,14 @@ class JsonRejected(ValueError):
 
 
 def check_depth(text: str, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
-    depth = 0
-    for match in _TOKENS.finditer(text):
-        token = match.group()
-        if token in "[{":
-            depth += 1
-            if depth > max_depth:
-                raise JsonRejected(f"JSON nested deeper than {max_depth} levels.")
-        elif token in "]}":
-            depth -= 1
+    """Linear and in C: escaped backslashes, then escaped quotes are dropped (the lexer pairs a run
+    of backslashes from its left, as str.replace does), so every remaining quote opens or closes
+    a string; the even pieces between quotes are outside strings and only their brackets count.
+    (Not JSON at all, e.g. a backslash outside a string, is refused by the parser after this.)"""
+    outside = "".join(text.replace("\\\\", "").replace('\\"', "").split('"')[::2])
+    brackets = _BRACKETS.findall(outside)
+    if len(brackets) > max_depth and max(accumulate(map(_DEPTH_STEP.__getitem__, brackets))) > max_depth:
+        raise JsonRejected(f"JSON nested deeper than {max_depth} levels.")
 
 
 def find_nul(value, path: str = "") -> str | None:
@@ -67,7 +69,8 @@ def loads(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEF
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise JsonRejected(f"Not valid JSON: {exc}") from None
-    where = find_nul(data)
+    # A NUL can only come from the escape \u0000: JSON strings may not hold raw control characters.
+    where = find_nul(data) if "\\u0000" in text else None
     if where is not None:
         raise JsonRejected("Text may not contain NUL (\\u0000) characters.", path=where)
     return data
