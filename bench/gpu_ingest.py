@@ -218,7 +218,8 @@ def chart_gpu(end: dt.datetime) -> Gpu:
     start = end - dt.timedelta(seconds=CHART_POINTS * TICK_S)
     per_batch = 1000
     for first in range(0, CHART_POINTS, per_batch):
-        rec = record(0, [uuid], start + dt.timedelta(seconds=first * TICK_S), ticks=min(per_batch, CHART_POINTS - first))
+        rec = record(0, [uuid], start + dt.timedelta(seconds=first * TICK_S),
+                     ticks=min(per_batch, CHART_POINTS - first))
         rec["node_samples"] = []
         ingest.ingest(node, rec, source="agent")
     gpu = Gpu.objects.get(uuid=uuid)
@@ -249,17 +250,31 @@ def chart(gpu: Gpu, end: dt.datetime, token: str, base: str, runs: int) -> dict:
     timings = {}
     for name, fn in (("in_process", local), ("http", remote)):
         latencies = []
+        cpu = Cpu({"bench": [os.getpid()], "postgresql": [postgres_pid()]})
+        cpu.start()
         for _ in range(runs):
             t0 = time.perf_counter()
             fn()
             latencies.append(time.perf_counter() - t0)
-        timings[name] = ms_stats(latencies) | {"p99_ms": pct(latencies, 99)}
+        usage = cpu.stop()
+        timings[name] = ms_stats(latencies) | {"p99_ms": pct(latencies, 99), "cpu_pct": usage}
+        if name == "in_process":  # the server's CPU per answer: Django here, the query in PostgreSQL
+            timings[name]["cpu_ms_per_request"] = cpu.ms_per(runs)
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT ts FROM {GpuSample._meta.db_table} "
                        f"WHERE gpu_id = %s AND ts >= %s AND ts < %s", [gpu.pk, start, end])
         plan = [row[0] for row in cursor.fetchall()]
     return {"path": path, "points": len(first["points"]), "source": first["source"],
             "body_bytes": len(remote().content), **timings, "plan": plan}
+
+
+def wait_for_load(below: float, max_wait: float, every: float = 30.0) -> dict:
+    """Wait (at most max_wait s) until the 1-minute load average is under `below`."""
+    started = time.monotonic()
+    while os.getloadavg()[0] >= below and time.monotonic() - started < max_wait:
+        time.sleep(every)
+    return {"below": below, "waited_s": round(time.monotonic() - started), "reached": os.getloadavg()[0] < below,
+            "loadavg": [round(v, 2) for v in os.getloadavg()]}
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -273,21 +288,25 @@ def main(argv=None) -> int:
     parser.add_argument("--chart-runs", type=int, default=50)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--max-load", type=float, default=2.5, help="wait for a 1-minute load average under this")
+    parser.add_argument("--max-wait", type=float, default=600.0, help="seconds to wait for it at most")
     args = parser.parse_args(argv)
 
     admin, _, _ = users()
     token = Token.objects.get_or_create(user=admin)[0].key
     clean()
     fleet = build(args.nodes)
+    first = bodies(fleet, dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=2))
+    load = wait_for_load(args.max_load, args.max_wait)
+    print("load:", json.dumps(load), flush=True)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     info = machine_info()
     result = {"benchmark": "gpu_ingest", "date": now.isoformat(), "machine": info, "code": code_info(),
               "fleet": {"nodes": args.nodes, "gpus": args.nodes * PER_NODE, "gpu_samples_per_batch": PER_NODE * TICKS,
-                        "node_samples_per_batch": TICKS, "inventory_per_batch": PER_NODE}}
+                        "node_samples_per_batch": TICKS, "inventory_per_batch": PER_NODE}, "load_wait": load}
     server = None
     try:
         # Two rounds of the fleet's batches, 2 h and 1 h ago (no duplicates between them).
-        first = bodies(fleet, now - dt.timedelta(hours=2))
         result["body_bytes_per_batch"] = len(first[0][1])
         in_process(first[:5], None)  # warm-up: imports, caches, partitions
         result["in_process"] = in_process(first[5:5 + args.in_process_batches],

@@ -124,7 +124,10 @@ def _insert_samples(node: Node, clean: Record, by_uuid: dict) -> tuple[int, int,
                                                   for s in clean.node_samples])
     duplicates = len(clean.gpu_samples) + len(clean.node_samples) - len(gpu_rows) - len(node_rows)
     if connection.vendor == "postgresql":
-        _copy(GpuSample._meta.db_table, GPU_SAMPLE_COLUMNS, [(*row[:-1], json.dumps(row[-1])) for row in gpu_rows])
+        reasons: dict[tuple, str] = {}  # a few distinct lists per batch: each encoded once
+        _copy(GpuSample._meta.db_table, GPU_SAMPLE_COLUMNS,
+              [(*row[:-1], reasons.get(key) or reasons.setdefault(key, json.dumps(row[-1])))
+               for row in gpu_rows for key in (tuple(row[-1]),)])
         _copy(NodeSample._meta.db_table, NODE_SAMPLE_COLUMNS, node_rows)
     else:
         GpuSample.objects.bulk_create([GpuSample(**dict(zip(GPU_SAMPLE_COLUMNS, row))) for row in gpu_rows],
