@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from apps.core.audit import record_audit
 from apps.core.errors import InvalidInput
@@ -28,8 +29,10 @@ INVENTORY_FIELDS = ("index", "model", "memory_total_mib", "driver_version", "cud
 BATCH = 2_000  # rows per INSERT statement
 GPU_SAMPLE_COLUMNS = ("gpu_id", "ts", *GPU_METRICS, "ecc_corrected", "ecc_uncorrected", "row_remap_failure",
                       "throttle_reasons")
+GPU_SAMPLE_TYPES = ("int8", "timestamptz", *("float8",) * len(GPU_METRICS), "int8", "int8", "bool", "jsonb")
 NODE_SAMPLE_COLUMNS = ("node_id", "ts", "cpu_pct", "load1", "memory_used_bytes", "memory_total_bytes", "net_rx_bps",
                        "net_tx_bps", "disk_read_bps", "disk_write_bps")
+NODE_SAMPLE_TYPES = ("int8", "timestamptz", *("float8",) * (len(NODE_SAMPLE_COLUMNS) - 2))
 # Written on every batch for the GPUs it has samples of; the other GPU columns only change with
 # inventory or health (rare), and a general bulk_update of all of them costs as much as the samples.
 SAMPLE_STATE_FIELDS = ("last_seen", "last_sample", "last_sample_at", "thermal_throttle_since")
@@ -73,8 +76,9 @@ def _store(node: Node, clean: Record, actor, now) -> IngestResult:
     list(Node.objects.select_for_update().filter(pk=node.pk).values_list("pk", flat=True))
     inventory_uuids = [item["uuid"] for item in clean.inventory or ()]
     gpus = {g.uuid: g for g in Gpu.objects.filter(node=node).select_related("node")}
-    if inventory_uuids:
-        gpus.update({g.uuid: g for g in Gpu.objects.filter(uuid__in=inventory_uuids).select_related("node")})
+    elsewhere = [uuid for uuid in inventory_uuids if uuid not in gpus]  # new, or moved here from another node
+    if elsewhere:
+        gpus.update({g.uuid: g for g in Gpu.objects.filter(uuid__in=elsewhere).select_related("node")})
     dirty: dict[int, Gpu] = {}  # GPUs whose inventory or health changed: every column is written
     touched: dict[int, Gpu] = {}  # GPUs only seen or sampled: SAMPLE_STATE_FIELDS are written
     if clean.inventory is not None:
@@ -124,11 +128,11 @@ def _insert_samples(node: Node, clean: Record, by_uuid: dict) -> tuple[int, int,
                                                   for s in clean.node_samples])
     duplicates = len(clean.gpu_samples) + len(clean.node_samples) - len(gpu_rows) - len(node_rows)
     if connection.vendor == "postgresql":
-        reasons: dict[tuple, str] = {}  # a few distinct lists per batch: each encoded once
-        _copy(GpuSample._meta.db_table, GPU_SAMPLE_COLUMNS,
-              [(*row[:-1], reasons.get(key) or reasons.setdefault(key, json.dumps(row[-1])))
+        reasons: dict[tuple, Jsonb] = {}  # a few distinct lists per batch: each encoded once
+        _copy(GpuSample._meta.db_table, GPU_SAMPLE_COLUMNS, GPU_SAMPLE_TYPES,
+              [(*row[:-1], reasons.get(key) or reasons.setdefault(key, _encoded_once(row[-1])))
                for row in gpu_rows for key in (tuple(row[-1]),)])
-        _copy(NodeSample._meta.db_table, NODE_SAMPLE_COLUMNS, node_rows)
+        _copy(NodeSample._meta.db_table, NODE_SAMPLE_COLUMNS, NODE_SAMPLE_TYPES, node_rows)
     else:
         GpuSample.objects.bulk_create([GpuSample(**dict(zip(GPU_SAMPLE_COLUMNS, row))) for row in gpu_rows],
                                       batch_size=BATCH)
@@ -153,11 +157,18 @@ def _new_rows(model, owner: str, rows: list[tuple]) -> list[tuple]:
     return fresh
 
 
-def _copy(table: str, columns, rows) -> None:
+def _encoded_once(value) -> Jsonb:
+    text = json.dumps(value)
+    return Jsonb(value, dumps=lambda _: text)
+
+
+def _copy(table: str, columns, types, rows) -> None:
+    """COPY in binary: PostgreSQL reads numbers and times as they are instead of parsing text."""
     if not rows:
         return
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
 
