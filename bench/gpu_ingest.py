@@ -166,6 +166,7 @@ def in_process(batches, profile_path: str | None) -> dict:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_callees("_store|ingest.py:.*.ingest.|views.py.*post")
         Path(profile_path).write_text(out.getvalue())
     return {"batches": len(batches), "gpu_samples": samples, "wall_s": round(wall, 2),
             "samples_per_s": round(samples / wall), "batch": ms_stats(latencies),
