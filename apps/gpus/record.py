@@ -72,7 +72,11 @@ def _num(value, path, *, integer=False, minimum=None, maximum=None):
         raise _Refused(path, "Must be a number or null.")
     if integer and not (isinstance(value, int) or float(value).is_integer()):
         raise _Refused(path, "Must be a whole number.")
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        finite = False
+    if not finite:
         raise _Refused(path, "Must be a finite number.")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise _Refused(path, f"Must lie between {minimum} and {maximum}.")

@@ -15,7 +15,7 @@ GPU = {"uuid": "GPU-1", "ts": TS, "utilization_pct": 97.0, "memory_used_mib": 40
        "power_w": 612.4, "sm_clock_mhz": 1980, "ecc_corrected": 0, "ecc_uncorrected": 0,
        "row_remap_failure": False, "throttle_reasons": ["sw_power_cap"]}
 NODE = {"ts": TS, **{name: 1.0 for name in R.NODE_FLOATS}}
-VALUES = [None, 0, 1, -1, 0.0, 3.0, 2.5, 100, 101, -50, -51, 200, 1e15, 1e16, 2**62, 2**62 + 1, float("nan"),
+VALUES = [None, 0, 1, -1, 10**400, 0.0, 3.0, 2.5, 100, 101, -50, -51, 200, 1e15, 1e16, 2**62, 2**62 + 1, float("nan"),
           float("inf"), True, False, "1", "", " ", "GPU-2", "a\x00b", "x" * 201, [], {}, ["sw_power_cap"],
           ["too_hot"], [["gpu_idle"]], ["gpu_idle", "gpu_idle", "sw_power_cap"], TS, "2026-11-30T07:59:55+00:00",
           "2026-11-30T09:59:55+02:00", "2026-11-30T07:59:55", "2026-11-01T00:00:00Z", "2026-11-30T09:30:00Z",
@@ -55,6 +55,7 @@ def test_the_fast_check_accepts_only_what_the_general_checks_accept(base, fast, 
 @pytest.mark.parametrize("bad, path", [
     ({"temperature_c": float("nan")}, "gpu_samples[2].temperature_c"),
     ({"power_w": True}, "gpu_samples[2].power_w"),
+    ({"memory_used_mib": 10**400}, "gpu_samples[2].memory_used_mib"),  # beyond any float: refused, not a 500
     ({"ecc_corrected": 2.5}, "gpu_samples[2].ecc_corrected"),
     ({"throttle_reasons": [["gpu_idle"]]}, "gpu_samples[2].throttle_reasons[0]"),
     ({"throttle_reasons": "gpu_idle"}, "gpu_samples[2].throttle_reasons"),
