@@ -178,3 +178,15 @@ def fleet(lab_inventory, make_user):
                   destinations=networks["ipmi"])
     services.set_bmc(admin, nodes[ip.node], driver="ipmi", address=ip.host, port=ip.port, credential="lab-ipmi")
     return {"admin": admin, "nodes": nodes, "key_text": key_text, "passwords": [rf_password, ipmi_password]}
+
+
+@pytest.fixture
+def alert_defaults(db):
+    """The seed's default alert rules as their data migration installs them. Transactional tests
+    empty every table when they end (data migrations included), so tests that rely on the
+    defaults install them again here, through the migration's own function."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("apps.events.migrations.0002_default_alert_rules").install(apps, None)

@@ -30,7 +30,8 @@ def alert_rules(n, start, user):
 
 
 def alerts(n, start, user):
-    rule = AlertRule.objects.order_by("pk").first()
+    rule = AlertRule.objects.order_by("pk").first() or AlertRule.objects.create(
+        name="budget-alert-rule", metric="gpu.power_w", threshold=1)
     now = timezone.now()
     Alert.objects.bulk_create([Alert(rule=rule, state=AlertState.RESOLVED, value=1.0, started_at=now,
                                      resolved_at=now, object_id=str(i), object_repr=f"obj {i}",

@@ -7,6 +7,11 @@ import pytest
 from tests.gpus.conftest import inventory_item, record
 
 
+@pytest.fixture(autouse=True)
+def _seed_alert_rules(alert_defaults):
+    """Every events test sees the seed's default alert rules, whatever ran before it."""
+
+
 @pytest.fixture
 def eager_celery():
     from aimatrix.celery import app

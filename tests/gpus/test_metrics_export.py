@@ -103,7 +103,7 @@ def test_statements_do_not_grow_with_gpus(client, root):
     assert len(small) == len(large)
 
 
-def test_firing_alerts_by_severity(client, four_gpus):
+def test_firing_alerts_by_severity(client, four_gpus, alert_defaults):
     """The seed's GPU temperature rule (critical) fires through the real ingest and evaluator."""
     from apps.events.alerts import evaluate
 
