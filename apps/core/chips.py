@@ -34,6 +34,8 @@ def active_filters(filterset, query) -> list[dict]:
             rest.pop("page", None)
             value = form.cleaned_data[name]
             shown = _display(field, value if isinstance(value, bool) else raw)
-            chips.append({"name": name, "label": str(field.label or name), "value": shown,
+            # The bound field's label, as the filter panel shows it (a filter without its own label
+            # gets the field name made readable).
+            chips.append({"name": name, "label": str(form[name].label), "value": shown,
                           "remove_url": "?" + rest.urlencode()})
     return chips

@@ -18,7 +18,7 @@ from .test_layout import AXE, AXE_RUN
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live, pytest.mark.browser]
 
 WAIT_MS = 30_000  # for the job itself: worker pick-up plus run time
-SELFCHECK_STEPS = ["Database", "Redis", "Celery workers", "Disk space under var/", "Clock"]
+SELFCHECK_STEPS = ["Database", "Redis", "Celery workers", "A worker for every queue", "Disk space under var/", "Clock"]
 JOB_URL = re.compile(r"/jobs/(\d+)/$")
 
 
