@@ -20,7 +20,7 @@ from apps.core.audit import change_log
 from apps.core.errors import ServiceError
 from apps.core.list_views import KitListView, detail_tab
 from apps.core.page_messages import report_service_error
-from apps.rbac.page_views import CONFIRM_FIELD, KitDeleteView, KitFormView, ObjectMixin, add_service_errors
+from apps.rbac.page_views import KitConfirmView, KitDeleteView, KitFormView, ObjectMixin, add_service_errors
 from apps.rbac.permissions import can, projects_to_act_in, restrict
 
 from . import onetime, services
@@ -248,34 +248,26 @@ class TokenIssueView(KitFormView):
         return ctx
 
 
-class TokenRevokeView(ObjectMixin, View):
+class TokenRevokeView(ObjectMixin, KitConfirmView):
     """GET: what revoking does, for this token; POST confirm=yes: onetime.revoke_token()."""
 
     required_action = "delete"
-    template_name = "kit/confirm_page.html"
 
     def visible_queryset(self):
         return onetime.visible_tokens(self.request.user)
 
-    def get(self, request, pk):
-        token = self.get_object()
-        return render(request, self.template_name, {
-            "page_title": f"Revoke token {token.token_prefix}…?", "objects": [token],
-            "consequence": f"Nobody will be able to redeem this token ({token.purpose}: {token.subject}) any more; "
-                           "a machine still waiting for it has to be given a new one. This cannot be undone.",
-            "confirm_label": "Revoke", "danger": True, "cancel_url": reverse("keyvault:tokens")})
+    def confirmation(self, token) -> dict:
+        return {"page_title": f"Revoke token {token.token_prefix}…?", "confirm_label": "Revoke",
+                "consequence": f"Nobody will be able to redeem this token ({token.purpose}: {token.subject}) any "
+                               "more; a machine still waiting for it has to be given a new one. This cannot be undone.",
+                "cancel_url": reverse("keyvault:tokens")}
 
-    def post(self, request, pk):
-        token = self.get_object()
-        if request.POST.get(CONFIRM_FIELD) != "yes":
-            return self.get(request, pk)
-        try:
-            onetime.revoke_token(request.user, token)
-        except ServiceError as exc:
-            report_service_error(request, exc)
-        else:
-            messages.success(request, f"Token {token.token_prefix}… ({token.subject}) revoked.")
-        return redirect("keyvault:tokens")
+    def act(self, token) -> str:
+        onetime.revoke_token(self.request.user, token)
+        return f"Token {token.token_prefix}… ({token.subject}) revoked."
+
+    def done_url(self, token) -> str:
+        return reverse("keyvault:tokens")
 
 
 # --- access log ----------------------------------------------------------------------------------

@@ -3,11 +3,8 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views import View
 
-from apps.core.errors import ServiceError
-from apps.core.page_messages import report_service_error
-from apps.rbac.page_views import CONFIRM_FIELD, KitDeleteView, KitFormView, ObjectMixin
+from apps.rbac.page_views import KitConfirmView, KitDeleteView, KitFormView, ObjectMixin
 
 from . import importer, services
 from .forms import BmcForm, NodeForm
@@ -78,7 +75,7 @@ class NodeBmcView(ObjectMixin, KitFormView):
         return self.object
 
 
-class NodeBmcRemoveView(ObjectMixin, View):
+class NodeBmcRemoveView(ObjectMixin, KitConfirmView):
     """/nodes/<pk>/bmc/remove/: confirm, then detach the BMC."""
 
     required_action = "manage"
@@ -91,25 +88,19 @@ class NodeBmcRemoveView(ObjectMixin, View):
         if not services.has_bmc(node):
             messages.info(request, f"Node {node.name} has no BMC.")
             return redirect(node)
-        bmc = node.bmc
-        return render(request, "kit/confirm_page.html", {
-            "page_title": f"Remove the BMC of {node}?", "objects": [node], "danger": True,
-            "confirm_label": "Remove BMC", "cancel_url": node.get_absolute_url(),
-            "consequence": f"The {bmc.get_driver_display()} BMC at {bmc.address} is forgotten: power actions "
-                           f"and health polls of {node} stop until a BMC is added again. The credential "
-                           f"{bmc.credential.name} stays in the key vault; the machine is not touched."})
+        return super().get(request, pk)
 
-    def post(self, request, pk):
-        node = self.get_object()
-        if request.POST.get(CONFIRM_FIELD) != "yes":
-            return self.get(request, pk)
-        try:
-            services.remove_bmc(request.user, node)
-        except ServiceError as exc:
-            report_service_error(request, exc)
-        else:
-            messages.success(request, f"Removed the BMC of {node}.")
-        return redirect(node)
+    def confirmation(self, node) -> dict:
+        bmc = node.bmc
+        return {"page_title": f"Remove the BMC of {node}?", "confirm_label": "Remove BMC",
+                "cancel_url": node.get_absolute_url(),
+                "consequence": f"The {bmc.get_driver_display()} BMC at {bmc.address} is forgotten: power actions "
+                               f"and health polls of {node} stop until a BMC is added again. The credential "
+                               f"{bmc.credential.name} stays in the key vault; the machine is not touched."}
+
+    def act(self, node) -> str:
+        services.remove_bmc(self.request.user, node)
+        return f"Removed the BMC of {node}."
 
 
 class NodeDeleteView(KitDeleteView):

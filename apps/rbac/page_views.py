@@ -15,7 +15,7 @@ from typing import Callable
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.views import View
 from django.views.generic import FormView
 
@@ -115,13 +115,53 @@ class KitFormView(LoginRequiredMixin, FormView):
         return ctx
 
 
-class KitDeleteView(ObjectMixin, View):
+class KitConfirmView(View):
+    """One confirmed action on one thing: GET (or a POST without confirm=yes) answers the
+    confirmation page; POST with confirm=yes runs `act(target)` (the service call), which returns
+    the message to show. A service refusal is shown as a message and changes nothing. Subclasses
+    say what the target is, what the page says (`confirmation`) and where to go afterwards."""
+
+    # GET and POST only: another verb must not reach a hook that changes things.
+    http_method_names = ["get", "post"]
+    template_name = "kit/confirm_page.html"
+
+    def target(self):
+        return self.get_object()
+
+    def confirmation(self, target) -> dict:
+        """The page: page_title, consequence, confirm_label, objects, cancel_url (see kit/confirm_page.html)."""
+        raise NotImplementedError
+
+    def act(self, target) -> str:
+        raise NotImplementedError
+
+    def done_url(self, target) -> str:
+        return target.get_absolute_url()
+
+    def refused_url(self, target) -> str:
+        return self.done_url(target)
+
+    def get(self, request, *args, **kwargs):
+        target = self.target()
+        return render(request, self.template_name, {"danger": True, "objects": [target], **self.confirmation(target)})
+
+    def post(self, request, *args, **kwargs):
+        if request.POST.get(CONFIRM_FIELD) != "yes":
+            return self.get(request, *args, **kwargs)
+        target = self.target()
+        try:
+            message = self.act(target)
+        except ServiceError as exc:
+            report_service_error(request, exc)
+            return redirect(self.refused_url(target))
+        messages.success(request, message)
+        return redirect(self.done_url(target))
+
+
+class KitDeleteView(ObjectMixin, KitConfirmView):
     """GET: the confirmation page saying what will go; POST with confirm=yes: `delete(obj)`."""
 
-    # GET and POST only: an HTTP DELETE would otherwise reach `delete(obj)` (the service call).
-    http_method_names = ["get", "post"]
     required_action = "delete"
-    template_name = "kit/confirm_page.html"
     success_url = "dashboard"
 
     def consequence(self, obj) -> str:
@@ -130,24 +170,20 @@ class KitDeleteView(ObjectMixin, View):
     def delete(self, obj) -> None:
         raise NotImplementedError
 
-    def get(self, request, pk):
-        obj = self.get_object()
-        return render(request, self.template_name, {
-            "page_title": f"Delete {obj}?", "consequence": self.consequence(obj), "objects": [obj],
-            "confirm_label": "Delete", "danger": True, "cancel_url": obj.get_absolute_url()})
+    def confirmation(self, obj) -> dict:
+        return {"page_title": f"Delete {obj}?", "consequence": self.consequence(obj), "confirm_label": "Delete",
+                "cancel_url": obj.get_absolute_url()}
 
-    def post(self, request, pk):
-        obj = self.get_object()
-        if request.POST.get(CONFIRM_FIELD) != "yes":
-            return self.get(request, pk)
+    def act(self, obj) -> str:
         name = str(obj)
-        try:
-            self.delete(obj)
-        except ServiceError as exc:
-            report_service_error(request, exc)
-            return redirect(obj.get_absolute_url())
-        messages.success(request, f"Deleted {name}.")
-        return redirect(self.success_url)
+        self.delete(obj)
+        return f"Deleted {name}."
+
+    def done_url(self, obj) -> str:
+        return resolve_url(self.success_url)
+
+    def refused_url(self, obj) -> str:
+        return obj.get_absolute_url()
 
 
 @dataclass(frozen=True)

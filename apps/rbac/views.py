@@ -2,25 +2,22 @@
 (add, change role, remove after a confirmation); object grants (add; revoke after a confirmation).
 Every change goes through apps.rbac.services, which checks permission, validates and audits; its
 refusals come back next to the field they concern."""
-from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db.models import Count, Prefetch
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse, reverse_lazy
-from django.views import View
 from django.views.generic import DetailView
 
 from apps.core.audit import change_log
 from apps.core.errors import Conflict, ServiceError
 from apps.core.list_views import KitListView, detail_tab
-from apps.core.page_messages import report_service_error
 
 from . import services
 from .filters import ProjectFilter
 from .forms import GrantForm, MemberAddForm, MemberRoleForm, ProjectForm
 from .models import Membership, ProjectRole
-from .page_views import CONFIRM_FIELD, KitDeleteView, KitFormView, ObjectMixin
+from .page_views import KitConfirmView, KitDeleteView, KitFormView, ObjectMixin
 from .permissions import can
 from .tables import ProjectTable
 
@@ -220,34 +217,21 @@ class MemberRoleView(MembershipMixin, KitFormView):
         return self.object
 
 
-class MemberRemoveView(MembershipMixin, View):
+class MemberRemoveView(MembershipMixin, KitConfirmView):
     """GET: the confirmation page; POST with confirm=yes: remove the member."""
 
-    def _confirm(self, request, project):
+    def confirmation(self, project) -> dict:
         membership = self.membership
         consequence = (f"{membership.user.username} ({membership.get_role_display().lower()}) will no longer be a "
                        f"member of {project}: they lose access to its objects and to what it was granted.")
         if membership.from_ldap:
             consequence += " The membership came from an LDAP group: their next login may add it again."
-        return render(request, "kit/confirm_page.html", {
-            "page_title": f"Remove {membership.user.username} from {project}?", "consequence": consequence,
-            "objects": [membership], "confirm_label": "Remove member", "danger": True,
-            "cancel_url": project.get_absolute_url()})
+        return {"page_title": f"Remove {membership.user.username} from {project}?", "consequence": consequence,
+                "objects": [membership], "confirm_label": "Remove member", "cancel_url": project.get_absolute_url()}
 
-    def get(self, request, pk, username):
-        return self._confirm(request, self.get_object())
-
-    def post(self, request, pk, username):
-        project = self.get_object()
-        if request.POST.get(CONFIRM_FIELD) != "yes":
-            return self._confirm(request, project)
-        try:
-            services.remove_member(request.user, project, self.membership.user.username)
-        except ServiceError as exc:
-            report_service_error(request, exc)
-        else:
-            messages.success(request, f"Removed {self.membership.user.username} from {project}.")
-        return redirect(project)
+    def act(self, project) -> str:
+        services.remove_member(self.request.user, project, self.membership.user.username)
+        return f"Removed {self.membership.user.username} from {project}."
 
 
 # --- object grants ----------------------------------------------------------------------------
@@ -266,38 +250,27 @@ class GrantAddView(ManagedProjectMixin, KitFormView):
         return self.object
 
 
-class GrantRevokeView(VisibleProjectsMixin, View):
+class GrantRevokeView(VisibleProjectsMixin, KitConfirmView):
     """GET: the confirmation page; POST with confirm=yes: revoke. The service decides who may (a
     steward of the object, or a manager of the project)."""
 
     required_action = "view"
 
-    def _grant(self, project, grant_id):
-        grant = next((g for g in services.list_grants(self.request.user, project) if g.id == grant_id), None)
-        if grant is None:
+    def target(self):
+        project = self.get_object()
+        grant_id = self.kwargs["grant_id"]
+        self.grant = next((g for g in services.list_grants(self.request.user, project) if g.id == grant_id), None)
+        if self.grant is None:
             raise Http404(f"No grant {grant_id} held by {project}.")
-        return grant
+        return project
 
-    def _confirm(self, request, project, grant):
-        return render(request, "kit/confirm_page.html", {
-            "page_title": f"Revoke {grant.permission} on {grant.object_repr} from {project}?",
-            "consequence": f"Members of {project} will no longer have {grant.permission} on {grant.object_repr} "
-                           f"({grant.object_type} {grant.object_id}) through this project.",
-            "confirm_label": "Revoke", "danger": True, "cancel_url": project.get_absolute_url()})
+    def confirmation(self, project) -> dict:
+        grant = self.grant
+        return {"page_title": f"Revoke {grant.permission} on {grant.object_repr} from {project}?",
+                "consequence": f"Members of {project} will no longer have {grant.permission} on "
+                               f"{grant.object_repr} ({grant.object_type} {grant.object_id}) through this project.",
+                "objects": [], "confirm_label": "Revoke", "cancel_url": project.get_absolute_url()}
 
-    def get(self, request, pk, grant_id):
-        project = self.get_object()
-        return self._confirm(request, project, self._grant(project, grant_id))
-
-    def post(self, request, pk, grant_id):
-        project = self.get_object()
-        grant = self._grant(project, grant_id)
-        if request.POST.get(CONFIRM_FIELD) != "yes":
-            return self._confirm(request, project, grant)
-        try:
-            services.revoke_grant(request.user, project, grant_id)
-        except ServiceError as exc:
-            report_service_error(request, exc)
-        else:
-            messages.success(request, f"Revoked {grant.permission} on {grant.object_repr} from {project}.")
-        return redirect(project)
+    def act(self, project) -> str:
+        services.revoke_grant(self.request.user, project, self.grant.id)
+        return f"Revoked {self.grant.permission} on {self.grant.object_repr} from {project}."
