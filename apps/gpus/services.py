@@ -103,12 +103,7 @@ def metrics(gpu: Gpu, start: dt.datetime, end: dt.datetime, step: float, *, poin
     the minute or the hour rollup (whichever `step` allows). Buckets without data are left out.
     `points_json`: the raw series on PostgreSQL comes as PointsJSON (a day at 5 s is 17,280
     points; Python objects for each, then their encoding, cost ten times the query)."""
-    if end <= start:
-        raise InvalidInput({"end": ["Must be after start."]})
-    if step <= 0:
-        raise InvalidInput({"step": ["Must be a positive number of seconds."]})
-    if (end - start).total_seconds() / step > MAX_POINTS:
-        raise InvalidInput({"step": [f"At most {MAX_POINTS} points per answer: use a larger step."]})
+    check_window(start, end, step)
     source = source_for(step)
     if source == "raw" and connection.vendor == "postgresql" and points_json:
         points = PointsJSON(_raw_points_json(gpu, start, end, step))
@@ -118,14 +113,14 @@ def metrics(gpu: Gpu, start: dt.datetime, end: dt.datetime, step: float, *, poin
         rows = GpuSample.objects.filter(gpu_id=gpu.pk, ts__gte=start, ts__lt=end).order_by("ts").values_list(
             "ts", *GPU_METRICS)
         rows = ((ts, 1, *((v, v) for v in values)) for ts, *values in rows)
-        points = _buckets(rows, start.timestamp(), step)
+        points = buckets(rows, start.timestamp(), step, GPU_METRICS)
     else:
         model = GpuRollup1h if source == "1h" else GpuRollup1m
         names = [f"{m}_{s}" for m in GPU_METRICS for s in ("avg", "max")]
         flat = model.objects.filter(gpu_id=gpu.pk, bucket__gte=start, bucket__lt=end).order_by("bucket").values_list(
             "bucket", "samples", *names)
         rows = ((ts, n, *zip(values[0::2], values[1::2])) for ts, n, *values in flat)
-        points = _buckets(rows, start.timestamp(), step)
+        points = buckets(rows, start.timestamp(), step, GPU_METRICS)
     return {"gpu": gpu.pk, "uuid": gpu.uuid, "source": source, "start": start, "end": end, "step": step,
             "metrics": list(GPU_METRICS), "points": points}
 
@@ -175,7 +170,19 @@ def _raw_points_json(gpu: Gpu, start, end, step: float) -> str:
         return "[" + cursor.fetchone()[0] + "]"
 
 
-def _buckets(rows, origin: float, step: float) -> list[dict]:
+def check_window(start: dt.datetime, end: dt.datetime, step: float) -> None:
+    """A chart's time window: refused by field when empty, backwards or more than MAX_POINTS steps."""
+    if end <= start:
+        raise InvalidInput({"end": ["Must be after start."]})
+    if step <= 0:
+        raise InvalidInput({"step": ["Must be a positive number of seconds."]})
+    if (end - start).total_seconds() / step > MAX_POINTS:
+        raise InvalidInput({"step": [f"At most {MAX_POINTS} points per answer: use a larger step."]})
+
+
+def buckets(rows, origin: float, step: float, names) -> list[dict]:
+    """Rows (ts, weight, (avg, max) per metric in `names`) folded into one point per `step` seconds
+    from `origin`: the weighted average and the maximum of each metric; empty buckets left out."""
     points: dict[int, list] = {}
     for ts, weight, *pairs in rows:
         key = int((ts.timestamp() - origin) // step)
@@ -193,7 +200,7 @@ def _buckets(rows, origin: float, step: float) -> list[dict]:
     for key in sorted(points):
         samples, slots = points[key]
         point = {"t": dt.datetime.fromtimestamp(origin + key * step, dt.timezone.utc), "samples": samples}
-        for name, (total, n, high) in zip(GPU_METRICS, slots):
+        for name, (total, n, high) in zip(names, slots):
             point[name] = {"avg": total / n if n else None, "max": high}
         out.append(point)
     return out
