@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import DetailView
 
+from apps.core.caching import never_cached
 from apps.core.audit import change_log
 from apps.core.errors import ServiceError
 from apps.core.list_views import KitListView, detail_tab
@@ -29,12 +30,6 @@ from .forms import RevealForm, SecretForm, TokenIssueForm, issuable_purposes
 from .models import OneTimeToken, Secret, SecretAccess
 from .tables import AccessTable, SecretTable, TokenTable
 
-
-def _no_store(response):
-    """Values and token strings must not land in any cache (browser, proxy, back button)."""
-    response["Cache-Control"] = "no-store"
-    response["Pragma"] = "no-cache"
-    return response
 
 
 def may_add_secrets(user) -> bool:
@@ -139,7 +134,7 @@ class SecretFormView(ObjectMixin, KitFormView):
         return ctx
 
     def render_to_response(self, context, **kwargs):
-        return _no_store(super().render_to_response(context, **kwargs))
+        return never_cached(super().render_to_response(context, **kwargs))
 
 
 class SecretDeleteView(KitDeleteView):
@@ -181,7 +176,7 @@ class SecretRevealView(LoginRequiredMixin, View):
         except ServiceError as exc:
             report_service_error(request, exc)
             return redirect("keyvault:detail", pk=pk)
-        return _no_store(render(request, "keyvault/secret_reveal.html", {"secret": secret, "value": value}))
+        return never_cached(render(request, "keyvault/secret_reveal.html", {"secret": secret, "value": value}))
 
 
 # --- one-time tokens -----------------------------------------------------------------------------
@@ -239,7 +234,7 @@ class TokenIssueView(KitFormView):
         except ServiceError as exc:  # e.g. no reveal access to that secret: said on the form
             add_service_errors(form, exc)
             return self.render_to_response(self.get_context_data(form=form), status=exc.status)
-        return _no_store(render(self.request, "keyvault/token_issued.html", {"row": row, "token": token}))
+        return never_cached(render(self.request, "keyvault/token_issued.html", {"row": row, "token": token}))
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)

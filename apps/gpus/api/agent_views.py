@@ -17,6 +17,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.caching import never_cached
 from apps.core import request_context
 from apps.core.api.lists import LeanViewSetMixin
 from apps.core.api.permissions import StrictModelPermissions
@@ -25,11 +26,6 @@ from apps.gpus import agent_auth
 from apps.gpus.models_agent import NodeCredential
 from apps.keyvault import onetime
 
-
-def _no_store(response):
-    response["Cache-Control"] = "no-store"
-    response["Pragma"] = "no-cache"
-    return response
 
 
 class NodeCredentialSerializer(serializers.ModelSerializer):
@@ -84,8 +80,8 @@ class EnrollView(APIView):
             body = agent_auth.enroll(values["token"], timestamp, request_context.client_ip(request.META),
                                      hostname=values.get("hostname", ""))
         except onetime.RedeemRefused as exc:
-            return _no_store(Response(exc.as_dict(), status=exc.status))
-        return _no_store(Response({k: body[k] for k in ("credential", "key_id", "node", "telemetry_path")}))
+            return never_cached(Response(exc.as_dict(), status=exc.status))
+        return never_cached(Response({k: body[k] for k in ("credential", "key_id", "node", "telemetry_path")}))
 
 
 class CredentialPermissions(StrictModelPermissions):

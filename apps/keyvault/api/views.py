@@ -11,6 +11,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.caching import never_cached
 from apps.core import request_context
 from apps.core.api.lists import LeanViewSetMixin
 from apps.core.api.permissions import StrictModelPermissions
@@ -72,7 +73,7 @@ class SecretViewSet(LeanViewSetMixin, KeyvaultViewMixin, viewsets.ModelViewSet):
         shape = RevealSerializer(data=request.data)
         shape.is_valid(raise_exception=True)
         value = services.reveal_secret(request.user, secret, shape.validated_data.get("reason", ""))
-        return _no_store(Response({"id": secret.pk, "name": secret.name, "kind": secret.kind,
+        return never_cached(Response({"id": secret.pk, "name": secret.name, "kind": secret.kind,
                                    "version": secret.version, "value": value}))
 
     @extend_schema(responses={200: SecretAccessSerializer(many=True)})
@@ -122,7 +123,7 @@ class OneTimeTokenViewSet(LeanViewSetMixin, KeyvaultViewMixin, mixins.CreateMode
                                          bind_ip=data.get("bind_ip") or None)
         body = {"id": row.pk, "token": token, "token_prefix": row.token_prefix, "purpose": row.purpose,
                 "subject": row.subject, "expires_at": row.expires_at, "bind_ip": row.bind_ip}
-        return _no_store(Response(TokenIssuedSerializer(body).data, status=status.HTTP_201_CREATED))
+        return never_cached(Response(TokenIssuedSerializer(body).data, status=status.HTTP_201_CREATED))
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
@@ -170,11 +171,5 @@ class RedeemView(KeyvaultViewMixin, APIView):
             response = Response(exc.as_dict(), status=exc.status)
         else:
             response = Response(body)
-        return _no_store(response)
+        return never_cached(response)
 
-
-def _no_store(response):
-    """Values and token strings must not land in any cache."""
-    response["Cache-Control"] = "no-store"
-    response["Pragma"] = "no-cache"
-    return response
