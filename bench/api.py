@@ -40,7 +40,7 @@ from rest_framework.test import APIClient  # noqa: E402
 
 from aimatrix import topology  # noqa: E402
 from apps.nodes.models import Node  # noqa: E402
-from bench.measure import Cpu, code_info, machine_info, pct, wait_for_quiet  # noqa: E402
+from bench.measure import Cpu, code_info, machine_info, pct, wait_for_quiet, write_result  # noqa: E402
 from bench.pages import grow, projects, users  # noqa: E402
 from devtools import processes  # noqa: E402
 from devtools.queries import count_queries  # noqa: E402
@@ -253,10 +253,7 @@ def main(argv=None):
                  "Python threads on the same 2 cores, so requests/s include their CPU; queries per request "
                  "counted in process on the same URL; cpu_pct covers the 1- and 20-client runs",
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
-    return 0
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ from rest_framework.test import APIClient  # noqa: E402
 from apps.gpus import agent_auth, ingest  # noqa: E402
 from apps.gpus.models import Gpu, GpuSample, NodeCredential, NodeSample  # noqa: E402
 from apps.nodes.models import Node  # noqa: E402
-from bench.measure import Cpu, code_info, machine_info, ms_stats, pct  # noqa: E402
+from bench.measure import Cpu, code_info, machine_info, ms_stats, pct, write_result  # noqa: E402
 from bench.pages import users  # noqa: E402
 from devtools import processes  # noqa: E402
 
@@ -337,10 +337,7 @@ def main(argv=None) -> int:
     result["notes"] = ("clients run on the same 2 cores as gunicorn and PostgreSQL; in_process is the server's "
                        "code without HTTP; samples_per_s_per_2_server_cores divides by the CPU gunicorn and "
                        "PostgreSQL used; dcgm-exporter's default interval is 30 s (10,000 GPUs: 333 samples/s)")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
-    return 0
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":

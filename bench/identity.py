@@ -36,6 +36,7 @@ from rest_framework.test import APIClient  # noqa: E402
 
 from apps.keyvault import onetime, services as kv  # noqa: E402
 from apps.rbac.models import Membership, Project  # noqa: E402
+from bench.measure import write_result  # noqa: E402
 from devtools import processes  # noqa: E402
 from devtools.queries import count_queries  # noqa: E402
 
@@ -208,10 +209,7 @@ def main(argv=None):
                  "each successful redeem verifies the HMAC, consumes the token with one UPDATE, decrypts "
                  "the secret and writes the redemption and access logs",
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
-    return 0
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -240,3 +240,15 @@ def machine_info() -> dict:
             "loadavg_at_start": [round(v, 2) for v in os.getloadavg()], "versions": versions}
 
 
+
+
+# --- results -------------------------------------------------------------------------------------
+def write_result(out: str, result: dict) -> int:
+    """Write a benchmark's result as JSON to `out` (creating its folder), say where; the exit status."""
+    import json
+
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import random
 import time
-from pathlib import Path
 
 import django
 
@@ -36,7 +34,7 @@ from apps.keyvault.models import Secret  # noqa: E402
 from apps.nodes.models import Bmc, Node, NodeState  # noqa: E402
 from apps.rbac import services as rbac  # noqa: E402
 from apps.rbac.models import Membership, Project  # noqa: E402
-from bench.measure import code_info, machine_info, pct  # noqa: E402
+from bench.measure import code_info, machine_info, pct, write_result  # noqa: E402
 from devtools.queries import count_queries  # noqa: E402
 
 SIZES = (1000, 10000)
@@ -144,10 +142,7 @@ def main(argv=None):
         "notes": "server-side render time in process (Django test client: middleware, session, permission "
                  "filter, filters, django-tables2, templates); no network or browser time",
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
-    return 0
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":
