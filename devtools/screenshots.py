@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
+from devtools.browser import login
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
@@ -94,16 +96,6 @@ def _private_home() -> Path:
     return home
 
 
-def _login(page, base_url: str, username: str, password: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', password)
-    with page.expect_navigation():
-        page.click('form[action="/accounts/login/"] button[type="submit"]')
-    if "/accounts/login/" in page.url:
-        raise RuntimeError(f"login as {username!r} failed")
-
-
 def capture(browser, base_url: str, fleet, out: Path) -> list[Path]:
     written = []
     for width, viewport in VIEWPORTS.items():
@@ -113,7 +105,7 @@ def capture(browser, base_url: str, fleet, out: Path) -> list[Path]:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         try:
-            _login(page, base_url, fleet.admin.username, fleet.password)
+            login(page, base_url, fleet.admin.username, fleet.password)
             for shot in SHOTS:
                 response = page.goto(base_url + shot.path(fleet))
                 if not response.ok:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.browser import login as browser_login
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -118,12 +120,4 @@ def page(browser, request):
 
 def login(page, base_url: str, username: str, password: str = PASSWORD) -> None:
     """Log in through the real form at /accounts/login/; fails with the page's message if refused."""
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', password)
-    with page.expect_navigation():
-        page.click('form[action="/accounts/login/"] button[type="submit"]')
-    if "/accounts/login/" in page.url:
-        error = page.locator(".error")
-        message = error.first.text_content() if error.count() else page.title()
-        raise AssertionError(f"login as {username!r} failed: {message}")
+    browser_login(page, base_url, username, password)
