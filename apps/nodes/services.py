@@ -13,6 +13,7 @@ from django.utils import timezone
 from apps.core import netpolicy
 from apps.core.audit import record_audit
 from apps.core.errors import Conflict, Forbidden, InvalidInput
+from apps.jobs import services as jobs
 from apps.keyvault.services import check_binding
 from apps.rbac.permissions import can, may_act_in_project, restrict
 
@@ -128,6 +129,14 @@ def delete_nodes(actor, nodes: list[Node]) -> int:
         for node in nodes:
             delete_node(actor, node)
     return len(nodes)
+
+
+def start_power_jobs(actor, nodes: list[Node], action: str) -> list:
+    """One `nodes.power` job per node (each BMC settles on its own and is followed on its own
+    page), all or none: a node refused half-way rolls back the jobs before it (jobs are enqueued
+    only once the transaction commits)."""
+    with transaction.atomic():
+        return [jobs.start_job(actor, "nodes.power", {"node": n.pk, "action": action}, target=n) for n in nodes]
 
 
 def labels_in_use(user, limit: int = 200) -> list[str]:

@@ -1,7 +1,6 @@
 """Pages: node list with bulk actions, node detail, import. Changes go through services/jobs."""
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.urls import reverse, reverse_lazy
@@ -148,7 +147,7 @@ class NodeActionView(LoginRequiredMixin, View):
         if action in BULK_KINDS:
             return jobs.start_job(request.user, BULK_KINDS[action], {"nodes": [node.pk]}, target=node)
         if action in POWER_ACTIONS:
-            return jobs.start_job(request.user, "nodes.power", {"node": node.pk, "action": action}, target=node)
+            return services.start_power_jobs(request.user, [node], action)[0]
         if action in ("approve-key", "revoke-key"):
             key = get_object_or_404(HostKey, node=node, pk=request.POST.get("key"))
             services.decide_host_key(request.user, key, "trusted" if action == "approve-key" else "revoked")
@@ -229,13 +228,7 @@ class NodeBulkView(KitBulkView):
 
     def _power(self, action):
         def run(user, nodes):
-            # One power job per node: each BMC settles on its own and is followed on its own page.
-            # All or none: a node refused half-way rolls back the jobs before it (they are only
-            # enqueued once the transaction commits).
-            with transaction.atomic():
-                started = [jobs.start_job(user, "nodes.power", {"node": n.pk, "action": action}, target=n)
-                           for n in nodes]
-            return _jobs_started(self.request, started)
+            return _jobs_started(self.request, services.start_power_jobs(user, nodes, action))
         return run
 
     def _delete(self, user, nodes):
