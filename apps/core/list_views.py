@@ -23,7 +23,9 @@ class FilteredListMixin(LoginRequiredMixin):
         raise NotImplementedError
 
     def get_queryset(self):
-        self.filterset = self.filterset_class(self.request.GET or None, queryset=self.base_queryset())
+        # The request goes along: a filter may offer only what this user sees (e.g. their projects).
+        self.filterset = self.filterset_class(self.request.GET or None, queryset=self.base_queryset(),
+                                              request=self.request)
         return self.filterset.qs
 
     def get_context_data(self, **kwargs):

@@ -49,12 +49,6 @@ class SecretListView(KitListView):
                      "nodes and BMCs refer to it, and jobs send it only to its allowed destinations.",
              "how": "Add one with its value and where it may be sent; project members see their project's secrets."}
 
-    def get_queryset(self):
-        # The project filter offers the projects of the secrets this user sees: it needs the request.
-        self.filterset = self.filterset_class(self.request.GET or None, queryset=self.base_queryset(),
-                                              request=self.request)
-        return self.filterset.qs
-
     def base_queryset(self):
         return services.visible_secrets(self.request.user).select_related("project")
 
