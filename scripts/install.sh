@@ -3,7 +3,7 @@
 #
 # Usage: scripts/install.sh [run|test]     (default: run)
 #   run   - runtime deps: redis-server, LDAP headers + requirements/base.txt
-#   test  - adds postgresql-15, chromium, docker-compose + requirements/dev.txt
+#   test  - adds postgresql-15, chromium, docker-compose, Slurm/munge/MariaDB (lab) + requirements/dev.txt
 #
 # Environment (all optional):
 #   VENV_DIR        virtualenv location            (default: .venv in repo root)
@@ -42,7 +42,8 @@ case "$PROFILE" in
     # docker-compose (v1) only validates compose files; no engine needed.
     # slapd/ldap-utils: the suite's own directory server for LDAP login tests.
     # nginx: the shipped docker/nginx.conf in front of the suite's daphne (client addresses).
-    default_pkgs="redis-server libldap2-dev libsasl2-dev postgresql-15 chromium docker-compose slapd ldap-utils openssh-server openssh-client iproute2 util-linux sudo openipmi ipmitool nginx openssl"
+    # slurm*/munge/mariadb-server: the lab's Slurm clusters (scripts/lab/slurm.sh); `run` stays light.
+    default_pkgs="redis-server libldap2-dev libsasl2-dev postgresql-15 chromium docker-compose slapd ldap-utils openssh-server openssh-client iproute2 util-linux sudo openipmi ipmitool nginx openssl slurmctld slurmd slurm-client munge slurmdbd mariadb-server"
     req_main="requirements/dev.txt"
     # dev.txt pulls in base.txt via `-r base.txt`, so both affect the result.
     req_files=("requirements/base.txt" "requirements/dev.txt")
