@@ -1,6 +1,7 @@
 """GPU telemetry at fleet size: ingest through the API, and the 24-hour chart of one GPU.
 
-    python -m bench.gpu_ingest --out bench/results/gpu_ingest.json [--nodes 1250] [--profile]
+    python -m bench.gpu_ingest --out bench/results/gpu_ingest.json --skip-chart [--nodes 1250] [--profile]
+    python -m bench.gpu_ingest --out bench/results/gpu_chart.json --chart-only
 
 Needs DATABASE_URL (PostgreSQL, migrated) and REDIS_URL; `scripts/bench.sh` provides both.
 
@@ -12,7 +13,8 @@ Needs DATABASE_URL (PostgreSQL, migrated) and REDIS_URL; `scripts/bench.sh` prov
    keep-alive session with its own credentials. Bodies are encoded before the clock starts.
    Figures: samples/s, ms per batch, CPU seconds of gunicorn and PostgreSQL per 1,000 samples.
 2. Chart: one GPU with 24 h of samples every 5 s (17,280, over two daily partitions);
-   `GET /api/v1/gpus/<id>/metrics/?start=&end=&step=5` in process (server time) and over HTTP.
+   `GET /api/v1/gpus/<id>/metrics/?start=&end=&step=5&layout=columns` (what the chart pages ask
+   for) in process (server time) and over HTTP, and the same in the points layout for comparison.
 
 --profile writes the top of a cProfile of in-process ingest to <out>.profile.txt.
 Rows it made are removed at the start and the end. Standalone: no pytest, no test suite.
@@ -228,9 +230,10 @@ def chart_gpu(end: dt.datetime) -> Gpu:
     return gpu
 
 
-def chart(gpu: Gpu, end: dt.datetime, token: str, base: str, runs: int) -> dict:
+def chart(gpu: Gpu, end: dt.datetime, token: str, base: str, runs: int, layout: str) -> dict:
     start = end - dt.timedelta(days=1)
-    path = f"/api/v1/gpus/{gpu.pk}/metrics/?" + urlencode({"start": iso(start), "end": iso(end), "step": 5})
+    path = f"/api/v1/gpus/{gpu.pk}/metrics/?" + urlencode({"start": iso(start), "end": iso(end), "step": 5,
+                                                             "layout": layout})
     client = APIClient(HTTP_HOST="localhost", REMOTE_ADDR="127.0.0.1")
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     session = requests.Session()
@@ -265,8 +268,15 @@ def chart(gpu: Gpu, end: dt.datetime, token: str, base: str, runs: int) -> dict:
         cursor.execute(f"EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT ts FROM {GpuSample._meta.db_table} "
                        f"WHERE gpu_id = %s AND ts >= %s AND ts < %s", [gpu.pk, start, end])
         plan = [row[0] for row in cursor.fetchall()]
-    return {"path": path, "points": len(first["points"]), "source": first["source"],
+    return {"path": path, "layout": layout, "points": len(first.get("points") or first.get("k")),
+            "source": first["source"],
             "body_bytes": len(remote().content), **timings, "plan": plan}
+
+
+def start_server(workers: int):
+    env = processes.child_env(DATABASE_URL=f"{os.environ['DATABASE_URL']}?application_name={APP_NAME}",
+                              AIMATRIX_LOG_LEVEL="WARNING", AIMATRIX_DB_POOL="1")
+    return processes.start_gunicorn(APP_NAME, env, LOG_DIR, workers=workers)
 
 
 def wait_for_load(below: float, max_wait: float, every: float = 30.0) -> dict:
@@ -289,6 +299,8 @@ def main(argv=None) -> int:
     parser.add_argument("--chart-runs", type=int, default=50)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--chart-only", action="store_true", help="only the 24-hour chart (no ingest figures)")
+    parser.add_argument("--skip-chart", action="store_true", help="only the ingest figures")
     parser.add_argument("--max-load", type=float, default=2.5, help="wait for a 1-minute load average under this")
     parser.add_argument("--max-wait", type=float, default=600.0, help="seconds to wait for it at most")
     args = parser.parse_args(argv)
@@ -296,7 +308,7 @@ def main(argv=None) -> int:
     admin, _, _ = users()
     token = Token.objects.get_or_create(user=admin)[0].key
     clean()
-    fleet = build(args.nodes)
+    fleet = [] if args.chart_only else build(args.nodes)
     first = bodies(fleet, dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=2))
     load = wait_for_load(args.max_load, args.max_wait)
     print("load:", json.dumps(load), flush=True)
@@ -308,15 +320,14 @@ def main(argv=None) -> int:
     server = None
     try:
         # Two rounds of the fleet's batches, 2 h and 1 h ago (no duplicates between them).
-        result["body_bytes_per_batch"] = len(first[0][1])
-        in_process(first[:5], None)  # warm-up: imports, caches, partitions
-        result["in_process"] = in_process(first[5:5 + args.in_process_batches],
-                                          f"{args.out}.profile.txt" if args.profile else None)
-        print("in process:", json.dumps(result["in_process"]), flush=True)
-        if not args.skip_http:
-            env = processes.child_env(DATABASE_URL=f"{os.environ['DATABASE_URL']}?application_name={APP_NAME}",
-                                      AIMATRIX_LOG_LEVEL="WARNING", AIMATRIX_DB_POOL="1")
-            server, base = processes.start_gunicorn(APP_NAME, env, LOG_DIR, workers=args.workers)
+        if not args.chart_only:
+            result["body_bytes_per_batch"] = len(first[0][1])
+            in_process(first[:5], None)  # warm-up: imports, caches, partitions
+            result["in_process"] = in_process(first[5:5 + args.in_process_batches],
+                                              f"{args.out}.profile.txt" if args.profile else None)
+            print("in process:", json.dumps(result["in_process"]), flush=True)
+        if not args.skip_http and not args.chart_only:
+            server, base = start_server(args.workers)
             del first
             second = bodies(fleet, now - dt.timedelta(hours=1))
             over_http(base, second[:4], args.clients, server)  # warm-up: every worker has served
@@ -324,10 +335,15 @@ def main(argv=None) -> int:
                                   **over_http(base, second[4:], args.clients, server)}
             print("gunicorn:", json.dumps(result["gunicorn"]), flush=True)
             del second
+        if args.chart_only or not (args.skip_http or args.skip_chart):
+            if server is None:
+                server, base = start_server(args.workers)
             gpu = chart_gpu(now)
-            result["chart_24h_step_5s"] = chart(gpu, now, token, base, args.chart_runs)
-            print("chart:", json.dumps({k: v for k, v in result["chart_24h_step_5s"].items() if k != "plan"}),
-                  flush=True)
+            # columns: what the charts ask for; points: the default layout, for comparison.
+            for layout, key in (("columns", "chart_24h_step_5s"), ("points", "chart_24h_step_5s_points")):
+                result[key] = chart(gpu, now, token, base, args.chart_runs, layout)
+                print(f"chart {layout}:", json.dumps({k: v for k, v in result[key].items() if k != "plan"}),
+                      flush=True)
     finally:
         if server:
             server.stop()

@@ -44,4 +44,5 @@ AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.pages --out bench/results/p
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.api --out bench/results/api.json
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.api_lists --out bench/results/api_lists.json
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.gpu_metrics --out bench/results/gpu_metrics.json
-AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.gpu_ingest --out bench/results/gpu_ingest.json
+AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.gpu_ingest --out bench/results/gpu_ingest.json --skip-chart
+AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.gpu_ingest --out bench/results/gpu_chart.json --chart-only

@@ -7,7 +7,7 @@ summary changes with them, node.health_changed.
 """
 from __future__ import annotations
 
-from django.db.models import Count, ExpressionWrapper, F, FloatField, Max, Min, Q
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Max, Min
 from django.db.models.functions import NullIf
 from django.db.models.signals import post_save
 

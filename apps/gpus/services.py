@@ -5,10 +5,9 @@ entry point (API, admin, pages).
 """
 from __future__ import annotations
 
-import datetime as dt
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -17,11 +16,10 @@ from apps.core.errors import Forbidden, InvalidInput
 from apps.rbac.permissions import can, restrict
 
 from . import health as rules
-from .models import GPU_METRICS, Gpu, GpuEvent, GpuHealth, GpuRollup1h, GpuRollup1m, GpuSample
+from .models import Gpu, GpuEvent, GpuHealth
 
 AUDITED_FIELDS = ["labels", "health", "health_reason"]
 OPERATOR_HEALTH = (GpuHealth.OK, GpuHealth.MAINTENANCE)  # degraded and failed are the rules' verdicts
-MAX_POINTS = 20_000  # of one metrics answer: (end - start) / step
 
 
 def visible_gpus(user, action: str = "view"):
@@ -82,128 +80,6 @@ def status(gpu: Gpu) -> dict:
         "mig_mode": gpu.mig_mode, "mig_devices": gpu.mig_devices,
         "events": [{"ts": e.ts, "kind": e.kind, "xid": e.xid, "message": e.message} for e in events],
     }
-
-
-# --- metrics ----------------------------------------------------------------------------------
-def source_for(step: float) -> str:
-    """The coarsest series whose resolution still fits the step: fewer rows to read."""
-    if step >= 3600:
-        return "1h"
-    if step >= 60:
-        return "1m"
-    return "raw"
-
-
-class PointsJSON(str):
-    """A metrics answer's `points`, already the JSON text of the list (PostgreSQL wrote it)."""
-
-
-def metrics(gpu: Gpu, start: dt.datetime, end: dt.datetime, step: float, *, points_json: bool = False) -> dict:
-    """Each metric's average and maximum per `step` seconds in [start, end), from the raw samples,
-    the minute or the hour rollup (whichever `step` allows). Buckets without data are left out.
-    `points_json`: the raw series on PostgreSQL comes as PointsJSON (a day at 5 s is 17,280
-    points; Python objects for each, then their encoding, cost ten times the query)."""
-    check_window(start, end, step)
-    source = source_for(step)
-    if source == "raw" and connection.vendor == "postgresql" and points_json:
-        points = PointsJSON(_raw_points_json(gpu, start, end, step))
-    elif source == "raw" and connection.vendor == "postgresql":
-        points = _raw_points_sql(gpu, start, end, step)
-    elif source == "raw":
-        rows = GpuSample.objects.filter(gpu_id=gpu.pk, ts__gte=start, ts__lt=end).order_by("ts").values_list(
-            "ts", *GPU_METRICS)
-        rows = ((ts, 1, *((v, v) for v in values)) for ts, *values in rows)
-        points = buckets(rows, start.timestamp(), step, GPU_METRICS)
-    else:
-        model = GpuRollup1h if source == "1h" else GpuRollup1m
-        names = [f"{m}_{s}" for m in GPU_METRICS for s in ("avg", "max")]
-        flat = model.objects.filter(gpu_id=gpu.pk, bucket__gte=start, bucket__lt=end).order_by("bucket").values_list(
-            "bucket", "samples", *names)
-        rows = ((ts, n, *zip(values[0::2], values[1::2])) for ts, n, *values in flat)
-        points = buckets(rows, start.timestamp(), step, GPU_METRICS)
-    return {"gpu": gpu.pk, "uuid": gpu.uuid, "source": source, "start": start, "end": end, "step": step,
-            "metrics": list(GPU_METRICS), "points": points}
-
-
-def _raw_points_sql(gpu: Gpu, start, end, step: float) -> list[dict]:
-    """The raw series bucketed by PostgreSQL (one row per point instead of one per sample; the
-    time bounds prune the daily partitions)."""
-    stats = ", ".join(f"avg({m}), max({m})" for m in GPU_METRICS)
-    origin = start.timestamp()
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT floor((extract(epoch FROM ts) - %s) / %s)::bigint AS k, count(*), {stats} "
-                       f"FROM {GpuSample._meta.db_table} WHERE gpu_id = %s AND ts >= %s AND ts < %s "
-                       f"GROUP BY k ORDER BY k", [origin, step, gpu.pk, start, end])
-        rows = cursor.fetchall()
-    points = []
-    for key, samples, *values in rows:
-        point = {"t": dt.datetime.fromtimestamp(origin + key * step, dt.timezone.utc), "samples": samples}
-        for i, name in enumerate(GPU_METRICS):
-            point[name] = {"avg": values[2 * i], "max": values[2 * i + 1]}
-        points.append(point)
-    return points
-
-
-def _raw_points_json(gpu: Gpu, start, end, step: float) -> str:
-    """_raw_points_sql's points as the JSON text DRF renders (times in ISO 8601 with Z, microseconds
-    only when there are some; numbers in PostgreSQL's shortest exact form), written by PostgreSQL:
-    each value converted to text once (a bucket of one sample, the usual case at a fine step, has
-    avg = max), each point's text made by one concat()."""
-    stats = ", ".join(f"avg({m}) AS {m}_avg, max({m}) AS {m}_max" for m in GPU_METRICS)
-    texts = ", ".join(f"coalesce({m}_avg::text, 'null') AS {m}_a, "
-                      f"CASE WHEN n = 1 THEN NULL ELSE coalesce({m}_max::text, 'null') END AS {m}_m"
-                      for m in GPU_METRICS)
-    # '},"next":{"avg":' is one piece: fewer arguments to concat() per point.
-    values = ", ".join(f"""'{"}," if i else ","}"{m}":{{"avg":', {m}_a, ',"max":', coalesce({m}_m, {m}_a)"""
-                       for i, m in enumerate(GPU_METRICS))
-    origin = start.timestamp()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT coalesce(string_agg(concat('{{"t":"', to_char(t, 'YYYY-MM-DD"T"HH24:MI:SS'), CASE """
-            f"""WHEN date_trunc('second', t) = t THEN '' ELSE to_char(t, '.US') END, 'Z","samples":', n, """
-            f"""{values}, '}}}}'), ',' ORDER BY k), '') FROM ("""
-            f"SELECT k, n, to_timestamp(%s + k * %s) AT TIME ZONE 'UTC' AS t, {texts} "
-            f"FROM (SELECT floor((extract(epoch FROM ts) - %s) / %s)::bigint AS k, count(*) AS n, {stats} "
-            f"FROM {GpuSample._meta.db_table} WHERE gpu_id = %s AND ts >= %s AND ts < %s GROUP BY k) AS b "
-            f"OFFSET 0) AS p",  # OFFSET 0: each value's text is made once, not once per use
-            [origin, step, origin, step, gpu.pk, start, end])
-        return "[" + cursor.fetchone()[0] + "]"
-
-
-def check_window(start: dt.datetime, end: dt.datetime, step: float) -> None:
-    """A chart's time window: refused by field when empty, backwards or more than MAX_POINTS steps."""
-    if end <= start:
-        raise InvalidInput({"end": ["Must be after start."]})
-    if step <= 0:
-        raise InvalidInput({"step": ["Must be a positive number of seconds."]})
-    if (end - start).total_seconds() / step > MAX_POINTS:
-        raise InvalidInput({"step": [f"At most {MAX_POINTS} points per answer: use a larger step."]})
-
-
-def buckets(rows, origin: float, step: float, names) -> list[dict]:
-    """Rows (ts, weight, (avg, max) per metric in `names`) folded into one point per `step` seconds
-    from `origin`: the weighted average and the maximum of each metric; empty buckets left out."""
-    points: dict[int, list] = {}
-    for ts, weight, *pairs in rows:
-        key = int((ts.timestamp() - origin) // step)
-        acc = points.get(key)
-        if acc is None:
-            acc = points[key] = [0, [[0.0, 0, None] for _ in pairs]]
-        acc[0] += weight
-        for slot, (avg, high) in zip(acc[1], pairs):
-            if avg is not None:
-                slot[0] += avg * weight
-                slot[1] += weight
-            if high is not None and (slot[2] is None or high > slot[2]):
-                slot[2] = high
-    out = []
-    for key in sorted(points):
-        samples, slots = points[key]
-        point = {"t": dt.datetime.fromtimestamp(origin + key * step, dt.timezone.utc), "samples": samples}
-        for name, (total, n, high) in zip(names, slots):
-            point[name] = {"avg": total / n if n else None, "max": high}
-        out.append(point)
-    return out
 
 
 # --- summary ----------------------------------------------------------------------------------

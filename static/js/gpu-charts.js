@@ -4,8 +4,9 @@
 //   <div data-metric-chart data-series="cpu_pct" data-labels="CPU" data-unit="%" data-scale="1"></div>
 //   <span data-chart-status></span>
 // </section>
-// The API answers {"points": [{"t": ISO time, "<metric>": {"avg", "max"}, ...}]} (average per step);
-// the page asks for about 300 points of the chosen range and asks again every data-refresh seconds.
+// The page asks for the columns layout: {"origin", "step", "k": [...], "avg": {"<metric>": [...]}}
+// (time of point i = origin + k[i] * step; average per step), about 300 points of the chosen range,
+// and asks again every data-refresh seconds.
 (function () {
   "use strict";
   var HEIGHT = 180;
@@ -42,15 +43,15 @@
     };
   }
 
-  function toData(el, points) {
+  var EMPTY = {origin: 0, step: 1, k: [], avg: {}};
+
+  function toData(el, body) {
     var names = el.dataset.series.split(",");
     var scale = parseFloat(el.dataset.scale || "1");
-    var x = points.map(function (p) { return Date.parse(p.t) / 1000; });
+    var x = body.k.map(function (k) { return body.origin + k * body.step; });
     return [x].concat(names.map(function (name) {
-      return points.map(function (p) {
-        var m = p[name];
-        return m && m.avg != null ? m.avg * scale : null;
-      });
+      var avg = body.avg[name] || [];
+      return body.k.map(function (k, i) { return avg[i] != null ? avg[i] * scale : null; });
     }));
   }
 
@@ -60,7 +61,7 @@
     this.refresh = parseInt(section.dataset.refresh || "30", 10) * 1000;
     this.status = section.querySelector("[data-chart-status]");
     this.range = 3600;
-    this.points = [];
+    this.body = EMPTY;
     this.plots = [];
     var active = section.querySelector("[data-range][aria-pressed=true]");
     if (active) this.range = parseInt(active.dataset.range, 10);
@@ -92,7 +93,7 @@
     this.plots.forEach(function (p) { p.destroy(); });
     this.plots = [];
     this.section.querySelectorAll("[data-metric-chart]").forEach(function (el) {
-      var plot = new uPlot(chartOptions(el, self.width(el)), toData(el, self.points), el);
+      var plot = new uPlot(chartOptions(el, self.width(el)), toData(el, self.body), el);
       plot.root.setAttribute("data-drawn", "true");
       self.plots.push(plot);
     });
@@ -113,18 +114,18 @@
     var start = new Date(end.getTime() - this.range * 1000);
     var step = Math.max(5, Math.round(this.range / POINTS));
     var query = "?start=" + encodeURIComponent(start.toISOString()) + "&end=" + encodeURIComponent(end.toISOString()) +
-                "&step=" + step;
+                "&step=" + step + "&layout=columns";
     fetch(this.url + query, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
       .then(function (response) {
         if (!response.ok) throw new Error("the server answered " + response.status);
         return response.json();
       })
       .then(function (body) {
-        self.points = body.points || [];
+        self.body = body.k ? body : EMPTY;
         var charts = self.section.querySelectorAll("[data-metric-chart]");
-        self.plots.forEach(function (plot, i) { plot.setData(toData(charts[i], self.points)); });
-        self.section.dataset.loaded = String(self.points.length);
-        self.say(self.points.length ? "Updated " + end.toLocaleTimeString() + " (every " + self.refresh / 1000 + " s)"
+        self.plots.forEach(function (plot, i) { plot.setData(toData(charts[i], self.body)); });
+        self.section.dataset.loaded = String(self.body.k.length);
+        self.say(self.body.k.length ? "Updated " + end.toLocaleTimeString() + " (every " + self.refresh / 1000 + " s)"
                                     : "No samples in this range yet.");
       })
       .catch(function (error) { self.say("Could not load the figures: " + error.message + ". Retrying."); });

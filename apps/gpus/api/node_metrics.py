@@ -1,8 +1,5 @@
 """GET /api/v1/nodes/<id>/metrics/: the node samples behind the node page's charts. A subclass of
 the nodes' viewset, so the node is found, restricted and permission-checked as every node route."""
-import datetime as dt
-
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
@@ -20,7 +17,4 @@ class NodeMetricsViewSet(NodeViewSet):
         node = self.get_object()
         params = MetricsParams(data=request.query_params)
         params.is_valid(raise_exception=True)
-        end = params.validated_data.get("end") or timezone.now()
-        start = params.validated_data.get("start") or end - dt.timedelta(hours=1)
-        step = params.validated_data.get("step") or max(5.0, (end - start).total_seconds() / 300)
-        return Response(node_metrics(node, start, end, step))
+        return Response(node_metrics(node, *params.window()))

@@ -1,7 +1,12 @@
+import datetime as dt
+
+from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 
 from apps.core.api.lists import DetailUrlField, select
 from apps.gpus.models import Gpu, GpuEvent, GpuHealth
+from apps.gpus.series import Layout
 from apps.nodes.validators import validate_labels
 
 
@@ -49,6 +54,20 @@ class MetricsParams(serializers.Serializer):
     start = serializers.DateTimeField(required=False)
     end = serializers.DateTimeField(required=False)
     step = serializers.FloatField(required=False, min_value=1, max_value=7 * 86400)
+    layout = serializers.ChoiceField(required=False, choices=[layout.value for layout in Layout],
+                                     help_text="points: one object per point; columns: one array per figure "
+                                               "(time = origin + k * step), what the charts read")
+
+    def window(self):
+        """(start, end, step, layout) with the defaults: the last hour, about 300 points, points."""
+        data = self.validated_data
+        try:  # in UTC: PostgreSQL refuses offsets beyond 15:59
+            end = (data.get("end") or timezone.now()).astimezone(dt.timezone.utc)
+            start = (data.get("start") or end - dt.timedelta(hours=1)).astimezone(dt.timezone.utc)
+        except OverflowError:
+            raise ValidationError({"start": ["Out of range."]}) from None
+        step = data.get("step") or max(5.0, (end - start).total_seconds() / 300)
+        return start, end, step, Layout(data.get("layout") or Layout.POINTS)
 
 
 class TelemetryPush(serializers.Serializer):

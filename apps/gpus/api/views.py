@@ -1,19 +1,15 @@
-import datetime as dt
-
-from django.http import HttpResponse
-from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api import raw_json
 from apps.core.api.lists import LeanViewSetMixin
 from apps.core.api.permissions import StrictModelPermissions
-from apps.gpus import agent_auth, ingest, services
+from apps.gpus import agent_auth, ingest, series, services
 from apps.gpus.filters import GpuFilter
 from apps.gpus.models import Gpu
 from apps.nodes.models import Node
@@ -68,18 +64,8 @@ class GpuViewSet(LeanViewSetMixin, RestrictedQuerysetMixin, mixins.ListModelMixi
         gpu = self.get_object()
         params = MetricsParams(data=request.query_params)
         params.is_valid(raise_exception=True)
-        try:  # in UTC: PostgreSQL refuses offsets beyond 15:59
-            end = (params.validated_data.get("end") or timezone.now()).astimezone(dt.timezone.utc)
-            start = (params.validated_data.get("start") or end - dt.timedelta(hours=1)).astimezone(dt.timezone.utc)
-        except OverflowError:
-            raise ValidationError({"start": ["Out of range."]}) from None
-        step = params.validated_data.get("step") or max(5.0, (end - start).total_seconds() / 300)
-        answer = services.metrics(gpu, start, end, step, points_json=True)
-        points = answer.pop("points")
-        if not isinstance(points, services.PointsJSON):
-            return Response({**answer, "points": points})
-        head = JSONRenderer().render(answer)  # the same object, its points spliced in as PostgreSQL wrote them
-        return HttpResponse(head[:-1] + b',"points":' + points.encode() + b"}", content_type="application/json")
+        start, end, step, layout = params.window()
+        return raw_json.response(series.metrics(gpu, start, end, step, layout, database_json=True))
 
     @extend_schema(responses={200: dict})
     @action(detail=False, methods=["get"])
