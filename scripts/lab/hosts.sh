@@ -81,6 +81,7 @@ ensure_user() {
     local drop="/etc/sudoers.d/aimx-lab-$LAB_USER" want
     want="# scripts/lab/hosts.sh: the lab user may sudo without a password (a test machine only)
 $LAB_USER ALL=(ALL:ALL) NOPASSWD: ALL
+Defaults:$LAB_USER env_keep += \"SLURM_CONF\"
 "
     if [ "$(cat "$drop" 2>/dev/null)"$'\n' != "$want" ]; then
       # sudo skips names with a dot in /etc/sudoers.d, so the temporary file is never read.
@@ -188,6 +189,8 @@ write_sshd_config() {  # DIR ADDRESS -> prints path
   local dir="$1" addr="$2"
   # Lab GPUs: the simulated nvidia-smi (scripts/lab/gpus, a lab device) first on every session's
   # PATH, reading this host's control file in $dir/gpus (tests write it: hot GPU, XID, vanish).
+  # Lab Slurm (scripts/lab/slurm.sh): $dir/slurm links to the conf dir of the host's cluster
+  # (SLURM_CONF, as /etc/slurm on a real host) and $dir/bin holds its `lab-slurmctl`.
   mkdir -p "$dir/gpus"
   chmod 755 "$dir/gpus"
   cat >"$dir/sshd_config.new" <<CONF
@@ -210,7 +213,7 @@ PrintMotd no
 PrintLastLog no
 AcceptEnv LANG LC_*
 Subsystem sftp internal-sftp
-SetEnv PATH=$LAB_SCRIPTS/gpus:/usr/local/bin:/usr/bin:/bin AIMATRIX_LAB_GPU_DIR=$dir/gpus
+SetEnv PATH=$LAB_SCRIPTS/gpus:$dir/bin:/usr/local/bin:/usr/bin:/bin AIMATRIX_LAB_GPU_DIR=$dir/gpus SLURM_CONF=$dir/slurm/slurm.conf
 CONF
 }
 
