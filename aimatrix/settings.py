@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "apps.nodes",
     "apps.gpus",
     "apps.events",
+    "apps.clusters",
     "apps.rbac",  # last: its post_migrate hook syncs role templates once all permissions exist
 ]
 

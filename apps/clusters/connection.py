@@ -1,0 +1,40 @@
+"""The Slurm client of a cluster: the SSH backend on the cluster's controller (or login node),
+reaching it through the nodes app (managed networks, vault credential, strict host keys).
+
+Every failure of the way there becomes the client's TransportError / CommandTimeout, so callers
+handle one error family (`SlurmError`) with a readable message.
+"""
+from __future__ import annotations
+
+from apps.nodes import remote, ssh
+
+from .slurm import SshSlurm
+from .slurm.errors import CommandTimeout, TransportError
+
+
+def runner_for(node, *, purpose: str, actor=None):
+    """`run(argv, *, stdin=None, timeout)` on `node` over SSH, as the Slurm client expects it."""
+
+    def run(argv: list[str], *, stdin: bytes | None = None, timeout: float):
+        try:
+            return remote.run(node, argv, timeout=timeout, purpose=purpose, stdin=stdin, actor=actor)
+        except remote.NodeUnavailable as exc:
+            raise TransportError(str(exc)) from None
+        except ssh.CommandTimeout:
+            raise CommandTimeout(argv, timeout) from None
+        except ssh.SSHError as exc:
+            raise TransportError(f"{node.name}: {exc}") from None
+
+    return run
+
+
+def slurm_on(node, *, purpose: str, actor=None) -> SshSlurm:
+    return SshSlurm(runner_for(node, purpose=purpose, actor=actor))
+
+
+def controller_client(cluster, *, purpose: str, actor=None) -> SshSlurm:
+    return slurm_on(cluster.controller, purpose=purpose, actor=actor)
+
+
+def submit_client(cluster, *, purpose: str, actor=None) -> SshSlurm:
+    return slurm_on(cluster.submit_node, purpose=purpose, actor=actor)
