@@ -1,6 +1,6 @@
-"""Bring the local lab (SSH hosts, Redfish and IPMI BMCs) up and down from Python.
+"""Bring the local lab (SSH hosts, Redfish and IPMI BMCs, Slurm) up and down from Python.
 
-The work is done by scripts/lab/{hosts,redfish,ipmi}.sh; this module runs them with the given
+The work is done by scripts/lab/{hosts,redfish,ipmi,slurm}.sh; this module runs them with the given
 settings and reads back $LAB_DIR/inventory.json as an `Inventory`. Settings are the scripts'
 LAB_* environment variables, given as keyword arguments with or without the prefix:
 
@@ -8,11 +8,15 @@ LAB_* environment variables, given as keyword arguments with or without the pref
                  redfish_port=18100, redfish_fast=1)
     inv.hosts[0].address, inv.client_key_path, inv.redfish.credentials()
     lab_down(dir="var/test/lab")
+    inv = lab_up(("slurm",), **settings)   # on top of the hosts: inv.slurm.managed, .external
+
+`lab_up()` without components starts DEFAULT_COMPONENTS (not Slurm: a test session asks for it);
+`lab_down()` without components stops every component, Slurm included.
 
 Secrets (the Redfish and IPMI passwords) stay in their mode-600 files; `credentials()` reads
 them on demand and nothing here logs or formats them.
 
-CLI: python -m devtools.lab up|down|status [hosts redfish ipmi]   (settings from LAB_* env)
+CLI: python -m devtools.lab up|down|status [hosts redfish ipmi slurm]   (settings from LAB_* env)
 """
 from __future__ import annotations
 
@@ -30,13 +34,17 @@ from apps.nodes.lab_inventory import (  # noqa: F401  (re-exported)
     IpmiInfo,
     LabHost,
     RedfishInfo,
+    SlurmCluster,
+    SlurmInfo,
+    SlurmNode,
     read_creds,
     read_creds as _read_creds,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts" / "lab"
-COMPONENTS = ("hosts", "redfish", "ipmi")
+COMPONENTS = ("hosts", "redfish", "ipmi", "slurm")
+DEFAULT_COMPONENTS = ("hosts", "redfish", "ipmi")
 DEFAULT_LAB_DIR = ROOT / "var" / "lab"
 
 
@@ -87,7 +95,7 @@ def _link_exists(name: str) -> bool:
 def unique_settings(base_dir: str | os.PathLike | None = None, **overrides) -> dict:
     """Settings for a lab no other job on this machine is using: a fresh directory under
     base_dir (default var/test/labs), a bridge and a 10.78.x subnet not configured yet, free
-    TCP/UDP ports for Redfish and IPMI. Several test sessions can then run side by side
+    TCP/UDP ports for Redfish, IPMI and Slurm. Several test sessions can then run side by side
     (with fixed values a second session's teardown stops the first one's lab)."""
     base = Path(base_dir or ROOT / "var" / "test" / "labs")
     base.mkdir(parents=True, exist_ok=True)
@@ -103,6 +111,8 @@ def unique_settings(base_dir: str | os.PathLike | None = None, **overrides) -> d
                    if f"10.78.{(tag + i) % 254 + 1}" not in used), "10.78.0")
     settings = {"dir": lab_dir, "bridge": bridge, "subnet": subnet,
                 "redfish_port": free_port(), "ipmi_port": free_port(socket.SOCK_DGRAM)}
+    for name in ("ctld", "slurmd", "dbd", "db", "ext_ctld", "ext_slurmd"):
+        settings[f"slurm_{name}_port"] = free_port()
     settings.update(overrides)
     return settings
 
@@ -118,7 +128,7 @@ def _run(component: str, action: str, env: dict, timeout: float) -> str:
     return out
 
 
-def lab_up(components=COMPONENTS, *, timeout: float = 120, **settings) -> Inventory:
+def lab_up(components=DEFAULT_COMPONENTS, *, timeout: float = 120, **settings) -> Inventory:
     """Start the components (idempotent) and return the inventory."""
     env = lab_env(**settings)
     for component in components:
@@ -139,7 +149,7 @@ def lab_down(components=COMPONENTS, *, timeout: float = 60, **settings) -> None:
         raise errors[0]
 
 
-def lab_status(components=COMPONENTS, **settings) -> dict[str, bool]:
+def lab_status(components=DEFAULT_COMPONENTS, **settings) -> dict[str, bool]:
     env = lab_env(**settings)
     status = {}
     for component in components:
@@ -155,7 +165,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("up", "down", "status"):
         print(__doc__, file=sys.stderr)
         return 2
-    components = tuple(argv[1:]) or COMPONENTS
+    components = tuple(argv[1:]) or (COMPONENTS if argv[0] == "down" else DEFAULT_COMPONENTS)
     try:
         if argv[0] == "up":
             inv = lab_up(components)

@@ -145,6 +145,24 @@ def lab_inventory(lab_settings, request):
             shutil.rmtree(lab_settings["dir"], ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def slurm_lab(lab_inventory, lab_settings):
+    """The lab's Slurm (scripts/lab/slurm.sh) on the session's lab hosts: a managed cluster with
+    slurmdbd and fake GPUs, and a two-host external cluster; `.slurm` of the returned inventory
+    describes them. Up once per session (about 8 s), down at the end."""
+    from devtools import lab
+
+    try:
+        inventory = lab.lab_up(("slurm",), **lab_settings)
+    except BaseException:
+        lab.lab_down(("slurm",), **lab_settings)  # whatever did come up
+        raise
+    try:
+        yield inventory
+    finally:
+        lab.lab_down(("slurm",), **lab_settings)
+
+
 @pytest.fixture
 def fleet(lab_inventory, make_user):
     from apps.keyvault.services import create_secret

@@ -1,5 +1,5 @@
 """The local lab's inventory ($LAB_DIR/inventory.json, written by scripts/lab): its SSH hosts, its
-Redfish and IPMI BMC emulators and where their credentials are kept.
+Redfish and IPMI BMC emulators and where their credentials are kept, and its Slurm clusters.
 
 Plain standard library and no Django, so the production command `manage.py lab_register` and the
 development tools (devtools.lab, tests, bench) read the same file the same way. Secrets (the
@@ -83,6 +83,92 @@ class IpmiInfo:
 
 
 @dataclass(frozen=True)
+class SlurmNode:
+    name: str                  # lab host name = Slurm node name
+    address: str
+    in_cluster: bool           # in the slurm.conf the lab started with (a portal may add the rest)
+    gpus: int                  # fake GPU devices = GPUs the host's simulated nvidia-smi shows
+    gpu_devices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SlurmCluster:
+    """One lab cluster (scripts/lab/slurm.sh). `control` holds argv lists a portal runs over SSH
+    on a lab host: restart_slurmctld (on the controller host), slurmd_restart / slurmd_stop /
+    slurmd_start (on the node's own host), status, reconfigure."""
+    name: str
+    kind: str                  # "managed" | "external"
+    version: str
+    controller_host: str
+    controller_address: str
+    slurmctld_port: int
+    slurmd_port: int
+    login_host: str            # the host to SSH to; sessions there have SLURM_CONF set
+    conf_dir: str
+    slurm_conf: str
+    gres_conf: str
+    base_conf: str             # the base template (SLURM_BASE_CONFIG_PATH)
+    partition: str
+    munge_socket: str
+    accounting: bool           # slurmdbd: sacct / sacctmgr work
+    account: str | None
+    nodes: tuple[SlurmNode, ...]
+    control: dict
+    env: dict
+    ssh_hosts: tuple[LabHost, ...] = ()   # external: its own hosts (the lab's client key opens them)
+    ssh_known_hosts: str | None = None
+
+    @property
+    def node_names(self) -> list[str]:
+        return [n.name for n in self.nodes if n.in_cluster]
+
+    @property
+    def gpus_per_node(self) -> dict[str, int]:
+        return {n.name: n.gpus for n in self.nodes if n.in_cluster}
+
+    def node(self, name: str) -> SlurmNode:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    @classmethod
+    def from_dict(cls, c: dict) -> "SlurmCluster":
+        ssh = c.get("ssh") or {}
+        return cls(
+            **{k: c[k] for k in ("name", "kind", "version", "controller_host", "controller_address",
+                                 "slurmctld_port", "slurmd_port", "login_host", "conf_dir",
+                                 "slurm_conf", "gres_conf", "base_conf", "partition",
+                                 "munge_socket", "accounting", "account", "control", "env")},
+            nodes=tuple(SlurmNode(**{**n, "gpu_devices": tuple(n.get("gpu_devices", ()))})
+                        for n in c["nodes"]),
+            ssh_hosts=tuple(LabHost(**{k: v for k, v in h.items() if k != "index"})
+                            for h in ssh.get("hosts", [])),
+            ssh_known_hosts=ssh.get("known_hosts"),
+        )
+
+
+@dataclass(frozen=True)
+class SlurmInfo:
+    clusters: tuple[SlurmCluster, ...]
+    accounting: dict | None = None   # slurmdbd_host/port, mariadb_port/socket
+
+    def cluster(self, name: str) -> SlurmCluster:
+        for c in self.clusters:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def managed(self) -> SlurmCluster | None:
+        return next((c for c in self.clusters if c.kind == "managed"), None)
+
+    @property
+    def external(self) -> SlurmCluster | None:
+        return next((c for c in self.clusters if c.kind == "external"), None)
+
+
+@dataclass(frozen=True)
 class Inventory:
     lab_dir: Path
     components: tuple[str, ...]
@@ -92,6 +178,7 @@ class Inventory:
     network: dict
     redfish: RedfishInfo | None
     ipmi: IpmiInfo | None
+    slurm: SlurmInfo | None = None
 
     def host(self, name: str) -> LabHost:
         for h in self.hosts:
@@ -99,12 +186,20 @@ class Inventory:
                 return h
         raise KeyError(name)
 
+    def slurm_login(self, cluster: SlurmCluster) -> LabHost:
+        """The SSH host of a cluster's login (= controller) host."""
+        for h in cluster.ssh_hosts or self.hosts:
+            if h.name == cluster.login_host:
+                return h
+        raise KeyError(cluster.login_host)
+
     @classmethod
     def load(cls, lab_dir: str | os.PathLike) -> "Inventory":
         path = Path(lab_dir) / "inventory.json"
         data = json.loads(path.read_text())
         rf = data.get("redfish")
         ip = data.get("ipmi")
+        sl = data.get("slurm")
         return cls(
             lab_dir=Path(data["lab_dir"]),
             components=tuple(data.get("components", ())),
@@ -118,4 +213,8 @@ class Inventory:
                 power_delay=tuple(rf.get("power_delay", (1, 11))), ca_file=rf.get("ca_file", ""),
             ) if rf else None,
             ipmi=IpmiInfo(**ip) if ip else None,
+            slurm=SlurmInfo(
+                clusters=tuple(SlurmCluster.from_dict(c) for c in sl.get("clusters", [])),
+                accounting=sl.get("accounting"),
+            ) if sl else None,
         )

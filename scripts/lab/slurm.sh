@@ -493,13 +493,29 @@ ENV
   lab_log "$kind cluster $name up: slurmctld on $ctld_host (${HOST_ADDR[$ctld_host]}:$ctld_port), nodes ${nodes[*]} idle, in $(($(lab_now_ms) - t0)) ms"
 }
 
+# Cancel every job first, so the controller's saved state holds no running job that the next
+# `up` would have to find missing (its node stays "mixed" until Slurm notices).
+cancel_jobs() {  # CONF
+  local ids i
+  ids="$(SLURM_CONF="$1" timeout 10 squeue -h -o %i 2>/dev/null)" || return 0
+  [ -n "$ids" ] || return 0
+  # shellcheck disable=SC2086
+  SLURM_CONF="$1" timeout 10 scancel $ids 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    [ -z "$(SLURM_CONF="$1" timeout 5 squeue -h -t running,completing,configuring -o %i 2>/dev/null)" ] && return 0
+    sleep 0.1
+  done
+}
+
 cluster_down() {  # NAME
   local cdir="$SDIR/$1" nd n
   [ -f "$cdir/cluster.env" ] || return 0
+  cancel_jobs "$cdir/etc/slurm.conf"
   for nd in "$cdir"/nodes/*/; do
     [ -d "$nd" ] || continue
     n="$(basename "${nd%/}")"
     "$CTL" "$cdir/cluster.env" slurmd-stop "$n" >/dev/null || true
+    "$CTL" "$cdir/cluster.env" steps-kill "$n" >/dev/null || true
   done
   "$CTL" "$cdir/cluster.env" stop >/dev/null || true
   local hosts_dir
