@@ -33,6 +33,7 @@ api_v1 = [
     path("", include("apps.gpus.api.agent_urls")),
     path("", include("apps.gpus.api.urls")),
     path("", include("apps.gpus.api.node_urls")),
+    path("", include("apps.clusters.api.urls")),
 ]
 
 urlpatterns = [
@@ -41,6 +42,7 @@ urlpatterns = [
     path("projects/", include("apps.rbac.urls")),
     path("nodes/", include("apps.nodes.urls")),
     path("gpus/", include("apps.gpus.urls")),
+    path("clusters/", include("apps.clusters.urls")),
     path("", include("apps.events.urls")),  # /alerts/, /events/rules/, /events/deliveries/
     path("keyvault/", include("apps.keyvault.urls")),
     path("audit/", include("apps.core.urls")),

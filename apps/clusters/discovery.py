@@ -52,14 +52,18 @@ def node_state_counts(nodes) -> dict:
 
 
 def _state_word(state: records.NodeState) -> str:
-    """One word per node for counts and colours: drained/draining/down win over the base state."""
-    if state.drained:
-        return "drained"
-    if records.NodeFlag.DRAIN in state.flags:
-        return "draining"
-    if records.NodeFlag.NOT_RESPONDING in state.flags and state.base != records.NodeBaseState.DOWN:
+    return state_word(state.base.value, {getattr(flag, "value", flag) for flag in state.flags})
+
+
+def state_word(base: str, flags) -> str:
+    """One word per node for counts and colours: drained/draining/not responding win over the base
+    state (IDLE+DRAIN is drained, MIXED+DRAIN still draining)."""
+    base = base.lower()
+    if "DRAIN" in flags:
+        return "drained" if base in ("idle", "down") else "draining"
+    if "NOT_RESPONDING" in flags and base != "down":
         return "not_responding"
-    return state.base.value.lower()
+    return base or "unknown"
 
 
 def _matching_nodes(slurm_nodes) -> dict[str, Node]:

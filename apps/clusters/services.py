@@ -80,9 +80,9 @@ def connect(actor, *, name: str, controller: Node, kind: str = ClusterKind.EXTER
         raise InvalidInput(exc.message_dict) from None
     with transaction.atomic():
         cluster.save()
+        job = start_job(actor, "clusters.discover", {"cluster": cluster.pk}, target=cluster, audit=False)
         record_audit("cluster.connect" if kind == ClusterKind.EXTERNAL else "cluster.create", actor=actor,
-                     obj=cluster, after=_fields(cluster))
-        job = start_job(actor, "clusters.discover", {"cluster": cluster.pk}, target=cluster)
+                     obj=cluster, after={**_fields(cluster), "discovery_job": job.pk})
     return cluster, job
 
 
@@ -114,7 +114,7 @@ def discover(cluster: Cluster, *, actor=None, purpose: str = "cluster discovery"
     client = connection.controller_client(cluster, purpose=purpose, actor=actor)
     try:
         snapshot = discovery.read(client)
-        queue = len(client.jobs())
+        queue = len(client.queue())
     except SlurmError as exc:
         Cluster.objects.filter(pk=cluster.pk).update(status=ClusterStatus.UNREACHABLE, status_reason=str(exc)[:500],
                                                      updated_at=timezone.now())
@@ -128,7 +128,7 @@ def info(actor, cluster: Cluster) -> dict:
     client = connection.controller_client(cluster, purpose="cluster info", actor=actor)
     base = {"id": cluster.pk, "name": cluster.name, "kind": cluster.kind, "version": cluster.slurm_version}
     try:
-        nodes, partitions, jobs = client.nodes(), client.partitions(), client.jobs()
+        nodes, partitions, jobs = client.nodes(), client.partitions(), client.queue()
     except SlurmError as exc:
         return {**base, "live": False, "error": str(exc), "note": INFO_TIMEOUT_NOTE, **cluster.summary,
                 "partitions": list(cluster.partitions.values("name", "is_default", "state"))}

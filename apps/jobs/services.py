@@ -59,8 +59,10 @@ def validate_params(kind: registry.JobKind, params) -> dict:
     return dict(serializer.validated_data)
 
 
-def start_job(user, kind_name: str, params=None, *, target=None, retry_of: Job | None = None) -> Job:
-    """Validate, check permission, record the job and enqueue it after the transaction commits."""
+def start_job(user, kind_name: str, params=None, *, target=None, retry_of: Job | None = None,
+              audit: bool = True) -> Job:
+    """Validate, check permission, record the job and enqueue it after the transaction commits.
+    `audit=False`: the caller's own audit entry names the job (one change, one entry)."""
     kind = registry.get_kind(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
         known = ", ".join(k.name for k in registry.all_kinds())
@@ -83,8 +85,9 @@ def start_job(user, kind_name: str, params=None, *, target=None, retry_of: Job |
             target_repr=str(target)[:200] if target is not None else "",
         )
         append_event(job.pk, EventKind.STATUS, "queued", data={"status": JobStatus.QUEUED}, publish=False)
-        record_audit("job.retry" if retry_of else "job.start", actor=user, obj=job,
-                     after={"kind": job.kind, "params": clean, "retry_of": retry_of.pk if retry_of else None})
+        if audit:
+            record_audit("job.retry" if retry_of else "job.start", actor=user, obj=job,
+                         after={"kind": job.kind, "params": clean, "retry_of": retry_of.pk if retry_of else None})
         transaction.on_commit(lambda: enqueue(job))
     return job
 

@@ -119,6 +119,16 @@ PAGES = {
                              "POST": Case({SEE: 302, "*": 404}, body={"action": "probe"}, writes=OPS)},
     # GPU pages: every role lists the GPUs of its projects; the GPU's page for who sees its node. Labels
     # and maintenance need `change` on the GPU (operators); the plain member sees it: 403.
+    # Clusters: every role reads its projects' clusters; connecting needs clusters.add_cluster
+    # (operators). The external page lists for everyone and refuses the form's POST to the rest.
+    "/clusters/": {"GET": OPEN},
+    "/clusters/external/": {"GET": OPEN,
+                            "POST": Case({OPS: 302, "*": 403}, writes=OPS,
+                                         body={"name": "page-{role}", "controller": "{node_id}", "action": "connect"})},
+    "/clusters/{pk}/": {"GET": {SEE: 200, "*": 404}},
+    "/clusters/{pk}/refresh/": {"POST": Case({OPS: 302, MEMBER: 302, "*": 404}, writes=OPS)},
+    "/clusters/{pk}/delete/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                               "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, body={"confirm": "yes"}, writes=OPS)},
     "/gpus/": {"GET": OPEN},
     "/gpus/{pk}/": {"GET": {SEE: 200, "*": 404}},
     "/gpus/{pk}/edit/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
@@ -246,6 +256,21 @@ API = {
     "/api/v1/nodes/{pk}/power/": {"POST": Case({OPS: 202, MEMBER: 403, "*": 404}, body={"action": "on"})},
     "/api/v1/nodes/{pk}/probe/": {"POST": {OPS: 202, MEMBER: 403, "*": 404}},
     "/api/v1/nodes/{pk}/test-connection/": {"POST": {OPS: 202, MEMBER: 403, "*": 404}},
+    # Clusters (the seed's external flow): connect and test-connection need clusters.add_cluster;
+    # refresh needs change on the cluster; DELETE forgets it in the portal only.
+    "/api/v1/clusters/": {"GET": OPEN},
+    "/api/v1/clusters/test-connection/": {"POST": Case({OPS: 200, "*": 403}, body={"controller": "{node_id}"},
+                                                       writes=NO_ONE)},
+    "/api/v1/clusters/connect/": {"POST": Case({OPS: 202, "*": 403},
+                                               body={"name": "api-{role}", "controller": "{node_id}"})},
+    "/api/v1/clusters/{pk}/": {"GET": {SEE: 200, "*": 404},
+                               "PATCH": Case({OPS: 200, "*": 403}, body={"description": "patched"}),
+                               "PUT": Case({OPS: 200, "*": 403}, body={"description": "put"}),
+                               "DELETE": {OPS: 204, "*": 403}},
+    "/api/v1/clusters/{pk}/info/": {"GET": {SEE: 200, "*": 404}},
+    "/api/v1/clusters/{pk}/nodes/": {"GET": {SEE: 200, "*": 404}},
+    "/api/v1/clusters/{pk}/partitions/": {"GET": {SEE: 200, "*": 404}},
+    "/api/v1/clusters/{pk}/refresh/": {"POST": {OPS: 202, "*": 403}},
     # GPUs: every role may read GPUs (its projects' ones); writes need gpus.change_gpu (model level: 403).
     "/api/v1/gpus/": {"GET": OPEN},
     "/api/v1/gpus/summary/": {"GET": OPEN},

@@ -47,6 +47,7 @@ PK_OBJECTS = [
     ("/api/v1/keyvault/redemptions/", "tokenredemption"),
     ("/api/v1/audit/", "auditevent"),
     ("/api/v1/users/", "member"),
+    ("/clusters/", "cluster"), ("/api/v1/clusters/", "cluster"),
 ]
 
 # The object an admin route's `{object_id}` names, by "app_label.model_name".
@@ -65,6 +66,9 @@ ADMIN_OBJECTS = {
     "events.event": "event", "events.eventrule": "eventrule", "events.webhookdelivery": "webhookdelivery",
     "events.alertrule": "alertrule", "events.alert": "alert",
     "rbac.project": "project", "rbac.membership": "membership",
+    "clusters.cluster": "cluster", "clusters.partition": "partition", "clusters.clusternode": "clusternode",
+    "clusters.slurmjob": "slurmjob", "clusters.jobtemplate": "jobtemplate", "clusters.slurmuser": "slurmuser",
+    "clusters.projectaccount": "projectaccount",
 }
 
 
@@ -131,7 +135,7 @@ class World:
         o = self.objects
         return {"role": role, "node": o["node"].name, "node_id": o["node"].pk, "secret": o["secret"].name,
                 "secret_id": o["secret"].pk, "member": o["member"].username, "project": o["project"].name,
-                "job_id": o["job"].pk, "root_id": o["root"].pk,
+                "job_id": o["job"].pk, "root_id": o["root"].pk, "cluster_id": o["cluster"].pk,
                 "interval_id": o["intervalschedule"].pk, "now": int(time.time())}
 
 
@@ -188,6 +192,7 @@ def build_world() -> World:
         "user_grant": rbac.grant(root, member, node, "view"),
         **_gpu_objects(node),
         **_event_objects(node),
+        **_cluster_objects(node, root, member),
         "auditevent": _latest_audit(), "node_type": _content_type(node),
         **_third_party_objects(member),
     }
@@ -240,6 +245,24 @@ def _event_objects(node) -> dict:
                                  value=650.0, last_value=650.0, started_at=timezone.now())
     return {"event": event, "eventrule": rule, "alertrule": alert_rule, "alert": alert,
             "webhookdelivery": WebhookDelivery.objects.create(rule=rule, event=event, url=rule.webhook_url)}
+
+
+def _cluster_objects(node, root, member) -> dict:
+    """An external cluster controlled by the world's node, in its project, with a partition, a
+    member node, a Slurm job, a job template, a user mapping and a project account."""
+    from apps.clusters.models import (Cluster, ClusterNode, JobTemplate, Partition, ProjectAccount, SlurmJob,
+                                      SlurmUser)
+
+    cluster = Cluster.objects.create(name="matrix-cluster", controller=node, project=node.project)
+    return {"cluster": cluster,
+            "partition": Partition.objects.create(cluster=cluster, name="matrix-part", nodes=[node.name]),
+            "clusternode": ClusterNode.objects.create(cluster=cluster, slurm_name=node.name, node=node, state="IDLE"),
+            "slurmjob": SlurmJob.objects.create(cluster=cluster, job_id="4242", name="matrix-job", user="matrix",
+                                                project=node.project, submitted_by=root),
+            "jobtemplate": JobTemplate.objects.create(name="matrix-template", project=node.project, owner=root,
+                                                      script="#!/bin/sh\ntrue\n"),
+            "slurmuser": SlurmUser.objects.create(user=member, username="matrix"),
+            "projectaccount": ProjectAccount.objects.create(cluster=cluster, project=node.project, account="matrix")}
 
 
 def _latest_audit():

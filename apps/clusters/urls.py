@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "clusters"
+urlpatterns = [
+    path("", views.ClusterListView.as_view(), name="list"),
+    path("external/", views.ExternalClustersView.as_view(), name="external"),
+    path("<int:pk>/", views.ClusterDetailView.as_view(), name="detail"),
+    path("<int:pk>/refresh/", views.ClusterRefreshView.as_view(), name="refresh"),
+    path("<int:pk>/delete/", views.ClusterDeleteView.as_view(), name="delete"),
+]
