@@ -45,14 +45,14 @@
 #   LAB_SLURM_ACCOUNT       account root and the lab user are put in   (default: lab)
 #   LAB_SLURM_ENFORCE       AccountingStorageEnforce                   (default: associations,limits,qos)
 #   LAB_SLURM_CTLD_PORT     slurmctld port (in the controller's netns) (default: 16817)
-#   LAB_SLURM_SLURMD_PORT   slurmd port (per node netns; loopback mode: +i per node) (default: 16818)
+#   LAB_SLURM_SLURMD_PORT   slurmd port (per node netns; loopback mode: +0..N-1)  (default: 16900)
 #   LAB_SLURM_DBD_PORT      slurmdbd port on the machine               (default: 16819)
 #   LAB_SLURM_DB_PORT       MariaDB port on 127.0.0.1                  (default: 16306)
 #   LAB_SLURM_SLURMD_TIMEOUT  SlurmdTimeout: a dead slurmd shows DOWN after about this (default: 20)
 #   LAB_SLURM_NODE_MEMORY   RealMemory of each node, MB                (default: 1024)
 #   LAB_SLURM_EXTERNAL      1: also the external cluster               (default: 1)
 #   LAB_SLURM_EXT_CLUSTER   its name, also its hosts' name prefix      (default: ext)
-#   LAB_SLURM_EXT_CTLD_PORT / LAB_SLURM_EXT_SLURMD_PORT                (default: 16827 / 16828)
+#   LAB_SLURM_EXT_CTLD_PORT / LAB_SLURM_EXT_SLURMD_PORT                (default: 16827 / 16950)
 #   LAB_SLURM_EXT_BRIDGE    its hosts' bridge                          (default: LAB_BRIDGE + "x")
 #   LAB_SLURM_EXT_SUBNET    its hosts' /24                             (default: a.(b+100).c of LAB_SUBNET)
 #   LAB_USER (aimx), LAB_START_TIMEOUT (20 s per daemon)
@@ -69,7 +69,7 @@ LAB_SLURM_NODES="${LAB_SLURM_NODES//,/ }"
 LAB_SLURM_ACCOUNT="${LAB_SLURM_ACCOUNT:-lab}"
 LAB_SLURM_ENFORCE="${LAB_SLURM_ENFORCE:-associations,limits,qos}"
 LAB_SLURM_CTLD_PORT="${LAB_SLURM_CTLD_PORT:-16817}"
-LAB_SLURM_SLURMD_PORT="${LAB_SLURM_SLURMD_PORT:-16818}"
+LAB_SLURM_SLURMD_PORT="${LAB_SLURM_SLURMD_PORT:-16900}"
 LAB_SLURM_DBD_PORT="${LAB_SLURM_DBD_PORT:-16819}"
 LAB_SLURM_DB_PORT="${LAB_SLURM_DB_PORT:-16306}"
 LAB_SLURM_SLURMD_TIMEOUT="${LAB_SLURM_SLURMD_TIMEOUT:-20}"
@@ -77,7 +77,7 @@ LAB_SLURM_NODE_MEMORY="${LAB_SLURM_NODE_MEMORY:-1024}"
 LAB_SLURM_EXTERNAL="${LAB_SLURM_EXTERNAL:-1}"
 LAB_SLURM_EXT_CLUSTER="${LAB_SLURM_EXT_CLUSTER:-ext}"
 LAB_SLURM_EXT_CTLD_PORT="${LAB_SLURM_EXT_CTLD_PORT:-16827}"
-LAB_SLURM_EXT_SLURMD_PORT="${LAB_SLURM_EXT_SLURMD_PORT:-16828}"
+LAB_SLURM_EXT_SLURMD_PORT="${LAB_SLURM_EXT_SLURMD_PORT:-16950}"
 _br="${LAB_BRIDGE:0:14}x"
 LAB_SLURM_EXT_BRIDGE="${LAB_SLURM_EXT_BRIDGE:-$_br}"
 IFS=. read -r _a _b _c <<<"$LAB_SUBNET"
