@@ -5,9 +5,10 @@ anything changes, and the drift check: an empty list means in sync); `SshSlurm.a
 runs them. Only accounts named in the desired state are touched; users are removed from them only
 with `prune_users=True`.
 
-Inheritance: `sacctmgr show assoc` prints a user association with the limits it inherits from its
-account, and `-1` clears a user's own limit back to the inherited one. A user limit left None in the
-desired state therefore means "whatever the account has".
+Inheritance (measured on 22.05): `sacctmgr show assoc` prints a user association with the Max*
+limits and QOS it inherits from its account, not with the account's Grp* limits (those bind the
+account's jobs as a group); `-1` clears a user's own limit. A user limit left None in the desired
+state therefore means "whatever the account has".
 """
 from __future__ import annotations
 
@@ -152,8 +153,10 @@ def _from_assoc(a: Association) -> Limits:
 
 
 def _inherit(user: Limits, account: Limits) -> Limits:
-    """What `sacctmgr show assoc` prints for a user association with these own limits."""
-    return Limits(grp_tres=user.grp_tres or account.grp_tres, grp_tres_mins=user.grp_tres_mins or account.grp_tres_mins,
+    """What `sacctmgr show assoc` prints for a user association with these own limits: Max* limits
+    and QOS are inherited from the account (and printed), Grp* limits are the account's as a group
+    and are not printed on the user row."""
+    return Limits(grp_tres=user.grp_tres, grp_tres_mins=user.grp_tres_mins,
                   max_tres_per_job=user.max_tres_per_job or account.max_tres_per_job,
                   max_jobs=account.max_jobs if user.max_jobs is None else user.max_jobs,
                   max_submit_jobs=account.max_submit_jobs if user.max_submit_jobs is None else user.max_submit_jobs,
@@ -208,6 +211,10 @@ def diff(current: CurrentState, desired: DesiredState, *, prune_users: bool = Fa
     account_limits = {}
     for spec in desired.accounts:
         name = validate.account_name(spec.name)
+        validate.comment(spec.description, "description")  # checked even when unchanged: a form shows it
+        validate.comment(spec.organization, "organization")
+        if spec.parent:
+            validate.account_name(spec.parent, "parent")
         account_limits[name] = spec.limits
         have = assocs.get((name, "", ""))
         if name not in known_accounts or have is None:

@@ -183,7 +183,11 @@ class SshSlurm(SlurmBackend):
 
     def ping(self) -> list:
         """`scontrol ping`: one ControllerPing per controller (exit 1 when one is down: still parsed)."""
-        return parsers.ping(self.command(["scontrol", "ping"], ok_status=(0, 1)).stdout)
+        argv = ["scontrol", "ping"]
+        result = self.command(argv, ok_status=(0, 1))
+        if result.exit_status != 0 and "Slurmctld(" not in result.stdout:
+            raise _failure(argv, result, self.remote_timeout, self.timeout)
+        return parsers.ping(result.stdout)
 
     def nodes(self, names: Iterable[str] | None = None) -> list:
         argv = ["scontrol", "show", "node", "-o"]
@@ -363,6 +367,10 @@ def sbatch_options(job: JobSubmission, *, as_user: str | None = None) -> list:
             validate.positive(value, field, maximum=maximum)
             opts.append(f"{flag}=" + (f"{value}M" if flag == "--mem" else
                                       format_minutes(value) if flag == "--time" else str(value)))
+    if job.gpu_type:
+        validate.gres_type(job.gpu_type)
+        if not job.gpus:
+            raise InvalidName("gpus", "a GPU type needs a number of GPUs")
     if job.gpus:
         validate.positive(job.gpus, "gpus", maximum=1024)
         gtype = f"{validate.gres_type(job.gpu_type)}:" if job.gpu_type else ""

@@ -110,17 +110,19 @@ def path(value: str, field: str = "path") -> str:
 def reason(value: str, field: str = "reason", *, required: bool = True) -> str:
     """A node reason: printable text, one line, no '=' or '|' (Slurm prints it back inside
     `Key=value` and '|'-separated output, where either would read as another field)."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidName(field, "text is required")
+    if _has_control(value or ""):  # before strip(): it would quietly drop a U+2028 or a trailing newline
+        raise InvalidName(field, f"the {field} must be one line of printable text (no control characters)")
     text = (value or "").strip()
     if not text:
         if required:
             raise InvalidName(field, "a reason is required (Slurm shows it to users and operators)")
         return ""
-    if _has_control(text):
-        raise InvalidName(field, "the reason must be one line of printable text (no control characters)")
     if "=" in text or "|" in text:
-        raise InvalidName(field, "the reason may not contain '=' or '|' (Slurm would print it as another field)")
+        raise InvalidName(field, f"the {field} may not contain '=' or '|' (Slurm would print it as another field)")
     if len(text) > MAX_REASON:
-        raise InvalidName(field, f"the reason is longer than {MAX_REASON} characters")
+        raise InvalidName(field, f"the {field} is longer than {MAX_REASON} characters")
     return text
 
 
