@@ -52,6 +52,10 @@ class Cluster(models.Model):
     restart_command = models.JSONField(default=list, blank=True,
                                        help_text="argv that restarts slurmctld on the controller "
                                                  "(default: sudo -n systemctl restart slurmctld).")
+    slurmd_restart_command = models.JSONField(default=list, blank=True,
+                                              help_text="argv that restarts slurmd, run on the node's own host "
+                                                        "by the health job (default: sudo -n systemctl restart "
+                                                        "slurmd).")
     slurm_version = models.CharField(max_length=32, blank=True)
     slurm_cluster_name = models.CharField(max_length=63, blank=True, help_text="ClusterName in slurm.conf.")
     config_snapshot = models.JSONField(default=dict, blank=True, help_text="`scontrol show config` at discovery.")
