@@ -11,7 +11,8 @@ from django.urls import reverse
 
 from apps.nodes.validators import validate_node_name
 
-from .validators import validate_cluster_name, validate_slurm_name, validate_slurm_time
+from .validators import (validate_cluster_name, validate_gres_file_pattern, validate_slurm_name,
+                         validate_slurm_time)
 
 
 class ClusterKind(models.TextChoices):
@@ -56,6 +57,10 @@ class Cluster(models.Model):
                                               help_text="argv that restarts slurmd, run on the node's own host "
                                                         "by the health job (default: sudo -n systemctl restart "
                                                         "slurmd).")
+    gres_file_pattern = models.CharField(max_length=300, default="/dev/nvidia{index}",
+                                         validators=[validate_gres_file_pattern],
+                                         help_text="gres.conf File= of each GPU: {index} is the GPU's index, "
+                                                   "{node} the Slurm node name (e.g. /dev/nvidia{index}).")
     slurm_version = models.CharField(max_length=32, blank=True)
     slurm_cluster_name = models.CharField(max_length=63, blank=True, help_text="ClusterName in slurm.conf.")
     config_snapshot = models.JSONField(default=dict, blank=True, help_text="`scontrol show config` at discovery.")
@@ -269,6 +274,8 @@ class SlurmUser(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="slurm_users")
     cluster = models.ForeignKey(Cluster, null=True, blank=True, on_delete=models.CASCADE, related_name="user_maps")
     username = models.CharField(max_length=32, validators=[validate_slurm_name])
+
+    rbac_owner_field = "user"
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "cluster"], name="slurmuser_unique"),
