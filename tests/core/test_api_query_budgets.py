@@ -16,6 +16,7 @@ from apps.core.api.lists import LeanViewSetMixin
 from apps.keyvault.models import OneTimeToken, RedeemOutcome, TokenRedemption
 from tests.core.test_list_query_budgets import accesses, audit, jobs, nodes, projects, secrets_, tokens
 from tests.events import budget_rows as ev
+from tests.clusters import budget_rows as cluster_rows
 from tests.gpus.test_query_budget import gpus
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +65,7 @@ BUDGETS = {
     "api:alertrule-list": (ev.alert_rules, (2, 1, 2)),
     "api:alert-list": (ev.alerts, (2, 1, 2)),
     "api:gpu-list": (gpus, (2, 1, 2)),
+    "api:cluster-list": (cluster_rows.clusters, (2, 1, 2)),
     "api:server-list": (nodes, (2, 1, 2)),  # the seed's alias of the node list
     "api:agent-credential-list": (agent_credentials, (2, 1, 2)),
 }

@@ -19,6 +19,7 @@ from apps.jobs.models import Job, JobStatus
 from apps.keyvault.models import AccessKind, OneTimeToken, Secret, SecretAccess
 from apps.nodes.models import Bmc, Node
 from apps.rbac.models import Project
+from tests.clusters import budget_rows as cluster_rows
 from tests.events import budget_rows as event_rows
 
 pytestmark = pytest.mark.django_db
@@ -97,6 +98,7 @@ def gpus(n, start, user):
 BUDGETS = {
     "nodes:list": (nodes, 5),
     "gpus:list": (gpus, 5),
+    "clusters:list": (cluster_rows.clusters, 5),
     "events:alerts": (event_rows.alerts, 5),
     "events:rules": (event_rows.event_rules, 5),
     "events:deliveries": (event_rows.deliveries, 5),
