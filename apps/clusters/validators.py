@@ -31,3 +31,19 @@ def validate_reason(value: str) -> None:
     """A drain/down reason: one line Slurm stores as it is, so no control characters and no '='."""
     if not isinstance(value, str) or not REASON.match(value.strip() or "\x00"):
         raise ValidationError("Give a reason of 1-200 characters on one line, without '='.", code="invalid_reason")
+
+
+GRES_FILE_PATTERN = re.compile(r"^/[A-Za-z0-9_./{}-]{1,299}$")
+
+
+def validate_gres_file_pattern(value: str) -> None:
+    """gres.conf File= pattern: an absolute path with exactly one {index} (and optionally {node});
+    nothing that could end the File= value or start another key."""
+    ok = isinstance(value, str) and GRES_FILE_PATTERN.match(value) and value.count("{index}") == 1
+    if ok:
+        rest = value.replace("{index}", "").replace("{node}", "")
+        ok = "{" not in rest and "}" not in rest and ".." not in value.split("/")
+    if not ok:
+        raise ValidationError("Use an absolute device path with one {index} (and optionally {node}), e.g. "
+                              "/dev/nvidia{index}; letters, digits, '_', '.', '-' and '/' only.",
+                              code="invalid_gres_file_pattern")
