@@ -8,6 +8,7 @@ from .models import Gpu, GpuHealth
 
 class GpuFilter(FilterSet):
     node = django_filters.CharFilter(method="filter_node", label="Node (id or name)")
+    cluster = django_filters.CharFilter(method="filter_cluster", label="Cluster (id or name)")
     model = django_filters.CharFilter(field_name="model", lookup_expr="icontains")
     health = django_filters.MultipleChoiceFilter(choices=GpuHealth.choices)
     present = django_filters.BooleanFilter()
@@ -16,13 +17,20 @@ class GpuFilter(FilterSet):
 
     class Meta:
         model = Gpu
-        fields = ["node", "model", "health", "present", "label", "q"]
+        fields = ["node", "cluster", "model", "health", "present", "label", "q"]
 
     def filter_node(self, queryset, name, value):
         value = value.strip()
         if value.isascii() and value.isdigit() and len(value) <= 18:
             return queryset.filter(node_id=int(value))
         return queryset.filter(node__name=value)
+
+    def filter_cluster(self, queryset, name, value):
+        # Through the node's cluster membership (apps.clusters): a lookup path, no import upwards.
+        value = value.strip()
+        if value.isascii() and value.isdigit() and len(value) <= 18:
+            return queryset.filter(node__cluster_member__cluster_id=int(value))
+        return queryset.filter(node__cluster_member__cluster__name=value)
 
     def filter_label(self, queryset, name, value):
         return queryset.filter(labels__contains=[value])

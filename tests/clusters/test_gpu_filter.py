@@ -1,0 +1,40 @@
+"""GET /api/v1/gpus/?cluster= (the GPU issue's cluster filter): GPUs of the nodes in that cluster,
+by id or name; the list page takes the same filter."""
+import pytest
+
+from apps.clusters.models import Cluster, ClusterNode
+from apps.gpus.models import Gpu
+from apps.nodes.models import Node
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_clusters():
+    a, b, loose = (Node.objects.create(name=n, address=f"10.9.0.{i}") for i, n in enumerate(("gpu-a", "gpu-b", "gpu-c"), 1))
+    for node in (a, b, loose):
+        Gpu.objects.bulk_create([Gpu(node=node, index=i, uuid=f"GPU-{node.name}-{i}") for i in range(2)])
+    first = Cluster.objects.create(name="first", controller=a)
+    second = Cluster.objects.create(name="second", controller=b)
+    ClusterNode.objects.create(cluster=first, slurm_name="gpu-a", node=a)
+    ClusterNode.objects.create(cluster=second, slurm_name="gpu-b", node=b)
+    return first, second
+
+
+def uuids(response):
+    assert response.status_code == 200, response.content
+    return sorted(row["uuid"] for row in response.json()["results"])
+
+
+def test_gpus_of_one_cluster_by_name_or_id(api, root, two_clusters):
+    first, second = two_clusters
+    client = api(root)
+    assert uuids(client.get("/api/v1/gpus/", {"cluster": "first"})) == ["GPU-gpu-a-0", "GPU-gpu-a-1"]
+    assert uuids(client.get("/api/v1/gpus/", {"cluster": str(second.pk)})) == ["GPU-gpu-b-0", "GPU-gpu-b-1"]
+    assert uuids(client.get("/api/v1/gpus/", {"cluster": "no-such"})) == []
+
+
+def test_the_gpu_list_page_filters_by_cluster(client, root, two_clusters):
+    client.force_login(root)
+    page = client.get("/gpus/", {"cluster": "first"}).content.decode()
+    assert "gpu-a/gpu0" in page and "gpu-b/gpu0" not in page and "gpu-c/gpu0" not in page
