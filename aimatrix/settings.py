@@ -378,6 +378,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": "default", "expires": 55},
     },
+    "clusters-sync-queues": {
+        "task": "apps.clusters.tasks.sync_queues",
+        "schedule": env_float("AIMATRIX_SLURM_SYNC_INTERVAL", 30.0),
+        "options": {"queue": "slurm", "expires": 25},
+    },
+    "clusters-idle-gpu-jobs": {
+        "task": "apps.clusters.tasks.check_idle_gpu_jobs",
+        "schedule": 300.0,
+        "options": {"queue": "slurm", "expires": 240},
+    },
 }
 CELERY_TASK_ROUTES = {"apps.nodes.tasks.poll_power_states": {"queue": "bmc"}}
 
@@ -396,6 +406,17 @@ NODES_POWER_POLL_CONCURRENCY = env_int("AIMATRIX_POWER_POLL_CONCURRENCY", 16)
 NODES_POWER_POLL_BUDGET = env_float("AIMATRIX_POWER_POLL_BUDGET", 50.0)
 # Imports of more rows than this run as a job (apps/nodes/import_job.py); smaller ones at once.
 NODES_IMPORT_SYNC_MAX_ROWS = env_int("AIMATRIX_IMPORT_SYNC_MAX_ROWS", 200)
+
+# --- Slurm jobs (apps/clusters/jobs_sync.py, efficiency.py, submit.py) -------------------
+SLURM_SYNC_CONCURRENCY = env_int("AIMATRIX_SLURM_SYNC_CONCURRENCY", 8)  # clusters synced at once
+SLURM_SYNC_TIMEOUT = env_float("AIMATRIX_SLURM_SYNC_TIMEOUT", 20.0)  # one cluster's scontrol/sacct deadline
+SLURM_SYNC_BUDGET = env_float("AIMATRIX_SLURM_SYNC_BUDGET", 25.0)  # the whole cycle
+SLURM_SYNC_ACCOUNTING_GRACE = env_float("AIMATRIX_SLURM_SYNC_ACCOUNTING_GRACE", 300.0)  # wait for sacct
+SLURM_JOB_WORK_DIR = env_str("AIMATRIX_SLURM_JOB_WORK_DIR", "/home/{user}")  # default --chdir ({user}: Slurm user)
+SLURM_OUTPUT_CHUNK_BYTES = env_int("AIMATRIX_SLURM_OUTPUT_CHUNK_BYTES", 64 * 1024)
+SLURM_IDLE_GPU_UTIL_PCT = env_float("AIMATRIX_SLURM_IDLE_GPU_UTIL_PCT", 5.0)
+SLURM_IDLE_GPU_MINUTES = env_int("AIMATRIX_SLURM_IDLE_GPU_MINUTES", 30)
+SLURM_EFFICIENCY_RAW_HOURS = env_float("AIMATRIX_SLURM_EFFICIENCY_RAW_HOURS", 6.0)  # longer: 1-minute rollups
 
 # --- GPUs and telemetry -------------------------------------------------------------
 # Samples are kept this many days (PostgreSQL: whole daily partitions are dropped); partitions

@@ -21,6 +21,7 @@ class EventType(models.TextChoices):
     ALERT_RESOLVED = "alert.resolved", "Alert resolved"
     CONFIGURATION_CHANGED = "configuration.changed", "Configuration changed"
     JOB_FINISHED = "job.finished", "Job finished"
+    SLURM_JOB_GPUS_IDLE = "slurm.job_gpus_idle", "Slurm job holds idle GPUs"
 
 
 class Severity(models.TextChoices):
