@@ -201,3 +201,36 @@ if __name__ == "__main__":
     action, base = sys.argv[1], Path(sys.argv[2])
     cluster = LocalCluster(base, int(sys.argv[3]) if len(sys.argv) > 3 else 26800)
     cluster.start() if action == "start" else cluster.stop()
+
+
+def free_base_port(low: int = 27000, high: int = 32000) -> int:
+    """A base port whose five ports (base, +1, +2, +10, +11) are all free on 127.0.0.1 now."""
+    import random
+    for _ in range(200):
+        base = random.randrange(low, high, 20)
+        try:
+            for offset in (0, 1, 2, 10, 11):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free port range for a test Slurm cluster")
+
+
+def local_runner(cluster: LocalCluster):
+    """`run(argv, *, stdin, timeout)` as the portal's SSH runner, but local: subprocess with argv.
+    sudo resets the environment, so SLURM_CONF is passed on with env(1) after `sudo ... --`."""
+    from apps.nodes.ssh import Result
+
+    def run(argv, *, stdin=None, timeout):
+        argv = list(argv)
+        if "sudo" in argv and "--" in argv:
+            cut = argv.index("--") + 1
+            argv[cut:cut] = ["env", f"SLURM_CONF={cluster.conf}"]
+        start = time.monotonic()
+        proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout, env=cluster.env)
+        return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"),
+                      time.monotonic() - start)
+
+    return run
