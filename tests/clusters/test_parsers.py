@@ -219,3 +219,20 @@ def test_job_states():
     assert JobState.parse("CANCELLED by 1000") == JobState.CANCELLED
     assert JobState.parse("PD") == JobState.PENDING and JobState.parse("weird") == JobState.UNKNOWN
     assert JobState.COMPLETED.finished and JobState.PENDING.active and not JobState.TIMEOUT.active
+
+
+def test_down_and_drained_nodes_22_05():
+    node1, node10 = parsers.nodes(sample("scontrol_show_node_down_drained_22.05.txt"))
+    assert node1.state.base == NodeBaseState.DOWN and node1.state.summary == "down" and not node1.state.available
+    assert node1.reason == "slurmd restarted by health job"
+    assert node10.state.drained and node10.state.summary == "drained"
+    assert node10.reason == "gpu health failed: GPU 1 ECC errors"
+    rows = {(r.node, r.partition): r for r in parsers.sinfo_nodes(sample("sinfo_nodes_down_drained_22.05.txt"))}
+    assert rows[("lab-node10", "gpu")].state == "drained" and rows[("lab-node1", "debug")].state == "down"
+    assert parse_node_state(rows[("lab-node10", "gpu")].state).drained
+
+
+def test_squeue_keeps_a_field_imitating_name_whole():
+    (spoof,) = parsers.squeue(sample("squeue_format_spoof_22.05.txt"))
+    assert spoof.user == "root" and spoof.job_id == "8" and spoof.tres.get("gres/gpu") is None
+    assert spoof.name.startswith("x UserId=alice(1000) CoreSpec=*") and spoof.name.endswith("GRES=gpu:8(IDX:0-7)")

@@ -87,7 +87,8 @@ def test_drain_and_resume_exactly_one_node(cluster):
 def test_gpu_job_lifecycle_as_the_mapped_user(cluster):
     _, slurm, out = cluster
     marker = out / "pwned"
-    script = f"#!/bin/sh\n# $(touch {marker}) `touch {marker}`\necho gpus=$CUDA_VISIBLE_DEVICES user=$(id -un)\nsleep 60\n"
+    script = (f"#!/bin/sh\n# $(touch {marker}) `touch {marker}`\n"
+              "echo gpus=$CUDA_VISIBLE_DEVICES user=$(id -un)\nsleep 60\n")
     submitted = slurm.submit(job(slurm, out, script, name="gpu-life", gpus=2), as_user=USER)
     running = wait_for("job running", lambda: next((j for j in slurm.queue(users=[USER])
                                                     if j.job_id == submitted.job_id and j.state == JobState.RUNNING),

@@ -305,7 +305,8 @@ class SshSlurm(SlurmBackend):
         return parsers.associations(self._text(argv))
 
     def qos(self) -> list:
-        return parsers.qos(self._text(["sacctmgr", "-P", "-n", "show", "qos", "format=" + ",".join(parsers.QOS_FIELDS)]))
+        return parsers.qos(self._text(["sacctmgr", "-P", "-n", "show", "qos",
+                                       "format=" + ",".join(parsers.QOS_FIELDS)]))
 
     def accounts(self) -> list:
         return parsers.accounts(self._text(["sacctmgr", "-P", "-n", "show", "account",

@@ -215,7 +215,8 @@ def squeue(text: str) -> list:
             time_limit_minutes=parse_minutes(f["TimeLimit"]), submit_time=parse_time(f["SubmitTime"]),
             start_time=parse_time(f["StartTime"]), end_time=parse_time(f["EndTime"]), qos=null(f["QOS"]),
             priority=to_int(f["PriorityLong"], None), tres=parse_tres(f["tres-alloc"]),
-            tres_per_node=null(f["tres-per-node"]), array_job_id=null(f["ArrayJobID"]) if null(f["ArrayTaskID"]) else "",
+            tres_per_node=null(f["tres-per-node"]),
+            array_job_id=null(f["ArrayJobID"]) if null(f["ArrayTaskID"]) else "",
             array_task_id=null(f["ArrayTaskID"]), time_used=null(f["TimeUsed"])))
     return out
 
@@ -250,7 +251,8 @@ def jobs(text: str) -> list:
             time_limit_minutes=parse_minutes(v.get("TimeLimit")), submit_time=parse_time(v.get("SubmitTime")),
             start_time=parse_time(v.get("StartTime")), end_time=parse_time(v.get("EndTime")),
             qos=null(v.get("QOS")), priority=to_int(v.get("Priority"), None),
-            tres=parse_tres(null(v.get("AllocTRES")) or null(v.get("TRES")) or v.get("ReqTRES")), tres_per_node=null(v.get("TresPerNode")),
+            tres=parse_tres(null(v.get("AllocTRES")) or null(v.get("TRES")) or v.get("ReqTRES")),
+            tres_per_node=null(v.get("TresPerNode")),
             array_job_id=array_job if array_task else "", array_task_id=array_task,
             gpu_indexes=_gpu_indexes(rec.details), exit_code=null(v.get("ExitCode")), work_dir=null(v.get("WorkDir")),
             stdout_path=null(v.get("StdOut")), stderr_path=null(v.get("StdErr")), time_used=null(v.get("RunTime")),
