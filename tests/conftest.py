@@ -199,6 +199,28 @@ def fleet(lab_inventory, make_user):
 
 
 @pytest.fixture
+def external_cluster(slurm_lab, fleet):
+    """The lab's external Slurm cluster with its controller host registered as a portal node (its
+    own network managed while the test runs; the lab's key opens its hosts). Not connected yet."""
+    from apps.keyvault.services import create_secret
+    from apps.nodes import services
+    from apps.nodes.management.commands.lab_register import publish_networks
+
+    cluster = slurm_lab.slurm.external
+    host = slurm_lab.slurm_login(cluster)
+    networks = [f"{h.address}/32" for h in cluster.ssh_hosts]
+    published = publish_networks({"ssh": networks}, name=f"test-ext-{os.getpid()}")
+    admin = fleet["admin"]
+    key = create_secret(admin, name="ext-ssh", kind="ssh_private_key", value=fleet["key_text"],
+                        destinations=networks)
+    controller = services.create_node(admin, name=host.name, address=host.address, ssh_port=host.port,
+                                      ssh_user=host.user, ssh_credential=key,
+                                      host_keys=[(host.host_key_type, host.host_key)])
+    yield {"lab": cluster, "controller": controller, "admin": admin}
+    published.unlink(missing_ok=True)
+
+
+@pytest.fixture
 def alert_defaults(db):
     """The seed's default alert rules as their data migration installs them. Transactional tests
     empty every table when they end (data migrations included), so tests that rely on the

@@ -82,6 +82,7 @@ class ExternalClustersView(KitFormView):
                   "it over SSH; with the reuse options on it never rewrites its configuration, munge key or "
                   "accounting.")
     submit_label = "Add cluster"
+    success_message = "Connected {obj}: discovering its partitions and nodes."
 
     def may_create(self) -> bool:
         return True  # the list is for every viewer; the form only for those who may connect

@@ -9,9 +9,7 @@ import pytest
 
 from apps.clusters.models import Cluster, ClusterNode, Partition
 from apps.core.models import AuditEvent
-from apps.keyvault.services import create_secret
 from apps.nodes import services as nodes
-from apps.nodes.management.commands.lab_register import publish_networks
 
 from ..conftest import wait_for_job
 
@@ -20,21 +18,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live,
 
 
 @pytest.fixture
-def ext(slurm_lab, fleet):
-    """The external cluster's controller host registered as a portal node (its own network is
-    managed while the test runs; the lab's key opens its hosts)."""
-    cluster = slurm_lab.slurm.external
-    host = slurm_lab.slurm_login(cluster)
-    networks = [f"{h.address}/32" for h in cluster.ssh_hosts]
-    published = publish_networks({"ssh": networks}, name=f"test-ext-{os.getpid()}")
-    admin = fleet["admin"]
-    key = create_secret(admin, name="ext-ssh", kind="ssh_private_key", value=fleet["key_text"],
-                        destinations=networks)
-    controller = nodes.create_node(admin, name=host.name, address=host.address, ssh_port=host.port,
-                                   ssh_user=host.user, ssh_credential=key,
-                                   host_keys=[(host.host_key_type, host.host_key)])
-    yield {"lab": cluster, "controller": controller, "admin": admin}
-    published.unlink(missing_ok=True)
+def ext(external_cluster):
+    return external_cluster
 
 
 def test_test_connection_previews_and_saves_nothing(api, ext):
