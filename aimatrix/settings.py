@@ -383,6 +383,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_float("AIMATRIX_SLURM_SYNC_INTERVAL", 30.0),
         "options": {"queue": "slurm", "expires": 25},
     },
+    "clusters-node-health": {
+        "task": "apps.clusters.tasks.node_health",
+        "schedule": env_float("AIMATRIX_SLURM_HEALTH_INTERVAL", 120.0),
+        "options": {"queue": "slurm", "expires": 110},
+    },
+    "clusters-accounting-drift": {
+        "task": "apps.clusters.tasks.accounting_drift",
+        "schedule": env_float("AIMATRIX_SLURM_ACCOUNTING_CHECK_INTERVAL", 3600.0),
+        "options": {"queue": "slurm", "expires": 3000},
+    },
     "clusters-idle-gpu-jobs": {
         "task": "apps.clusters.tasks.check_idle_gpu_jobs",
         "schedule": 300.0,
@@ -412,11 +422,19 @@ SLURM_SYNC_CONCURRENCY = env_int("AIMATRIX_SLURM_SYNC_CONCURRENCY", 8)  # cluste
 SLURM_SYNC_TIMEOUT = env_float("AIMATRIX_SLURM_SYNC_TIMEOUT", 20.0)  # one cluster's scontrol/sacct deadline
 SLURM_SYNC_BUDGET = env_float("AIMATRIX_SLURM_SYNC_BUDGET", 25.0)  # the whole cycle
 SLURM_SYNC_ACCOUNTING_GRACE = env_float("AIMATRIX_SLURM_SYNC_ACCOUNTING_GRACE", 300.0)  # wait for sacct
+# Base template of managed clusters' slurm.conf on the portal's machine (no NodeName/PartitionName
+# lines; the cluster's own base_config_path wins); apply waits this long for nodes to answer again.
+SLURM_BASE_CONFIG_PATH = env_str("SLURM_BASE_CONFIG_PATH", "")
+SLURM_APPLY_VERIFY_TIMEOUT = env_float("AIMATRIX_SLURM_APPLY_VERIFY_TIMEOUT", 60.0)
 SLURM_JOB_WORK_DIR = env_str("AIMATRIX_SLURM_JOB_WORK_DIR", "/home/{user}")  # default --chdir ({user}: Slurm user)
 SLURM_OUTPUT_CHUNK_BYTES = env_int("AIMATRIX_SLURM_OUTPUT_CHUNK_BYTES", 64 * 1024)
 SLURM_IDLE_GPU_UTIL_PCT = env_float("AIMATRIX_SLURM_IDLE_GPU_UTIL_PCT", 5.0)
 SLURM_IDLE_GPU_MINUTES = env_int("AIMATRIX_SLURM_IDLE_GPU_MINUTES", 30)
 SLURM_EFFICIENCY_RAW_HOURS = env_float("AIMATRIX_SLURM_EFFICIENCY_RAW_HOURS", 6.0)  # longer: 1-minute rollups
+# Node health (apps/clusters/node_health.py): restarting slurmd on a node, then waiting for slurmctld
+# to hear from it (SlurmdTimeout-sized; the lab's is 20 s).
+SLURM_SLURMD_RESTART_TIMEOUT = env_float("AIMATRIX_SLURM_SLURMD_RESTART_TIMEOUT", 60.0)
+SLURM_HEALTH_RESPOND_TIMEOUT = env_float("AIMATRIX_SLURM_HEALTH_RESPOND_TIMEOUT", 90.0)
 
 # --- GPUs and telemetry -------------------------------------------------------------
 # Samples are kept this many days (PostgreSQL: whole daily partitions are dropped); partitions
