@@ -215,3 +215,25 @@ def test_accounting_reads():
     assert run.argv[-1] == "accounts=physics"
     assert [q.name for q in slurm.qos()] == ["normal", "high"]
     assert len(slurm.accounts()) == 3 and slurm.users()[0].name == "root"
+
+
+def test_large_reads_ask_the_transport_for_more_output_only_when_configured():
+    calls = []
+
+    def run(argv, *, stdin=None, timeout, **extra):
+        calls.append(extra)
+        return ok(sample("squeue_format_22.05.txt") if argv[0] == "squeue" else sample("scontrol_version_22.05.txt"))
+
+    slurm = SshSlurm(run, remote_timeout=False, large_output=64 << 20)
+    slurm.queue()
+    slurm.version()
+    assert calls == [{"max_output": 64 << 20}, {}]
+    SshSlurm(run, remote_timeout=False).queue()
+    assert calls[-1] == {}
+
+
+def test_gpu_indexes_of_chosen_jobs():
+    lines = sample("scontrol_show_job_d_22.05.txt").splitlines()
+    run = FakeRun(ok(lines[0] + "\n"), fail(1, "slurm_load_jobs error: Invalid job id specified"))
+    assert SshSlurm(run, remote_timeout=False).job_gpu_indexes(["1", "99"]) == {"1": {"lab-node10": [0, 1]}}
+    assert [c[0][-1] for c in run.calls] == ["1", "99"]
