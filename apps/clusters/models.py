@@ -312,3 +312,24 @@ class ProjectAccount(models.Model):
 
     def __str__(self):
         return f"{self.cluster.name}/{self.account}"
+
+
+class ClusterSample(models.Model):
+    """A cluster's figures at one sync: what the cluster page charts over time (nodes by state,
+    queue length, GPUs allocated). One row per sync; old rows are pruned (CLUSTER_SAMPLE_RETENTION_DAYS)."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="samples")
+    ts = models.DateTimeField()
+    nodes_idle = models.PositiveIntegerField(default=0)
+    nodes_busy = models.PositiveIntegerField(default=0, help_text="allocated or mixed")
+    nodes_drained = models.PositiveIntegerField(default=0, help_text="drained or draining")
+    nodes_down = models.PositiveIntegerField(default=0, help_text="down, error or not responding")
+    queue_length = models.PositiveIntegerField(null=True, blank=True)
+    gpus = models.PositiveIntegerField(default=0)
+    gpus_allocated = models.PositiveIntegerField(default=0)
+
+    rbac_project_field = "cluster__project"
+
+    class Meta:
+        ordering = ["cluster", "ts"]
+        indexes = [models.Index(fields=["cluster", "ts"], name="clustersample_cluster_ts")]
