@@ -240,43 +240,47 @@ def parse_record(line: str, spec: RecordSpec) -> Record:
 
 def _parse_record(line: str, spec: RecordSpec, use_tail_marker: bool) -> Record:
     record = Record()
+    values, known, free_text, detail_keys = record.values, spec.known, spec.free_text, spec.detail_keys
+    detail_or_start = spec.detail_keys | spec.detail_starts
     key, value_parts, in_detail = None, [], False
     seen: set = set()
 
     def flush():
-        if key is None:
-            return
-        value = " ".join(value_parts).strip()
-        if key in spec.detail_keys and in_detail:
+        value = " ".join(value_parts).strip() if len(value_parts) > 1 else value_parts[0]
+        if in_detail and key in detail_keys:
             if key == "Nodes" or not record.details:
                 record.details.append({})
             record.details[-1][key] = value
-            return
-        if key in record.values:
-            record.ambiguous = True
-        record.values[key] = value
+        else:
+            if key in values:
+                record.ambiguous = True
+            values[key] = value
 
     for token in line.strip().split(" "):
-        match = _KEY.match(token)
+        eq = token.find("=")
         starts = False
-        if match:
-            k = match.group(1)
-            if use_tail_marker and key in spec.tail_marker_keys and not _REASON_TAIL.search(" ".join(value_parts)):
-                starts = False  # a node Reason runs until its '[user@time]'
-            elif k in spec.detail_keys:
-                starts = in_detail and key in spec.detail_keys | spec.detail_starts
-            elif key in spec.free_text:
-                starts = k in spec.known and k not in seen
+        if eq > 0:
+            k = token[:eq]
+            if k not in known and not _KEY.match(token):
+                pass  # not a key at all, e.g. '(x)=y'
+            elif use_tail_marker and key in spec.tail_marker_keys and \
+                    not _REASON_TAIL.search(" ".join(value_parts)):
+                pass  # a node Reason runs until its '[user@time]'
+            elif k in detail_keys:
+                starts = in_detail and key in detail_or_start
+            elif key in free_text:
+                starts = k in known and k not in seen
             else:
-                starts = k in spec.known or k[0].isupper()
+                starts = k in known or k[0].isupper()
         if starts:
-            flush()
-            key, value_parts = match.group(1), [match.group(2)]
+            if key is not None:
+                flush()
+            key, value_parts = k, [token[eq + 1:]]
             if key in spec.detail_starts:
                 if key in seen:
                     record.details.clear()  # a second start: the first one was inside user text
                 in_detail = True
-            elif key not in spec.detail_keys:
+            elif key not in detail_keys:
                 in_detail = False
             seen.add(key)
         elif key is None:
@@ -284,7 +288,8 @@ def _parse_record(line: str, spec: RecordSpec, use_tail_marker: bool) -> Record:
                 raise ParseError(f"expected Key=value, got {token[:60]!r}")
         else:
             value_parts.append(token)
-    flush()
+    if key is not None:
+        flush()
     return record
 
 
