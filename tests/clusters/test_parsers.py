@@ -236,3 +236,12 @@ def test_squeue_keeps_a_field_imitating_name_whole():
     (spoof,) = parsers.squeue(sample("squeue_format_spoof_22.05.txt"))
     assert spoof.user == "root" and spoof.job_id == "8" and spoof.tres.get("gres/gpu") is None
     assert spoof.name.startswith("x UserId=alice(1000) CoreSpec=*") and spoof.name.endswith("GRES=gpu:8(IDX:0-7)")
+
+
+def test_reservations():
+    maint, course = parsers.reservations(sample("scontrol_show_reservation_22.05.txt"))
+    assert maint.name == "maint_rack4" and maint.maintenance and maint.nodes == ["lab-node10"]
+    assert maint.state == "INACTIVE" and maint.duration_minutes == 120 and maint.users == ["root"]
+    assert course.accounts == ["physics"] and course.duration_minutes == 1440 and not course.maintenance
+    assert course.end_time == datetime(2026, 12, 1, 10, 35, 14)
+    assert parsers.reservations("No reservations in the system\n") == []

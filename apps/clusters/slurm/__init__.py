@@ -13,7 +13,7 @@ from .errors import (CommandFailed, CommandNotFound, CommandTimeout, InvalidName
                      PermissionDenied, SlurmError, TransportError, UnsupportedVersion)
 from .records import (Account, AcctJob, Association, ClusterConfig, ControllerPing, Gres, Job, JobAction,
                       JobState, JobSubmission, NodeAction, NodeBaseState, NodeFlag, NodeState, Partition, Qos,
-                      SinfoRow, SlurmNode, SlurmUser, SubmitResult, Version)
+                      Reservation, SinfoRow, SlurmNode, SlurmUser, SubmitResult, Version)
 
 __all__ = [
     "accounting", "hostlist", "parsers", "validate",
@@ -21,6 +21,6 @@ __all__ = [
     "SlurmError", "InvalidName", "TransportError", "CommandTimeout", "CommandFailed", "CommandNotFound",
     "NotFound", "PermissionDenied", "UnsupportedVersion", "ParseError",
     "Account", "AcctJob", "Association", "ClusterConfig", "ControllerPing", "Gres", "Job", "JobAction", "JobState",
-    "JobSubmission", "NodeAction", "NodeBaseState", "NodeFlag", "NodeState", "Partition", "Qos", "SinfoRow",
-    "SlurmNode", "SlurmUser", "SubmitResult", "Version",
+    "JobSubmission", "NodeAction", "NodeBaseState", "NodeFlag", "NodeState", "Partition", "Qos", "Reservation",
+    "SinfoRow", "SlurmNode", "SlurmUser", "SubmitResult", "Version",
 ]

@@ -66,6 +66,9 @@ class SlurmBackend(abc.ABC):
     def sinfo(self) -> list: ...
 
     @abc.abstractmethod
+    def reservations(self) -> list: ...
+
+    @abc.abstractmethod
     def queue(self, *, users=None, accounts=None, states=None, partitions=None) -> list: ...
 
     @abc.abstractmethod
@@ -205,6 +208,9 @@ class SshSlurm(SlurmBackend):
 
     def sinfo(self) -> list:
         return parsers.sinfo_nodes(self._text(["sinfo", "-N", "-h", "-o", parsers.SINFO_FORMAT]))
+
+    def reservations(self) -> list:
+        return parsers.reservations(self._text(["scontrol", "show", "reservation", "-o"]))
 
     # -- jobs ----------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from .parsing import (RecordSpec, null, parse_gres, parse_memory_mb, parse_minut
                       parse_record, parse_seconds, parse_show_lines, parse_time, parse_tres, split_list, to_float,
                       to_int)
 from .records import (Account, AcctJob, Association, ClusterConfig, ControllerPing, Job, JobState, Partition, Qos,
-                      SinfoRow, SlurmNode, SlurmUser, Version)
+                      Reservation, SinfoRow, SlurmNode, SlurmUser, Version)
 
 NODE_SPEC = RecordSpec(
     known=frozenset("""NodeName Arch CoresPerSocket CPUAlloc CPUEfctv CPUTot CPULoad CPUErr AvailableFeatures
@@ -158,6 +158,28 @@ def partitions(text: str) -> list:
             total_cpus=to_int(v.get("TotalCPUs")), total_nodes=to_int(v.get("TotalNodes")),
             tres=parse_tres(v.get("TRES")),
             options={k: val for k, val in v.items() if k not in _PARTITION_FIELDS}))
+    return out
+
+
+RESERVATION_SPEC = RecordSpec(
+    known=frozenset("""ReservationName StartTime EndTime Duration Nodes NodeCnt CoreCnt Features PartitionName Flags
+        TRES Users Groups Accounts Licenses State BurstBuffer Watts MaxStartDelay Comment NodeList""".split()),
+    free_text=frozenset({"Comment"}),
+)
+
+
+def reservations(text: str) -> list:
+    """`scontrol show reservation -o` ('No reservations in the system' gives [])."""
+    out = []
+    for rec in parse_show_lines(text, RESERVATION_SPEC, "ReservationName"):
+        v = rec.values
+        expr = null(v.get("Nodes"))
+        out.append(Reservation(
+            name=v["ReservationName"], start_time=parse_time(v.get("StartTime")), end_time=parse_time(v.get("EndTime")),
+            duration_minutes=parse_minutes(v.get("Duration")), nodes=hostlist.expand(expr), nodes_expr=expr,
+            partition=null(v.get("PartitionName")), flags=split_list(v.get("Flags")), users=split_list(v.get("Users")),
+            accounts=split_list(v.get("Accounts")), groups=split_list(v.get("Groups")), tres=parse_tres(v.get("TRES")),
+            state=null(v.get("State")), extra=dict(v)))
     return out
 
 
@@ -357,6 +379,6 @@ def submit(text: str):
     return SubmitResult(job_id=match.group(1), cluster=match.group(2) or "")
 
 
-__all__ = ["version", "config", "ping", "nodes", "partitions", "sinfo_nodes", "squeue", "jobs", "sacct",
+__all__ = ["version", "config", "ping", "nodes", "partitions", "reservations", "sinfo_nodes", "squeue", "jobs", "sacct",
            "associations", "qos", "accounts", "users", "submit", "SINFO_FORMAT", "SQUEUE_FORMAT", "SACCT_FIELDS",
            "ASSOC_FIELDS", "QOS_FIELDS", "ACCOUNT_FIELDS", "USER_FIELDS", "parse_record"]

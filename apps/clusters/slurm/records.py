@@ -267,6 +267,28 @@ class Partition:
 
 
 @dataclass
+class Reservation:
+    name: str
+    start_time: datetime | None
+    end_time: datetime | None
+    duration_minutes: int | None
+    nodes: list  # exact node names
+    nodes_expr: str
+    partition: str
+    flags: list  # MAINT, IGNORE_JOBS, SPEC_NODES...
+    users: list
+    accounts: list
+    groups: list
+    tres: dict
+    state: str  # ACTIVE, INACTIVE
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def maintenance(self) -> bool:
+        return "MAINT" in self.flags
+
+
+@dataclass
 class SinfoRow:
     node: str
     partition: str
