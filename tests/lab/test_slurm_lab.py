@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import time
 from pathlib import Path
 
@@ -101,22 +102,24 @@ def test_base_template_is_the_config_without_nodes_and_partitions(managed):
 def test_gpu_job_gets_cuda_visible_devices_and_reaches_sacct(slurm_lab, managed):
     host = slurm_lab.slurm_login(managed)
     target = managed.nodes[-1]
+    # The lab user's home is shared by every lab on the machine: a name no other session uses.
+    out_file = f"lab-gpu-check-{secrets.token_hex(6)}.out"
     script = "#!/bin/sh\necho \"node=$SLURMD_NODENAME cvd=$CUDA_VISIBLE_DEVICES\"\n"
     job_id = ok(on(slurm_lab, host, ["sbatch", "--parsable", "--gres=gpu:1", "-w", target.name,
-                                     "-J", "lab-gpu-check", "-o", "lab-gpu-check-%j.out"], stdin=script)).strip()
+                                     "-J", "lab-gpu-check", "-o", out_file], stdin=script)).strip()
     assert job_id.isdigit()
     poll(lambda: ok(on(slurm_lab, host, ["scontrol", "show", "job", "-o", job_id])),
          lambda out: "JobState=COMPLETED" in out, what=f"job {job_id} to complete")
-    output = ok(on(slurm_lab, host, ["cat", f"lab-gpu-check-{job_id}.out"])).strip()
-    on(slurm_lab, host, ["rm", "-f", f"lab-gpu-check-{job_id}.out"])
+    output = ok(on(slurm_lab, host, ["cat", out_file])).strip()
+    on(slurm_lab, host, ["rm", "-f", out_file])
     node, cvd = re.fullmatch(r"node=(\S+) cvd=(\d+)", output).groups()
     assert node == target.name and int(cvd) < target.gpus
+    # slurmdbd may first hold a partial record (name "allocation"): poll for the whole row.
     row = poll(lambda: ok(on(slurm_lab, host, ["sacct", "-n", "-X", "-P", "-j", job_id,
-                                               "-o", "JobID,JobName,State,AllocTRES"])).strip(),
-               lambda out: "COMPLETED" in out, what=f"job {job_id} in sacct")
-    job, name, state, tres = row.split("|")
-    assert (job, name, state) == (job_id, "lab-gpu-check", "COMPLETED")
-    assert "gres/gpu=1" in tres.split(",")
+                                               "-o", "JobID,JobName,State,AllocTRES"])).strip().split("|"),
+               lambda r: r[:3] == [job_id, "lab-gpu-check", "COMPLETED"] and "gres/gpu=1" in r[-1].split(","),
+               what=f"job {job_id} complete in sacct with one GPU")
+    assert len(row) == 4
 
 
 def test_external_cluster_answers_over_its_own_ssh_host(slurm_lab):
