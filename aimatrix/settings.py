@@ -398,6 +398,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"queue": "slurm", "expires": 240},
     },
+    "clusters-prune-samples": {
+        "task": "apps.clusters.tasks.prune_samples",
+        "schedule": 3600.0,
+        "options": {"queue": "default", "expires": 3000},
+    },
 }
 CELERY_TASK_ROUTES = {"apps.nodes.tasks.poll_power_states": {"queue": "bmc"}}
 
@@ -416,6 +421,9 @@ NODES_POWER_POLL_CONCURRENCY = env_int("AIMATRIX_POWER_POLL_CONCURRENCY", 16)
 NODES_POWER_POLL_BUDGET = env_float("AIMATRIX_POWER_POLL_BUDGET", 50.0)
 # Imports of more rows than this run as a job (apps/nodes/import_job.py); smaller ones at once.
 NODES_IMPORT_SYNC_MAX_ROWS = env_int("AIMATRIX_IMPORT_SYNC_MAX_ROWS", 200)
+
+# Cluster figures over time (apps/clusters/history.py): a sample per sync, kept this long.
+CLUSTER_SAMPLE_RETENTION_DAYS = env_int("AIMATRIX_CLUSTER_SAMPLE_RETENTION_DAYS", 30)
 
 # --- Slurm jobs (apps/clusters/jobs_sync.py, efficiency.py, submit.py) -------------------
 SLURM_SYNC_CONCURRENCY = env_int("AIMATRIX_SLURM_SYNC_CONCURRENCY", 8)  # clusters synced at once

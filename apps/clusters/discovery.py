@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.nodes.models import Node
 
+from . import history
 from .models import Cluster, ClusterKind, ClusterNode, ClusterStatus, Partition
 from .slurm import records
 
@@ -102,6 +103,7 @@ def apply(cluster: Cluster, snapshot: Snapshot, *, queue_length: int | None = No
         cluster.status_reason = (f"{len(trouble)} node(s) down or drained: {', '.join(trouble[:10])}"
                                  if trouble else "")
         cluster.save()
+        history.record(cluster, cluster.summary, at=now)
     return dict(changes)
 
 

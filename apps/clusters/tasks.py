@@ -45,3 +45,11 @@ def accounting_drift():
     from .accounting_sync import check_all
 
     return check_all()
+
+
+@shared_task(name="apps.clusters.tasks.prune_samples", ignore_result=True, soft_time_limit=120, time_limit=140)
+def prune_samples():
+    """Cluster samples older than CLUSTER_SAMPLE_RETENTION_DAYS (the charts' history)."""
+    from .history import prune
+
+    return {"deleted": prune()}

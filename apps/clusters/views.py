@@ -18,11 +18,16 @@ from apps.jobs import services as jobs
 from apps.rbac.page_views import KitDeleteView, KitFormView, add_service_errors
 from apps.rbac.permissions import can
 
+from apps.gpus.views import CHART_RANGES
+
 from . import services
 from .filters import ClusterFilter
 from .forms import ConnectForm
 from .models import Cluster, ClusterKind
 from .tables import NODE_STATE_TONES, ClusterTable
+
+
+CHART_REFRESH_S = 30  # the queue sync's interval
 
 
 class ClusterListView(KitListView):
@@ -66,6 +71,8 @@ class ClusterDetailView(LoginRequiredMixin, DetailView):
             members=members, tones=NODE_STATE_TONES,
             partitions=list(cluster.partitions.order_by("-is_default", "name")),
             changes=change_log(user, cluster), active_tab=detail_tab(self.request),
+            chart_ranges=CHART_RANGES, chart_refresh_s=CHART_REFRESH_S,
+            metrics_url=reverse("api:cluster-metrics", args=[cluster.pk]),
             jobs=jobs.visible_jobs(user).filter(target_type=content_type_for(Cluster), target_id=str(cluster.pk))[:20],
         )
         return ctx

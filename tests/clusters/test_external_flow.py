@@ -57,6 +57,9 @@ def test_connect_discovers_then_info_refresh_and_delete(api, live_worker, ext):
     assert list(Partition.objects.filter(cluster=cluster).values_list("name", flat=True)) == [ext["lab"].partition]
     assert AuditEvent.objects.filter(action="cluster.connect").count() == 1
 
+    charts = client.get(f"/api/v1/clusters/{cluster.pk}/metrics/", {"layout": "columns"}).json()
+    assert charts["avg"]["nodes_idle"] == [len(ext["lab"].node_names)]  # the discovery's sample
+
     info = client.get(f"/api/v1/clusters/{cluster.pk}/info/").json()
     assert info["live"] is True and info["nodes"] == len(ext["lab"].node_names)
     assert info["states"] == {"idle": len(ext["lab"].node_names)} and info["queue_length"] == 0

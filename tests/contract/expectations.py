@@ -268,6 +268,7 @@ API = {
                                "PUT": Case({OPS: 200, "*": 403}, body={"description": "put"}),
                                "DELETE": {OPS: 204, "*": 403}},
     "/api/v1/clusters/{pk}/info/": {"GET": {SEE: 200, "*": 404}},
+    "/api/v1/clusters/{pk}/metrics/": {"GET": {SEE: 200, "*": 404}},
     "/api/v1/clusters/{pk}/nodes/": {"GET": {SEE: 200, "*": 404}},
     "/api/v1/clusters/{pk}/partitions/": {"GET": {SEE: 200, "*": 404}},
     "/api/v1/clusters/{pk}/refresh/": {"POST": {OPS: 202, "*": 403}},

@@ -8,10 +8,11 @@ from rest_framework.response import Response
 
 from apps.core.api.lists import LeanViewSetMixin
 from apps.core.api.permissions import StrictModelPermissions
+from apps.gpus.api.serializers import MetricsParams
 from apps.jobs.api.serializers import JobSerializer
 from apps.rbac.api.mixins import RestrictedQuerysetMixin
 
-from .. import services
+from .. import history, services
 from ..filters import ClusterFilter
 from ..models import Cluster
 from .serializers import (ClusterListSerializer, ClusterNodeSerializer, ClusterSerializer, ConnectSerializer,
@@ -79,6 +80,16 @@ class ClusterViewSet(LeanViewSetMixin, RestrictedQuerysetMixin, mixins.ListModel
     def refresh(self, request, pk=None):
         """Rediscover the cluster (a job)."""
         return accepted(services.refresh(request.user, self.get_object()))
+
+    @extend_schema(parameters=[MetricsParams], responses={200: dict})
+    @action(detail=True, methods=["get"])
+    def metrics(self, request, pk=None):
+        """The cluster's figures over time (a sample per sync): nodes by state, queue length, GPUs
+        allocated; average and maximum per `step` seconds, in the layouts of the GPU metrics."""
+        cluster = self.get_object()
+        params = MetricsParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(history.metrics(cluster, *params.window()))
 
     @extend_schema(responses={200: PartitionSerializer(many=True)})
     @action(detail=True, methods=["get"])
