@@ -8,3 +8,6 @@ class ClustersConfig(AppConfig):
 
     def ready(self):
         from . import job_kinds  # noqa: F401  (registers the clusters.* job kinds)
+        from . import accounting_jobs, gpu_drain, node_jobs  # noqa: F401  (node states, health, accounting)
+
+        gpu_drain.connect()  # drain a node in Slurm when its GPU fails
