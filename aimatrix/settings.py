@@ -393,20 +393,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_float("AIMATRIX_SLURM_ACCOUNTING_CHECK_INTERVAL", 3600.0),
         "options": {"queue": "slurm", "expires": 3000},
     },
-    "clusters-node-health": {
-        "task": "apps.clusters.tasks.node_health",
-        "schedule": env_float("AIMATRIX_SLURM_HEALTH_INTERVAL", 120.0),
-        "options": {"queue": "slurm", "expires": 110},
-    },
-    "clusters-accounting-drift": {
-        "task": "apps.clusters.tasks.accounting_drift",
-        "schedule": env_float("AIMATRIX_SLURM_ACCOUNTING_CHECK_INTERVAL", 3600.0),
-        "options": {"queue": "slurm", "expires": 3000},
-    },
     "clusters-idle-gpu-jobs": {
         "task": "apps.clusters.tasks.check_idle_gpu_jobs",
         "schedule": 300.0,
         "options": {"queue": "slurm", "expires": 240},
+    },
+    "clusters-prune-samples": {
+        "task": "apps.clusters.tasks.prune_samples",
+        "schedule": 3600.0,
+        "options": {"queue": "default", "expires": 3000},
     },
 }
 CELERY_TASK_ROUTES = {"apps.nodes.tasks.poll_power_states": {"queue": "bmc"}}
@@ -427,6 +422,9 @@ NODES_POWER_POLL_BUDGET = env_float("AIMATRIX_POWER_POLL_BUDGET", 50.0)
 # Imports of more rows than this run as a job (apps/nodes/import_job.py); smaller ones at once.
 NODES_IMPORT_SYNC_MAX_ROWS = env_int("AIMATRIX_IMPORT_SYNC_MAX_ROWS", 200)
 
+# Cluster figures over time (apps/clusters/history.py): a sample per sync, kept this long.
+CLUSTER_SAMPLE_RETENTION_DAYS = env_int("AIMATRIX_CLUSTER_SAMPLE_RETENTION_DAYS", 30)
+
 # --- Slurm jobs (apps/clusters/jobs_sync.py, efficiency.py, submit.py) -------------------
 SLURM_SYNC_CONCURRENCY = env_int("AIMATRIX_SLURM_SYNC_CONCURRENCY", 8)  # clusters synced at once
 SLURM_SYNC_TIMEOUT = env_float("AIMATRIX_SLURM_SYNC_TIMEOUT", 20.0)  # one cluster's scontrol/sacct deadline
@@ -441,10 +439,6 @@ SLURM_OUTPUT_CHUNK_BYTES = env_int("AIMATRIX_SLURM_OUTPUT_CHUNK_BYTES", 64 * 102
 SLURM_IDLE_GPU_UTIL_PCT = env_float("AIMATRIX_SLURM_IDLE_GPU_UTIL_PCT", 5.0)
 SLURM_IDLE_GPU_MINUTES = env_int("AIMATRIX_SLURM_IDLE_GPU_MINUTES", 30)
 SLURM_EFFICIENCY_RAW_HOURS = env_float("AIMATRIX_SLURM_EFFICIENCY_RAW_HOURS", 6.0)  # longer: 1-minute rollups
-# Node health (apps/clusters/node_health.py): restarting slurmd on a node, then waiting for slurmctld
-# to hear from it (SlurmdTimeout-sized; the lab's is 20 s).
-SLURM_SLURMD_RESTART_TIMEOUT = env_float("AIMATRIX_SLURM_SLURMD_RESTART_TIMEOUT", 60.0)
-SLURM_HEALTH_RESPOND_TIMEOUT = env_float("AIMATRIX_SLURM_HEALTH_RESPOND_TIMEOUT", 90.0)
 # Node health (apps/clusters/node_health.py): restarting slurmd on a node, then waiting for slurmctld
 # to hear from it (SlurmdTimeout-sized; the lab's is 20 s).
 SLURM_SLURMD_RESTART_TIMEOUT = env_float("AIMATRIX_SLURM_SLURMD_RESTART_TIMEOUT", 60.0)
