@@ -44,14 +44,17 @@ def _credentials(node: Node, purpose: str, actor, addresses) -> ssh.Credentials:
     return ssh.Credentials(password=value)
 
 
-def run(node: Node, argv: list[str], *, timeout: float, purpose: str, stdin=None, actor=None) -> ssh.Result:
+def run(node: Node, argv: list[str], *, timeout: float, purpose: str, stdin=None, actor=None,
+        max_output: int | None = None) -> ssh.Result:
     """Run one command on a node; updates its lifecycle state from the outcome. `actor`: the
-    user on whose behalf (a job's requester), for the secret access log."""
+    user on whose behalf (a job's requester), for the secret access log. `max_output`: bytes kept
+    of stdout (default ssh.MAX_OUTPUT; a large queue listing needs more)."""
     addresses = _checked(node.name, node.address, node.ssh_port)
     creds = _credentials(node, purpose, actor, addresses)
     endpoint = ssh.Endpoint(str(addresses[0]), node.ssh_port, node.ssh_user)
     try:
-        result = ssh.run(endpoint, creds, services.trusted_keys(node), argv, stdin=stdin, timeout=timeout)
+        result = ssh.run(endpoint, creds, services.trusted_keys(node), argv, stdin=stdin, timeout=timeout,
+                         max_output=max_output or ssh.MAX_OUTPUT)
     except ssh.HostKeyUnknown as exc:
         services.record_offered_key(node, exc.key_type, exc.public_key, exc.fingerprint, mismatch=False)
         services.mark_seen(node, reachable=False, reason="host key not yet approved")
