@@ -35,6 +35,15 @@ def visible_jobs(user, action: str = "view"):
     return restrict(SlurmJob.objects.select_related("cluster", "project", "submitted_by"), user, action)
 
 
+def visible_clusters_for_jobs(user):
+    """Clusters whose jobs `user` may list: those they see, and those where one of their
+    projects has a Slurm account."""
+    projects = Membership.objects.filter(user=user, role__in=project_roles_for("view")).values("project_id")
+    by_account = ProjectAccount.objects.filter(project__in=projects).values("cluster_id")
+    seen = restrict(Cluster.objects.all(), user, "view").values("pk")
+    return Cluster.objects.filter(Q(pk__in=seen) | Q(pk__in=by_account))
+
+
 def _operator(user) -> bool:
     return user.is_superuser or user.has_perm("rbac.unrestricted")
 
