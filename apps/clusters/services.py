@@ -146,3 +146,17 @@ def forget(actor, cluster: Cluster) -> None:
     with transaction.atomic():
         record_audit("cluster.forget", actor=actor, obj=cluster, before=_fields(cluster))
         cluster.delete()
+
+
+def reservations(actor, cluster: Cluster) -> dict:
+    """The cluster's reservations as Slurm shows them now (`scontrol show reservation`), or why not."""
+    client = connection.controller_client(cluster, purpose="cluster reservations", actor=actor)
+    try:
+        found = client.reservations()
+    except SlurmError as exc:
+        return {"live": False, "error": str(exc), "reservations": []}
+    return {"live": True, "reservations": [
+        {"name": r.name, "state": r.state, "start": r.start_time, "end": r.end_time,
+         "duration_minutes": r.duration_minutes, "nodes": r.nodes, "nodes_expr": r.nodes_expr,
+         "partition": r.partition, "flags": r.flags, "maintenance": r.maintenance, "users": r.users,
+         "accounts": r.accounts, "tres": r.tres} for r in found]}

@@ -8,5 +8,6 @@ urlpatterns = [
     path("external/", views.ExternalClustersView.as_view(), name="external"),
     path("<int:pk>/", views.ClusterDetailView.as_view(), name="detail"),
     path("<int:pk>/refresh/", views.ClusterRefreshView.as_view(), name="refresh"),
+    path("<int:pk>/reservations/", views.ClusterReservationsView.as_view(), name="reservations"),
     path("<int:pk>/delete/", views.ClusterDeleteView.as_view(), name="delete"),
 ]

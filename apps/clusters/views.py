@@ -169,3 +169,16 @@ class ClusterDeleteView(KitDeleteView):
         name = str(obj)
         self.delete(obj)
         return f"Removed {name} from the portal."
+
+
+class ClusterReservationsView(LoginRequiredMixin, DetailView):
+    """/clusters/<pk>/reservations/: read live from the controller (as Slurm-web shows them)."""
+
+    template_name = "clusters/reservations.html"
+    context_object_name = "cluster"
+
+    def get_queryset(self):
+        return services.visible_clusters(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), **services.reservations(self.request.user, self.object)}

@@ -108,3 +108,23 @@ def test_connect_refuses_bad_input_by_field(api, ext, make_user):
                                   format="json")
     assert response.status_code == 403
     assert not Cluster.objects.exists()
+
+
+def test_reservations_as_slurm_shows_them(api, client, ext):
+    from apps.nodes import remote
+
+    cluster = Cluster.objects.create(name="ext", controller=ext["controller"])
+    create = ["sudo", "-n", "scontrol", "create", "reservation", "ReservationName=maint-window", "StartTime=now",
+              "Duration=60", "Nodes=ALL", "Users=root", "Flags=MAINT"]
+    assert remote.run(ext["controller"], create, timeout=30, purpose="test").exit_status == 0
+    try:
+        answer = api(ext["admin"]).get(f"/api/v1/clusters/{cluster.pk}/reservations/").json()
+        assert answer["live"] is True
+        (found,) = [r for r in answer["reservations"] if r["name"] == "maint-window"]
+        assert found["maintenance"] and sorted(found["nodes"]) == ext["lab"].node_names and found["users"] == ["root"]
+        client.force_login(ext["admin"])
+        page = client.get(f"/clusters/{cluster.pk}/reservations/").content.decode()
+        assert "maint-window" in page and "maintenance" in page
+    finally:
+        remote.run(ext["controller"], ["sudo", "-n", "scontrol", "delete", "ReservationName=maint-window"],
+                   timeout=30, purpose="test")

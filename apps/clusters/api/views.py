@@ -91,6 +91,13 @@ class ClusterViewSet(LeanViewSetMixin, RestrictedQuerysetMixin, mixins.ListModel
         params.is_valid(raise_exception=True)
         return Response(history.metrics(cluster, *params.window()))
 
+    @extend_schema(responses={200: dict})
+    @action(detail=True, methods=["get"])
+    def reservations(self, request, pk=None):
+        """Reservations as Slurm shows them now (times in the cluster's local time); `live: false`
+        with the reason when the controller cannot be read."""
+        return Response(services.reservations(request.user, self.get_object()))
+
     @extend_schema(responses={200: PartitionSerializer(many=True)})
     @action(detail=True, methods=["get"])
     def partitions(self, request, pk=None):
