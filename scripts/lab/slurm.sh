@@ -163,7 +163,7 @@ munge_up() {  # DIR
   local i
   for ((i = 0; i < LAB_START_TIMEOUT * 20; i++)); do
     munge -n -S "$dir/socket/munge.sock" 2>/dev/null | unmunge -S "$dir/socket/munge.sock" >/dev/null 2>&1 && return 0
-    lab_pid "$dir/munged.pid" "--key-file=$dir/munge.key" >/dev/null || break
+    lab_alive "$(cat "$dir/munged.pid")" || break   # alive, not the mark: it may be mid-exec
     sleep 0.05
   done
   tail -n 10 "$dir/munged.out" >&2 2>/dev/null || true
@@ -199,7 +199,7 @@ db_up() {
   local i
   for ((i = 0; i < LAB_START_TIMEOUT * 10; i++)); do
     mariadb-admin --no-defaults -S "$MYSQL_SOCK" ping >/dev/null 2>&1 && break
-    lab_pid "$DBDIR/mariadbd.pid" "$MYSQL_MARK" >/dev/null || fail_with_log "$DBDIR/mariadbd.log" "mariadbd exited"
+    lab_alive "$(cat "$DBDIR/mariadbd.pid")" || fail_with_log "$DBDIR/mariadbd.log" "mariadbd exited"
     sleep 0.1
   done
   mariadb-admin --no-defaults -S "$MYSQL_SOCK" ping >/dev/null 2>&1 || fail_with_log "$DBDIR/mariadbd.log" "mariadbd did not answer"
