@@ -9,5 +9,9 @@ class ClustersConfig(AppConfig):
     def ready(self):
         from . import job_kinds  # noqa: F401  (registers the clusters.* job kinds)
         from . import accounting_jobs, gpu_drain, node_jobs  # noqa: F401  (node states, health, accounting)
+        from . import config_jobs  # noqa: F401  (apply a managed cluster's configuration)
 
         gpu_drain.connect()  # drain a node in Slurm when its GPU fails
+        from . import pages_registry
+
+        pages_registry.register()  # global search

@@ -1,0 +1,16 @@
+"""What the clusters app adds to the registries of the apps below it (called from
+ClustersConfig.ready()): global search."""
+from urllib.parse import urlencode
+
+from django.urls import reverse
+
+
+def register() -> None:
+    from apps.core import search
+
+    from . import services
+    from .models import Cluster
+
+    search.register(Cluster, label="Clusters", fields=("name", "slurm_cluster_name", "description"),
+                    visible=services.visible_clusters, url=lambda cluster: reverse("clusters:detail", args=[cluster.pk]),
+                    more=lambda text: f"{reverse('clusters:list')}?{urlencode({'q': text})}")
