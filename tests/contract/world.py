@@ -48,6 +48,7 @@ PK_OBJECTS = [
     ("/api/v1/audit/", "auditevent"),
     ("/api/v1/users/", "member"),
     ("/clusters/", "cluster"), ("/api/v1/clusters/", "cluster"),
+    ("/clusters/accounts/", "projectaccount"), ("/api/v1/clusters/accounts/", "projectaccount"),
 ]
 
 # The object an admin route's `{object_id}` names, by "app_label.model_name".
@@ -136,6 +137,7 @@ class World:
         return {"role": role, "node": o["node"].name, "node_id": o["node"].pk, "secret": o["secret"].name,
                 "secret_id": o["secret"].pk, "member": o["member"].username, "project": o["project"].name,
                 "job_id": o["job"].pk, "root_id": o["root"].pk, "cluster_id": o["cluster"].pk,
+                "clusternode_id": o["clusternode"].pk, "project_id": o["project"].pk,
                 "interval_id": o["intervalschedule"].pk, "now": int(time.time())}
 
 
