@@ -239,11 +239,16 @@ def _check_limits(cluster: Cluster, pa: ProjectAccount) -> None:
 
 
 def _save(pa: ProjectAccount) -> None:
-    pa.account = (pa.account or "").lower()  # sacctmgr stores account names in lower case
+    pa.account = (pa.account or "").lower() if isinstance(pa.account, str) else pa.account  # sacctmgr lowercases
     try:
-        pa.full_clean()
+        pa.full_clean(validate_constraints=False)
     except ValidationError as exc:
         raise InvalidInput(exc.message_dict) from None
+    others = ProjectAccount.objects.filter(cluster=pa.cluster).exclude(pk=pa.pk)
+    if others.filter(project=pa.project).exists():
+        raise InvalidInput({"project": [f"{pa.project} already has an account on {pa.cluster}."]})
+    if others.filter(account=pa.account).exists():
+        raise InvalidInput({"account": [f"Account {pa.account} is another project's on {pa.cluster}."]})
     _check_limits(pa.cluster, pa)
     pa.save()
 

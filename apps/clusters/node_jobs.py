@@ -25,7 +25,7 @@ def authorize_manage(user, params):
     if cluster is None or not can(user, cluster, "view"):
         raise InvalidInput({"cluster": ["Unknown cluster."]})
     if not can(user, cluster, "manage"):
-        raise Forbidden(f"You may not change node states of cluster {cluster.name}.")
+        raise Forbidden(f"You may not manage cluster {cluster.name} (node states, accounting).")
 
 
 class NodeStateParams(serializers.Serializer):

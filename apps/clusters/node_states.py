@@ -50,7 +50,7 @@ class NodeStateAction(str, enum.Enum):
 
 def check_may_manage(actor, cluster: Cluster) -> None:
     if not actor.has_perm(MANAGE_PERMISSION) or not can(actor, cluster, "manage"):
-        raise Forbidden(f"You may not change node states of cluster {cluster.name}.")
+        raise Forbidden(f"You may not manage cluster {cluster.name} (node states, accounting).")
 
 
 def clean_reason(reason, *, required: bool, field: str = "reason") -> str:

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .ops_urls import urlpatterns as ops_urls
 
 app_name = "clusters"
 urlpatterns = [
@@ -10,4 +11,5 @@ urlpatterns = [
     path("<int:pk>/refresh/", views.ClusterRefreshView.as_view(), name="refresh"),
     path("<int:pk>/reservations/", views.ClusterReservationsView.as_view(), name="reservations"),
     path("<int:pk>/delete/", views.ClusterDeleteView.as_view(), name="delete"),
+    *ops_urls,
 ]

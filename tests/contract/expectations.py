@@ -128,6 +128,26 @@ PAGES = {
     "/clusters/{pk}/": {"GET": {SEE: 200, "*": 404}},
     "/clusters/{pk}/reservations/": {"GET": {SEE: 200, "*": 404}},
     "/clusters/{pk}/refresh/": {"POST": Case({OPS: 302, MEMBER: 302, "*": 404}, writes=OPS)},
+    # Node states, repair and accounting need clusters.manage_cluster and `manage` on the cluster: the
+    # member sees the cluster and is refused (a message and back, or 403 on forms). The world's
+    # cluster keeps its own accounting (reuse_database): apply and check are refused, nothing written.
+    "/clusters/{pk}/nodes/states/": {"POST": Case({OPS: 302, MEMBER: 302, "*": 404}, writes=OPS, body={
+        "action": "drain", "pk": "{clusternode_id}", "reason": "contract", "confirm": "yes"})},
+    "/clusters/{pk}/nodes/repair/": {"POST": Case({OPS: 302, MEMBER: 302, "*": 404}, writes=OPS)},
+    "/clusters/{pk}/accounting/": {"GET": {SEE: 200, "*": 404}},
+    "/clusters/{pk}/accounting/apply/": {"GET": {SEE: 200, "*": 404},
+                                         "POST": Case({SEE: 302, "*": 404}, body={"confirm": "yes"}, writes=NO_ONE)},
+    "/clusters/{pk}/accounting/check/": {"POST": Case({SEE: 302, "*": 404}, writes=NO_ONE)},
+    "/clusters/{pk}/accounting/accounts/add/": {
+        "GET": {OPS: 200, MEMBER: 403, "*": 404},
+        "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, writes=OPS,
+                     body={"project": "{project_id}", "account": "page-{role}", "gpus_per_job": "1"})},
+    "/clusters/accounts/{pk}/edit/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                                      "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, body={"gpus_per_job": "2"},
+                                                   prefill=True, writes=OPS)},
+    "/clusters/accounts/{pk}/delete/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                                        "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, body={"confirm": "yes"},
+                                                     writes=OPS)},
     "/clusters/{pk}/delete/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
                                "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, body={"confirm": "yes"}, writes=OPS)},
     "/gpus/": {"GET": OPEN},
@@ -274,6 +294,24 @@ API = {
     "/api/v1/clusters/{pk}/nodes/": {"GET": {SEE: 200, "*": 404}},
     "/api/v1/clusters/{pk}/partitions/": {"GET": {SEE: 200, "*": 404}},
     "/api/v1/clusters/{pk}/refresh/": {"POST": {OPS: 202, "*": 403}},
+    # Node states, repair and accounting: `manage` on the cluster (403 for the member who sees it).
+    # The world's cluster keeps its own accounting (reuse_database): diff, apply and check answer 409.
+    "/api/v1/clusters/{pk}/nodes/manage/": {"POST": Case({OPS: 202, MEMBER: 403, "*": 404},
+                                                         body={"nodes": ["{node}"], "action": "drain",
+                                                               "reason": "contract"})},
+    "/api/v1/clusters/{pk}/health/": {"POST": {OPS: 202, MEMBER: 403, "*": 404}},
+    "/api/v1/clusters/{pk}/accounts/": {"GET": {SEE: 200, "*": 404},
+                                        "POST": Case({OPS: 201, MEMBER: 403, "*": 404},
+                                                     body={"project": "{project}", "account": "acct-{role}",
+                                                           "gpus_per_job": 1})},
+    "/api/v1/clusters/{pk}/accounts/diff/": {"GET": {OPS: 409, MEMBER: 403, "*": 404}},
+    "/api/v1/clusters/{pk}/accounts/apply/": {"POST": Case({OPS: 409, MEMBER: 403, "*": 404}, writes=NO_ONE)},
+    "/api/v1/clusters/{pk}/accounts/check/": {"POST": Case({OPS: 409, MEMBER: 403, "*": 404}, writes=NO_ONE)},
+    "/api/v1/clusters/{pk}/associations/": {"GET": {SEE: 200, "*": 404}},
+    "/api/v1/clusters/{pk}/qos/": {"GET": {SEE: 200, "*": 404}},
+    "/api/v1/clusters/accounts/{pk}/": {"GET": {SEE: 200, "*": 404},
+                                        "PATCH": Case({OPS: 200, MEMBER: 403, "*": 404}, body={"gpus_per_job": 2}),
+                                        "DELETE": {OPS: 204, MEMBER: 403, "*": 404}},
     # GPUs: every role may read GPUs (its projects' ones); writes need gpus.change_gpu (model level: 403).
     "/api/v1/gpus/": {"GET": OPEN},
     "/api/v1/gpus/summary/": {"GET": OPEN},
