@@ -219,3 +219,22 @@ def publish_idle(*, now: dt.datetime | None = None) -> int:
         rest = {k: v for k, v in job.gpu_efficiency.items() if k != "idle_event_at"}
         SlurmJob.objects.filter(pk=job.pk).update(gpu_efficiency=rest)
     return published
+
+
+def gpu_holders(gpu_ids: list[int] | None) -> dict[int, list]:
+    """The GPUs running Slurm jobs hold now, for apps.gpus.holders (the allocated filter, GPU pages)."""
+    from apps.gpus.holders import Holder
+
+    jobs = list(SlurmJob.objects.filter(state=SlurmJobState.RUNNING).exclude(gpu_indexes={})
+                .select_related("cluster"))
+    out: dict[int, list] = {}
+    held = held_gpus_of(jobs)
+    for job in jobs:
+        for row in held[job.pk]:
+            gpu = row["gpu"]
+            if gpu is None or (gpu_ids is not None and gpu.pk not in gpu_ids):
+                continue
+            out.setdefault(gpu.pk, []).append(Holder(
+                kind="slurm job", label=f"{job.cluster.name}:{job.job_id} {job.name} ({job.user})".strip(),
+                url=job.get_absolute_url(), since=job.started_at))
+    return out

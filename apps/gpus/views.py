@@ -10,7 +10,7 @@ from apps.core.redirects import safe_next_url
 from apps.rbac.page_views import KitFormView, ObjectMixin
 from apps.rbac.permissions import can
 
-from . import services
+from . import holders, services
 from .filters import GpuFilter
 from .forms import GpuForm
 from .models import GpuEvent
@@ -56,6 +56,7 @@ class GpuDetailView(LoginRequiredMixin, DetailView):
             events=list(GpuEvent.objects.filter(gpu=gpu).order_by("-ts", "-id")[:20]),
             sample=gpu.last_sample or {},
             changes=change_log(user, gpu),
+            holders=holders.holders([gpu.pk]).get(gpu.pk, []),
             active_tab=detail_tab(self.request),
             chart_ranges=CHART_RANGES,
             chart_refresh_s=CHART_REFRESH_S,

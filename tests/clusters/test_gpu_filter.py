@@ -38,3 +38,21 @@ def test_the_gpu_list_page_filters_by_cluster(client, root, two_clusters):
     client.force_login(root)
     page = client.get("/gpus/", {"cluster": "first"}).content.decode()
     assert "gpu-a/gpu0" in page and "gpu-b/gpu0" not in page and "gpu-c/gpu0" not in page
+
+
+def test_allocated_means_held_by_a_running_slurm_job(api, client, root, two_clusters):
+    from apps.clusters.models import SlurmJob
+
+    first, _ = two_clusters
+    SlurmJob.objects.create(cluster=first, job_id="7", name="train", user="alice", state="RUNNING",
+                            gpu_indexes={"gpu-a": [1]})
+    SlurmJob.objects.create(cluster=first, job_id="8", name="done", user="bob", state="COMPLETED",
+                            gpu_indexes={"gpu-a": [0]})
+    held = uuids(api(root).get("/api/v1/gpus/", {"allocated": "true"}))
+    assert held == ["GPU-gpu-a-1"]
+    free = uuids(api(root).get("/api/v1/gpus/", {"allocated": "false"}))
+    assert "GPU-gpu-a-1" not in free and "GPU-gpu-a-0" in free and len(free) == 5
+    client.force_login(root)
+    gpu = Gpu.objects.get(uuid="GPU-gpu-a-1")
+    page = client.get(f"/gpus/{gpu.pk}/").content.decode()
+    assert "first:7 train (alice)" in page and "/clusters/jobs/" in page
