@@ -30,7 +30,7 @@ def _check_refs(actor, template: JobTemplate) -> None:
 
 def _save(template: JobTemplate) -> None:
     try:
-        template.full_clean()
+        template.full_clean(exclude=["project", "cluster", "owner"])  # optional: checked in _check_refs
     except ValidationError as exc:
         raise InvalidInput(exc.message_dict) from None
     try:

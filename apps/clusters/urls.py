@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .job_page_urls import urlpatterns as job_urls
 from .ops_urls import urlpatterns as ops_urls
 
 app_name = "clusters"
@@ -12,4 +13,5 @@ urlpatterns = [
     path("<int:pk>/reservations/", views.ClusterReservationsView.as_view(), name="reservations"),
     path("<int:pk>/delete/", views.ClusterDeleteView.as_view(), name="delete"),
     *ops_urls,
+    *job_urls,
 ]

@@ -150,6 +150,33 @@ PAGES = {
                                                      writes=OPS)},
     "/clusters/{pk}/delete/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
                                "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, body={"confirm": "yes"}, writes=OPS)},
+    # Slurm jobs: every role lists its projects' jobs; a cluster's job list is the list narrowed to it.
+    # Actions ask first (GET); confirmed, an operator's reaches Slurm over SSH, which the world's
+    # controller cannot answer: the page says why and nothing is written. Submitting needs
+    # clusters.add_slurmjob and a Slurm user mapped to the submitter (operators here have none: 400).
+    "/clusters/jobs/": {"GET": OPEN},
+    "/clusters/jobs/{pk}/": {"GET": {SEE: 200, "*": 404}},
+    **{f"/clusters/jobs/{{pk}}/{verb}/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                                         "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, writes=NO_ONE,
+                                                      body={"confirm": "yes", "signal": "TERM"})}
+       for verb in ("cancel", "hold", "release", "requeue", "signal")},
+    "/clusters/{pk}/jobs/": {"GET": {SEE: 302, "*": 404}},
+    "/clusters/{pk}/jobs/submit/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                                    "POST": Case({OPS: 400, MEMBER: 403, "*": 404}, writes=NO_ONE,
+                                                 body={"script": "#!/bin/sh\ntrue\n", "nodes": "1", "cpus": "1",
+                                                       "gpus": "0", "time_limit_min": "5"})},
+    "/clusters/job-templates/": {"GET": OPEN},
+    "/clusters/job-templates/new/": {"GET": {OPS: 200, "*": 403},
+                                     "POST": Case({OPS: 302, "*": 403}, writes=OPS,
+                                                  body={"name": "page-{role}", "script": "#!/bin/sh\ntrue\n",
+                                                        "nodes": "1", "cpus": "1", "gpus": "0",
+                                                        "time_limit_min": "5"})},
+    "/clusters/job-templates/{pk}/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                                      "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, prefill=True, writes=OPS,
+                                                   body={"description": "changed"})},
+    "/clusters/job-templates/{pk}/delete/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                                             "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, body={"confirm": "yes"},
+                                                          writes=OPS)},
     "/gpus/": {"GET": OPEN},
     "/gpus/{pk}/": {"GET": {SEE: 200, "*": 404}},
     "/gpus/{pk}/edit/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
@@ -312,6 +339,29 @@ API = {
     "/api/v1/clusters/accounts/{pk}/": {"GET": {SEE: 200, "*": 404},
                                         "PATCH": Case({OPS: 200, MEMBER: 403, "*": 404}, body={"gpus_per_job": 2}),
                                         "DELETE": {OPS: 204, MEMBER: 403, "*": 404}},
+    # Slurm jobs API: reads for whoever sees the job or cluster. Actions need clusters.cancel_slurmjob
+    # (POST: the model's add permission first, so engineers get 403); an operator's reaches Slurm over
+    # SSH, which the world's controller cannot answer (502, nothing written). Submitting: 400 for
+    # operators (no Slurm user mapped), 404 for developers (the cluster is not theirs). History: the
+    # world's cluster keeps no accounting (409).
+    "/api/v1/slurm-jobs/": {"GET": OPEN},
+    "/api/v1/slurm-jobs/{pk}/": {"GET": {SEE: 200, "*": 404}},
+    "/api/v1/slurm-jobs/{pk}/output/": {"GET": {SEE: 200, "*": 404}},
+    "/api/v1/slurm-jobs/{pk}/efficiency/": {"GET": {SEE: 200, "*": 404}},
+    **{f"/api/v1/slurm-jobs/{{pk}}/{verb}/": {"POST": Case({OPS: 502, DATA: 404, "*": 403}, writes=NO_ONE,
+                                                          body={"signal": "TERM"})}
+       for verb in ("cancel", "hold", "release", "requeue", "signal")},
+    "/api/v1/clusters/{pk}/jobs/": {"GET": {SEE: 200, "*": 404},
+                                    "POST": Case({OPS: 400, DATA: 404, "*": 403}, writes=NO_ONE,
+                                                 body={"script": "#!/bin/sh\ntrue\n"})},
+    "/api/v1/clusters/{pk}/jobs/history/": {"GET": {SEE: 409, "*": 404}},
+    "/api/v1/clusters/idle-gpu-jobs/": {"GET": OPEN},
+    "/api/v1/job-templates/": {"GET": OPEN,
+                               "POST": Case({OPS: 201, "*": 403}, body={"name": "api-{role}", "script": "#!/bin/sh\n"})},
+    "/api/v1/job-templates/{pk}/": {"GET": {SEE: 200, "*": 404},
+                                    "PATCH": Case({OPS: 200, "*": 403}, body={"description": "patched"}),
+                                    "PUT": Case({OPS: 200, "*": 403}, body={"name": "put-{role}", "script": "#!/bin/sh\n"}),
+                                    "DELETE": {OPS: 204, "*": 403}},
     # GPUs: every role may read GPUs (its projects' ones); writes need gpus.change_gpu (model level: 403).
     "/api/v1/gpus/": {"GET": OPEN},
     "/api/v1/gpus/summary/": {"GET": OPEN},

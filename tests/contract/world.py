@@ -48,6 +48,8 @@ PK_OBJECTS = [
     ("/api/v1/audit/", "auditevent"),
     ("/api/v1/users/", "member"),
     ("/clusters/", "cluster"), ("/api/v1/clusters/", "cluster"),
+    ("/clusters/jobs/", "slurmjob"), ("/api/v1/slurm-jobs/", "slurmjob"),
+    ("/clusters/job-templates/", "jobtemplate"), ("/api/v1/job-templates/", "jobtemplate"),
     ("/clusters/accounts/", "projectaccount"), ("/api/v1/clusters/accounts/", "projectaccount"),
 ]
 

@@ -14,6 +14,7 @@ from django.urls import get_resolver, reverse
 
 from apps.core.api.lists import LeanViewSetMixin
 from apps.keyvault.models import OneTimeToken, RedeemOutcome, TokenRedemption
+from tests.clusters import job_budget_rows as job_rows
 from tests.core.test_list_query_budgets import accesses, audit, jobs, nodes, projects, secrets_, tokens
 from tests.events import budget_rows as ev
 from tests.clusters import budget_rows as cluster_rows
@@ -68,6 +69,8 @@ BUDGETS = {
     "api:cluster-list": (cluster_rows.clusters, (2, 1, 2)),
     "api:server-list": (nodes, (2, 1, 2)),  # the seed's alias of the node list
     "api:agent-credential-list": (agent_credentials, (2, 1, 2)),
+    "api:slurmjob-list": (job_rows.slurm_jobs, (2, 1, 2)),
+    "api:jobtemplate-list": (job_rows.job_templates, (2, 1, 2)),
 }
 MODES = {"page": "", "cursor": "?cursor=", "brief": "?brief=1"}
 

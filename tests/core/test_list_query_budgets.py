@@ -20,6 +20,7 @@ from apps.keyvault.models import AccessKind, OneTimeToken, Secret, SecretAccess
 from apps.nodes.models import Bmc, Node
 from apps.rbac.models import Project
 from tests.clusters import budget_rows as cluster_rows
+from tests.clusters import job_budget_rows as job_rows
 from tests.events import budget_rows as event_rows
 
 pytestmark = pytest.mark.django_db
@@ -99,6 +100,8 @@ BUDGETS = {
     "nodes:list": (nodes, 5),
     "gpus:list": (gpus, 5),
     "clusters:list": (cluster_rows.clusters, 5),
+    "clusters:jobs": (job_rows.slurm_jobs, 6),
+    "clusters:job-templates": (job_rows.job_templates, 5),
     "events:alerts": (event_rows.alerts, 5),
     "events:rules": (event_rows.event_rules, 5),
     "events:deliveries": (event_rows.deliveries, 5),

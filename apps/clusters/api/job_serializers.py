@@ -105,6 +105,7 @@ class JobTemplateSerializer(serializers.ModelSerializer):
         fields = ["id", "url", "name", "description", "project", "cluster", "owner", "partition", "account", "nodes",
                   "cpus", "memory_mb", "gpus", "time_limit_min", "script", "created_at"]
         read_only_fields = ["id", "url", "owner", "created_at"]
+        validators = []  # (project, name) is unique: the service answers 400 naming `name`
 
 
 class JobTemplateListSerializer(JobTemplateSerializer):

@@ -11,8 +11,8 @@ router.register("job-templates", JobTemplateViewSet, basename="jobtemplate")
 
 urlpatterns = [
     path("clusters/idle-gpu-jobs/", IdleGpuJobsView.as_view(), name="cluster-idle-gpu-jobs"),
-    path("clusters/<int:cluster_pk>/jobs/", ClusterJobsViewSet.as_view({"get": "cluster_list", "post": "submit"}),
+    path("clusters/<int:pk>/jobs/", ClusterJobsViewSet.as_view({"get": "cluster_list", "post": "submit"}),
          name="cluster-jobs"),
-    path("clusters/<int:cluster_pk>/jobs/history/", JobHistoryView.as_view(), name="cluster-job-history"),
+    path("clusters/<int:pk>/jobs/history/", JobHistoryView.as_view(), name="cluster-job-history"),
     *router.urls,
 ]

@@ -40,9 +40,12 @@ class SlurmJobViewSet(LeanViewSetMixin, RestrictedQuerysetMixin, mixins.ListMode
     search_fields = ["name", "job_id", "user", "account"]
     ordering_fields = ["id", "submitted_at", "started_at", "state", "user"]
 
+    def get_queryset(self):
+        return super().get_queryset().select_related("cluster")  # str(job) names its cluster (brief rows)
+
     def filter_queryset(self, queryset):
         params = self.request.query_params
-        cluster = params.get("cluster") or self.kwargs.get("cluster_pk")
+        cluster = params.get("cluster") or getattr(self, "cluster_pk", None)
         if cluster:
             if not str(cluster).isdigit():
                 raise NotFound("Unknown cluster.")
@@ -111,7 +114,7 @@ class ClusterJobsViewSet(SlurmJobViewSet):
     def _cluster(self, *, for_submit=False) -> Cluster:
         source = submit.submittable_clusters(self.request.user) if for_submit else \
             job_actions.visible_clusters_for_jobs(self.request.user)
-        return get_object_or_404(source, pk=self.kwargs["cluster_pk"])
+        return get_object_or_404(source, pk=self.kwargs["pk"])
 
     def get_permissions(self):
         if self.request.method == "POST":
@@ -119,13 +122,13 @@ class ClusterJobsViewSet(SlurmJobViewSet):
         return super().get_permissions()
 
     @extend_schema(parameters=QUEUE_FILTERS[1:], responses={200: SlurmJobListSerializer(many=True)})
-    def cluster_list(self, request, cluster_pk=None):
-        self._cluster()
+    def cluster_list(self, request, pk=None):
+        self.cluster_pk = self._cluster().pk
         self.action = "list"
         return self.list(request)
 
     @extend_schema(request=SubmitSerializer, responses={201: SlurmJobSerializer})
-    def submit(self, request, cluster_pk=None):
+    def submit(self, request, pk=None):
         """Submit a job: `sbatch --parsable` with the script on stdin as your mapped Slurm user;
         refused (400, naming the limit) when it breaks the project's limits."""
         if not request.user.has_perm("clusters.add_slurmjob"):
@@ -152,10 +155,10 @@ class JobHistoryView(APIView):
 
     @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("start", "end", "user", "account")],
                    responses={200: dict})
-    def get(self, request, cluster_pk):
+    def get(self, request, pk):
         if not request.user.has_perm("clusters.view_slurmjob"):
             return Response({"detail": "You may not see Slurm jobs."}, status=status.HTTP_403_FORBIDDEN)
-        cluster = get_object_or_404(job_actions.visible_clusters_for_jobs(request.user), pk=cluster_pk)
+        cluster = get_object_or_404(job_actions.visible_clusters_for_jobs(request.user), pk=pk)
         query = HistoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         rows = job_actions.history(request.user, cluster, **query.validated_data)
