@@ -1,9 +1,10 @@
 from apps.core.api.routers import ApiRouter
 
+from .job_urls import urlpatterns as job_urls
 from .operation_urls import urlpatterns as operation_urls
 from .views import ClusterViewSet
 
 router = ApiRouter()
 router.register("clusters", ClusterViewSet, basename="cluster")
 
-urlpatterns = [*operation_urls, *router.urls]
+urlpatterns = [*job_urls, *operation_urls, *router.urls]
