@@ -144,3 +144,13 @@ def test_sync_all_reports_a_failing_cluster_and_syncs_the_others(cluster, monkey
     assert result["c2"] == {"error": "ctl2: connection refused"}
     assert result["c1"]["created"] == 6
     assert SlurmJob.objects.filter(cluster=cluster).count() == 6
+
+
+def test_a_pending_job_s_requested_node_range_is_read_as_its_lower_bound(cluster):
+    """`sbatch --nodes=2` shows NumNodes=2-2 (and NumCPUs=2-2) while pending (seen on the lab's 22.05)."""
+    text = sample("scontrol_show_job_d_22.05.txt").splitlines()[1]
+    assert " NumNodes=1 " in text
+    pending = parsers.jobs(text.replace(" NumNodes=1 ", " NumNodes=2-2 ").replace(" NumCPUs=1 ", " NumCPUs=2-4 "))
+    jobs_sync.apply_queue(cluster, pending, client=FakeClient(pending))
+    row = SlurmJob.objects.get(cluster=cluster, job_id="2")
+    assert (row.num_nodes, row.cpus, row.state) == (2, 2, SlurmJobState.PENDING)

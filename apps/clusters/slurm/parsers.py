@@ -243,6 +243,12 @@ def squeue(text: str) -> list:
     return out
 
 
+def _low(value: str | None) -> int:
+    """A pending job's requested range ('1-1', '2-4'): its lower bound; a plain count as it is."""
+    text = null(value)
+    return to_int(text.split("-")[0] if text and text[0].isdigit() else text)
+
+
 def _user(value: str) -> str:
     """'alice(1000)' -> 'alice'."""
     return null(value).split("(")[0]
@@ -268,8 +274,8 @@ def jobs(text: str) -> list:
             job_id=f"{array_job}_{array_task}" if array_job and array_task else v["JobId"], name=v.get("JobName", ""),
             user=_user(v.get("UserId", "")), account=null(v.get("Account")), partition=null(v.get("Partition")),
             state=JobState.parse(v.get("JobState", "")), reason=null(v.get("Reason")),
-            nodes=hostlist.expand(null(v.get("NodeList"))), cpus=to_int(v.get("NumCPUs")),
-            num_nodes=to_int(v.get("NumNodes")), memory_mb=parse_memory_mb(v.get("MinMemoryNode")),
+            nodes=hostlist.expand(null(v.get("NodeList"))), cpus=_low(v.get("NumCPUs")),
+            num_nodes=_low(v.get("NumNodes")), memory_mb=parse_memory_mb(v.get("MinMemoryNode")),
             time_limit_minutes=parse_minutes(v.get("TimeLimit")), submit_time=parse_time(v.get("SubmitTime")),
             start_time=parse_time(v.get("StartTime")), end_time=parse_time(v.get("EndTime")),
             qos=null(v.get("QOS")), priority=to_int(v.get("Priority"), None),
