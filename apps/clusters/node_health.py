@@ -26,10 +26,12 @@ from .slurm.errors import SlurmError
 
 DEFAULT_SLURMD_RESTART = ["sudo", "-n", "systemctl", "restart", "slurmd"]
 PORTAL_REASON_PREFIX = "aimatrix:"  # the GPU drain's reasons (gpu_drain.py)
-# Reasons slurmctld/slurmd write themselves (Slurm 20-24; matched case-insensitively, by prefix).
-SLURM_REASONS = ("not responding", "kill task failed", "node unexpectedly rebooted", "prolog error",
-                 "epilog error", "batch job complete failure", "job credential expired", "launch failed",
-                 "slurmd restarted", "reboot timed out", "duplicate jobid", "setup failure")
+# Reasons slurmctld/slurmd write themselves (Slurm 20-24), matched whole and case-insensitively: an
+# operator's "not responding to pings, RMA" is theirs.
+SLURM_REASONS = frozenset({"not responding", "kill task failed", "node unexpectedly rebooted", "prolog error",
+                           "epilog error", "batch job complete failure", "job credential expired",
+                           "launch failed requeued held", "reboot timed out", "duplicate jobid",
+                           "slurmd restarted"})
 ON_PURPOSE = {NodeFlag.POWERED_DOWN, NodeFlag.POWERING_DOWN, NodeFlag.POWER_DOWN, NodeFlag.POWERING_UP,
               NodeFlag.REBOOT_REQUESTED, NodeFlag.REBOOT_ISSUED, NodeFlag.MAINTENANCE, NodeFlag.RESERVED}
 TROUBLE = {NodeFlag.DRAIN, NodeFlag.FAIL, NodeFlag.NOT_RESPONDING}
@@ -43,7 +45,7 @@ def set_by_slurm(reason: str) -> bool:
         return True
     if text.startswith(PORTAL_REASON_PREFIX):
         return False
-    return text.startswith(SLURM_REASONS)
+    return text in SLURM_REASONS
 
 
 def needs_repair(sn) -> bool:
