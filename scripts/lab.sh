@@ -38,6 +38,7 @@ ENV
   .venv/bin/python manage.py migrate --noinput -v 0   # a failed migration stops `up` (set -e)
   .venv/bin/python manage.py ensure_admin
   .venv/bin/python manage.py lab_register --lab-dir "$LAB_DIR"
+  .venv/bin/python manage.py lab_register_clusters --lab-dir "$LAB_DIR"  # managed `lab`, external controller
   echo "lab: up. PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT"
   echo "lab: hosts, Redfish and IPMI in $LAB_DIR/inventory.json, registered as nodes"
   echo "lab: Slurm clusters in $LAB_DIR/inventory.json (section slurm)"
@@ -49,7 +50,7 @@ down() {
   scripts/lab/ipmi.sh down || true
   scripts/lab/redfish.sh down || true
   scripts/lab/hosts.sh down || true
-  rm -f "${AIMATRIX_VAR_DIR:-var}/managed-networks.d/lab.txt"  # its addresses stop being managed
+  rm -f "${AIMATRIX_VAR_DIR:-var}/managed-networks.d/lab.txt" "${AIMATRIX_VAR_DIR:-var}/managed-networks.d/lab-slurm-"*.txt  # its addresses stop being managed
   scripts/redis.sh stop || true
   scripts/pg.sh stop || true
   rm -f "$ENV_FILE"

@@ -39,6 +39,15 @@ PARTITION_OPTIONS = {name.lower(): name for name in (
     "MinNodes", "OverSubscribe", "OverTimeLimit", "PowerDownOnIdle", "PreemptMode", "PriorityJobFactor",
     "PriorityTier", "QOS", "ReqResv", "ResumeTimeout", "RootOnly", "SelectTypeParameters", "SuspendTime",
     "SuspendTimeout", "TRESBillingWeights")}
+# How `scontrol show partition` shows a key left at Slurm's default: such values (and keys that
+# are observations, not settings: TotalCPUs, JobDefaults...) are not written back.
+SHOWN_DEFAULTS = {
+    "AllocNodes": "ALL", "AllowGroups": "ALL", "QOS": "N/A", "DefaultTime": "NONE", "DisableRootJobs": "NO",
+    "ExclusiveUser": "NO", "GraceTime": "0", "Hidden": "NO", "MaxNodes": "UNLIMITED", "MinNodes": "0", "LLN": "NO",
+    "MaxCPUsPerNode": "UNLIMITED", "MaxCPUsPerSocket": "UNLIMITED", "PriorityJobFactor": "1", "PriorityTier": "1",
+    "RootOnly": "NO", "ReqResv": "NO", "OverSubscribe": "NO", "OverTimeLimit": "NONE", "PreemptMode": "OFF",
+    "SelectTypeParameters": "NONE", "DefMemPerNode": "UNLIMITED", "MaxMemPerNode": "UNLIMITED",
+    "PowerDownOnIdle": "NO", "ResumeTimeout": "GLOBAL", "SuspendTime": "GLOBAL", "SuspendTimeout": "GLOBAL"}
 # Keys the renderer owns: a base template that sets them is refused (nodes, partitions) or
 # overridden (cluster name, GRES types).
 OWNED_KEYS = {"clustername", "grestypes"}
@@ -146,6 +155,17 @@ def check_options(options, field: str = "options") -> dict:
             raise RenderError(field, f"{canonical}: a value of 1-200 letters, digits and . , : / + * @ % _ - "
                                      "(no spaces, '=' or '#')")
         out[canonical] = value
+    return out
+
+
+def settable_options(options: dict) -> dict:
+    """The options worth rendering of a partition as Slurm reported it: known keys whose value is
+    not the default Slurm shows (what discovery stored for a managed cluster's partition)."""
+    out = {}
+    for key, value in (options or {}).items():
+        canonical = PARTITION_OPTIONS.get(str(key).lower())
+        if canonical and str(value) != SHOWN_DEFAULTS.get(canonical) and str(value) != "(null)":
+            out[canonical] = value
     return out
 
 

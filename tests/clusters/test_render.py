@@ -139,3 +139,9 @@ def test_partition_change_reconfigures_node_or_gres_types_change_restarts():
     diff = r.unified_diff(live, more.slurm_conf, "/etc/slurm/slurm.conf")
     assert diff.startswith("--- /etc/slurm/slurm.conf (live)")
     assert "+PartitionName=gpu Nodes=n2 " in diff
+
+
+def test_options_slurm_shows_at_their_default_are_not_written_back():
+    shown = {"AllocNodes": "ALL", "QoS": "N/A", "JobDefaults": "(null)", "TotalCPUs": "4", "MaxNodes": "UNLIMITED",
+             "PriorityTier": "5", "OverSubscribe": "FORCE:4", "SelectTypeParameters": "NONE"}
+    assert r.settable_options(shown) == {"PriorityTier": "5", "OverSubscribe": "FORCE:4"}

@@ -15,8 +15,7 @@ from apps.rbac.api.mixins import RestrictedQuerysetMixin
 from .. import history, services
 from ..filters import ClusterFilter
 from ..models import Cluster
-from .serializers import (ClusterListSerializer, ClusterNodeSerializer, ClusterSerializer, ConnectSerializer,
-                          PartitionSerializer, TestConnectionSerializer)
+from .serializers import ClusterListSerializer, ClusterSerializer, ConnectSerializer, TestConnectionSerializer
 
 
 def accepted(job, **extra):
@@ -98,13 +97,5 @@ class ClusterViewSet(LeanViewSetMixin, RestrictedQuerysetMixin, mixins.ListModel
         with the reason when the controller cannot be read."""
         return Response(services.reservations(request.user, self.get_object()))
 
-    @extend_schema(responses={200: PartitionSerializer(many=True)})
-    @action(detail=True, methods=["get"])
-    def partitions(self, request, pk=None):
-        return Response(PartitionSerializer(self.get_object().partitions.all(), many=True).data)
-
-    @extend_schema(responses={200: ClusterNodeSerializer(many=True)})
-    @action(detail=True, methods=["get"])
-    def nodes(self, request, pk=None):
-        members = self.get_object().members.select_related("node")
-        return Response(ClusterNodeSerializer(members, many=True).data)
+    # GET/POST clusters/<id>/partitions/ and clusters/<id>/nodes/ live in api/managed.py (with the
+    # managed-cluster writes); api/urls.py routes them before this viewset.

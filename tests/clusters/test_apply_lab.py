@@ -1,0 +1,181 @@
+"""Render + apply against the lab's real managed cluster (scripts/lab/slurm.sh): a partition by
+`scontrol reconfigure`, a node removed and added back by a slurmctld restart, a broken base
+template rolled back; healthy after each (nodes idle, a job runs). The lab is put back as the
+session found it when each test ends (other lab tests share it)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from apps.clusters import config_jobs, managed, services
+from apps.clusters.management.commands.lab_register_clusters import managed_fields
+from apps.clusters.models import Cluster, ClusterKind, ClusterNode
+from apps.jobs.execution import execute
+from apps.jobs.models import Job
+from apps.nodes import facts, remote, ssh
+
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)"),
+              pytest.mark.django_db(transaction=True)]  # the job log is flushed by its own thread
+
+POOL = ssh.SSHPool()
+
+
+def on(inv, host, argv, timeout=60, stdin=None) -> str:
+    creds = ssh.Credentials(private_key=Path(inv.client_key_path).read_text())
+    result = ssh.run(ssh.Endpoint(host.address, host.port, host.user), creds, [(host.host_key_type, host.host_key)],
+                     argv, stdin=stdin, timeout=timeout, pool=POOL)
+    assert result.ok, f"{argv}: exit {result.exit_status}: {result.stderr or result.stdout}"
+    return result.stdout
+
+
+def run_job(t, *options) -> str:
+    """sbatch a tiny job (script on stdin) and wait until it completes; returns its node list."""
+    job_id = on(t.inv, t.login, ["sbatch", "--parsable", "-t", "1", "-o", "/dev/null", *options],
+                stdin="#!/bin/sh\ntrue\n").strip()
+    deadline, out = time.monotonic() + 60, ""
+    while time.monotonic() < deadline:
+        out = on(t.inv, t.login, ["scontrol", "show", "job", "-o", job_id])
+        if "JobState=COMPLETED" in out:
+            return out.split(" NodeList=", 1)[1].split()[0]
+        assert "JobState=FAILED" not in out and "JobState=CANCELLED" not in out, out
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} did not complete: {out}")
+
+
+def sinfo(t) -> dict[str, tuple[str, str]]:
+    """node -> (state, partitions) as Slurm reports them now."""
+    out = on(t.inv, t.login, ["sinfo", "-h", "-N", "-o", "%N|%T|%P|%G"])
+    states = {}
+    for line in out.split():
+        name, state, partition, gres = line.split("|")
+        old = states.get(name, (state, "", gres))
+        states[name] = (state, ",".join(filter(None, [old[1], partition.rstrip("*")])), gres)
+    return states
+
+
+def wait_idle(t, names, timeout=30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        states = sinfo(t)
+        if all(states.get(n, ("",))[0] == "idle" for n in names) or time.monotonic() > deadline:
+            return states
+        time.sleep(0.3)
+
+
+def apply(t) -> Job:
+    job = config_jobs.start_apply(t.admin, t.cluster)
+    execute(job.pk)
+    return Job.objects.get(pk=job.pk)
+
+
+def job_log(job) -> str:
+    return "\n".join(job.events.values_list("message", flat=True))
+
+
+@pytest.fixture
+def lab_cluster(slurm_lab, fleet):
+    lab = slurm_lab.slurm.managed
+    original = {path: Path(path).read_text() for path in (lab.slurm_conf, lab.gres_conf)}
+    cluster = Cluster.objects.create(name=lab.name, kind=ClusterKind.MANAGED,
+                                     controller=fleet["nodes"][lab.controller_host], reuse_config=False,
+                                     reuse_munge=False, reuse_database=False, **managed_fields(lab))
+    services.discover(cluster)
+    t = SimpleNamespace(lab=lab, cluster=cluster, admin=fleet["admin"], nodes=fleet["nodes"], inv=slurm_lab,
+                        login=slurm_lab.slurm_login(lab))
+    assert set(cluster.members.values_list("slurm_name", flat=True)) == set(lab.node_names)
+    yield t
+    if any(Path(path).read_text() != text for path, text in original.items()):
+        for path, text in original.items():
+            Path(path).write_text(text)
+        on(t.inv, t.login, lab.control["restart_slurmctld"], timeout=120)
+        on(t.inv, t.login, lab.control["reconfigure"])
+        wait_idle(t, lab.node_names)
+
+
+def test_new_partition_by_reconfigure_and_a_job_runs_in_it(lab_cluster):
+    t = lab_cluster
+    target = t.lab.node_names[1]
+    managed.create_partition(t.admin, t.cluster, name="gpu", nodes=[target], max_time="60",
+                             allow_accounts=[t.lab.account], options={"MaxNodes": "1"})
+    job = apply(t)
+    assert job.status == "succeeded", job.error
+    assert job.result["action"] == "reconfigure" and job.result["changed"]
+    log = job_log(job)
+    assert "+PartitionName=gpu Nodes=" + target in log and "Verify" in log
+    backup = job.result["backups"][t.lab.slurm_conf]
+    assert Path(backup).exists() and Path(backup).parent == Path(t.lab.slurm_conf).parent
+    states = wait_idle(t, t.lab.node_names)
+    assert all(states[n][0] == "idle" for n in t.lab.node_names), states
+    assert "gpu" in states[target][1].split(",")
+    assert run_job(t, "-p", "gpu") == target
+    # Applying again finds nothing to change and writes nothing.
+    again = apply(t)
+    assert again.status == "succeeded" and again.result["action"] == "none", again.error
+
+
+def test_node_removed_then_added_back_by_restart(lab_cluster):
+    t = lab_cluster
+    last = t.lab.node_names[-1]
+    others = [n for n in t.lab.node_names if n != last]
+    managed.remove_node(t.admin, ClusterNode.objects.get(cluster=t.cluster, slurm_name=last))
+    job = apply(t)
+    assert job.status == "succeeded", job.error
+    assert job.result["action"] == "restart" and job.result["restart_reasons"] == [f"nodes removed: {last}"]
+    states = wait_idle(t, others)
+    assert sorted(states) == sorted(others) and all(states[n][0] == "idle" for n in others), states
+    conf = Path(t.lab.slurm_conf).read_text()
+    assert f"NodeName={last} " not in conf and last not in Path(t.lab.gres_conf).read_text()
+
+    # Back in, with hardware from the node's real facts and GPUs from its GPU inventory.
+    node = t.nodes[last]
+    outputs = {name: remote.run(node, facts.COMMANDS[name], timeout=20, purpose="test facts").stdout
+               for name in ("cpuinfo", "meminfo")}
+    node.facts = facts.parse(outputs)
+    node.save(update_fields=["facts"])
+    from apps.gpus.ingest import ingest
+
+    gpus = t.lab.node(last).gpus
+    ingest(node, {"version": 1, "inventory": [{"index": i, "uuid": f"GPU-{last}-{i}", "name": "NVIDIA H100"}
+                                              for i in range(gpus)]}, source="agent")
+    member = managed.add_node(t.admin, t.cluster, node=node, partitions=[t.lab.partition])
+    assert member.cpus == node.facts["cpu_threads"]
+    job = apply(t)
+    assert job.status == "succeeded", job.error
+    assert job.result["action"] == "restart" and job.result["restart_reasons"] == [f"nodes added: {last}"]
+    states = wait_idle(t, t.lab.node_names)
+    assert all(states[n][0] == "idle" for n in t.lab.node_names), states
+    assert states[last][2] == f"gpu:{gpus}" and t.lab.partition in states[last][1]
+    assert run_job(t, "-w", last, "--gres=gpu:1") == last
+
+
+def test_broken_base_template_is_rolled_back_and_the_job_says_why(lab_cluster, tmp_path):
+    t = lab_cluster
+    before = Path(t.lab.slurm_conf).read_text()
+    broken = tmp_path / "base.conf"
+    broken.write_text(Path(t.lab.base_conf).read_text() + "NotARealOption=1\n")
+    t.cluster.base_config_path = str(broken)
+    t.cluster.save(update_fields=["base_config_path"])
+    job = apply(t)
+    assert job.status == "failed"
+    assert "NotARealOption" in job.error and "restored" in job.error, job.error
+    assert Path(t.lab.slurm_conf).read_text() == before
+    states = wait_idle(t, t.lab.node_names)
+    assert all(states[n][0] == "idle" for n in t.lab.node_names), states
+    assert run_job(t) in t.lab.node_names
+
+
+def test_reuse_config_cluster_is_never_written(lab_cluster):
+    t = lab_cluster
+    before = Path(t.lab.slurm_conf).read_text()
+    Cluster.objects.filter(pk=t.cluster.pk).update(reuse_config=True)
+    t.cluster.refresh_from_db()
+    from apps.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as err:
+        config_jobs.start_apply(t.admin, t.cluster)
+    assert "reuse_config" in err.value.errors
+    assert Path(t.lab.slurm_conf).read_text() == before and not Job.objects.exists()
