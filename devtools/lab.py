@@ -1,6 +1,6 @@
-"""Bring the local lab (SSH hosts, Redfish and IPMI BMCs, Slurm) up and down from Python.
+"""Bring the local lab (SSH hosts, Redfish and IPMI BMCs, Slurm, Salt) up and down from Python.
 
-The work is done by scripts/lab/{hosts,redfish,ipmi,slurm}.sh; this module runs them with the given
+The work is done by scripts/lab/{hosts,redfish,ipmi,slurm,salt}.sh; this module runs them with the given
 settings and reads back $LAB_DIR/inventory.json as an `Inventory`. Settings are the scripts'
 LAB_* environment variables, given as keyword arguments with or without the prefix:
 
@@ -10,13 +10,13 @@ LAB_* environment variables, given as keyword arguments with or without the pref
     lab_down(dir="var/test/lab")
     inv = lab_up(("slurm",), **settings)   # on top of the hosts: inv.slurm.managed, .external
 
-`lab_up()` without components starts DEFAULT_COMPONENTS (not Slurm: a test session asks for it);
-`lab_down()` without components stops every component, Slurm included.
+`lab_up()` without components starts DEFAULT_COMPONENTS (not Slurm or Salt: a test session asks
+for them); `lab_down()` without components stops every component, Slurm and Salt included.
 
 Secrets (the Redfish and IPMI passwords) stay in their mode-600 files; `credentials()` reads
 them on demand and nothing here logs or formats them.
 
-CLI: python -m devtools.lab up|down|status [hosts redfish ipmi slurm]   (settings from LAB_* env)
+CLI: python -m devtools.lab up|down|status [hosts redfish ipmi slurm salt]   (settings from LAB_* env)
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from apps.nodes.lab_inventory import (  # noqa: F401  (re-exported)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts" / "lab"
-COMPONENTS = ("hosts", "redfish", "ipmi", "slurm")
+COMPONENTS = ("hosts", "redfish", "ipmi", "slurm", "salt")
 DEFAULT_COMPONENTS = ("hosts", "redfish", "ipmi")
 DEFAULT_LAB_DIR = ROOT / "var" / "lab"
 
@@ -95,7 +95,7 @@ def _link_exists(name: str) -> bool:
 def unique_settings(base_dir: str | os.PathLike | None = None, **overrides) -> dict:
     """Settings for a lab no other job on this machine is using: a fresh directory under
     base_dir (default var/test/labs), a bridge and a 10.78.x subnet not configured yet, free
-    TCP/UDP ports for Redfish, IPMI and Slurm. Several test sessions can then run side by side
+    TCP/UDP ports for Redfish, IPMI, Slurm and Salt. Several test sessions can then run side by side
     (with fixed values a second session's teardown stops the first one's lab)."""
     base = Path(base_dir or ROOT / "var" / "test" / "labs")
     base.mkdir(parents=True, exist_ok=True)
@@ -113,6 +113,8 @@ def unique_settings(base_dir: str | os.PathLike | None = None, **overrides) -> d
                 "redfish_port": free_port(), "ipmi_port": free_port(socket.SOCK_DGRAM)}
     for name in ("ctld", "slurmd", "dbd", "db", "ext_ctld", "ext_slurmd"):
         settings[f"slurm_{name}_port"] = free_port()
+    for name in ("publish", "ret", "api"):
+        settings[f"salt_{name}_port"] = free_port()
     settings.update(overrides)
     return settings
 

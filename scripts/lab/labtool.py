@@ -33,7 +33,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-COMPONENTS = ("hosts", "redfish", "ipmi", "slurm")
+COMPONENTS = ("hosts", "redfish", "ipmi", "slurm", "salt")
 UUID_NS = uuid.UUID("5b0c6a52-6f7e-4d1b-9d55-8a3f0d9e2c41")  # fixed: same names, same system ids
 
 
