@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import connection
@@ -37,10 +38,13 @@ WAITING_FOR_ACCOUNTING = "left the queue; waiting for accounting (sacct)"
 BATCH = 1_000
 
 
+_MODEL_STATES = frozenset(SlurmJobState.values)
+
+
 def _state(state: JobState) -> str:
     """The client's job state -> the model's (states the model does not list read as the nearest)."""
     value = state.value
-    if value in SlurmJobState.values:
+    if value in _MODEL_STATES:
         return value
     if value in ("CONFIGURING", "RESIZING", "SIGNALING", "STAGE_OUT"):
         return SlurmJobState.RUNNING
@@ -105,45 +109,68 @@ def project_by_account(cluster: Cluster) -> dict[str, int]:
     return dict(ProjectAccount.objects.filter(cluster=cluster).values_list("account", "project_id"))
 
 
+def _known_rows(cluster: Cluster, job_ids: list[str]) -> list[tuple]:
+    """(pk, job_id, project_id, synced_at, *SYNCED) of the cluster's rows that are in the queue
+    now or were active: one query (on PostgreSQL the ids travel as one array parameter)."""
+    columns = ("pk", "job_id", "project_id", "synced_at", *SYNCED)
+    rows = SlurmJob.objects.filter(cluster=cluster)
+    if connections[rows.db].vendor == "postgresql":
+        rows = rows.extra(where=["(job_id = ANY(%s) OR state = ANY(%s))"],  # noqa: S610 - fixed SQL, bound values
+                          params=[job_ids, list(ACTIVE_JOB_STATES)])
+    else:
+        rows = rows.filter(Q(job_id__in=job_ids) | Q(state__in=ACTIVE_JOB_STATES))
+    return list(rows.values_list(*columns))
+
+
+def _row(cluster: Cluster, known: tuple) -> SlurmJob:
+    """A model instance carrying exactly the loaded columns (enough for bulk_update)."""
+    pk, job_id, project_id, synced_at, *synced = known
+    return SlurmJob(pk=pk, cluster=cluster, job_id=job_id, project_id=project_id, synced_at=synced_at,
+                    **dict(zip(SYNCED, synced)))
+
+
 def apply_queue(cluster: Cluster, jobs: list, *, client=None, now: dt.datetime | None = None) -> dict:
     """Upsert `jobs` (client Job records: the whole queue slurmctld holds) into the cluster's rows;
-    settle the active rows that are no longer in it. Returns counts and the rows that ended now."""
+    settle the active rows that are no longer in it. Returns counts and the rows that ended now.
+    Unchanged jobs cost a tuple comparison: no model instance, no write."""
     now = now or timezone.now()
     incoming = {}
     for job in jobs:
         incoming[job.job_id[:32]] = job
     projects = project_by_account(cluster)
-    existing = {row.job_id: row for row in SlurmJob.objects.filter(cluster=cluster, job_id__in=list(incoming))}
+    existing, gone_rows = {}, []
+    for known in _known_rows(cluster, list(incoming)):
+        if known[1] in incoming:
+            existing[known[1]] = known
+        else:
+            gone_rows.append(known)
     created, changed, ended = [], [], []
     for job_id, job in incoming.items():
         values = fields_of(job)
-        row = existing.get(job_id)
-        if row is None:
+        known = existing.get(job_id)
+        if known is None:
             row = SlurmJob(cluster=cluster, job_id=job_id, project_id=projects.get(values["account"]),
                            synced_at=now, **values)
             created.append(row)
             if row.state not in ACTIVE_JOB_STATES:
                 ended.append(row)
             continue
-        diff = [name for name, value in values.items() if getattr(row, name) != value]
-        if row.project_id is None and projects.get(values["account"]):
-            row.project_id = projects[values["account"]]
-            diff.append("project")
-        if not diff:
+        project_id = known[2] or projects.get(values["account"])
+        if tuple(values[name] for name in SYNCED) == tuple(known[4:]) and project_id == known[2]:
             continue
+        row = _row(cluster, known)
         was_active = row.state in ACTIVE_JOB_STATES
-        for name in diff:
-            if name in values:
-                setattr(row, name, values[name])
-        row.synced_at = now
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.project_id, row.synced_at = project_id, now
         changed.append(row)
         if was_active and row.state not in ACTIVE_JOB_STATES:
             ended.append(row)
-    gone = list(SlurmJob.objects.filter(cluster=cluster, state__in=ACTIVE_JOB_STATES)
-                .exclude(job_id__in=list(incoming)))
+    gone = [_row(cluster, known) for known in gone_rows if known[4 + SYNCED.index("state")] in ACTIVE_JOB_STATES]
     settled = _settle_gone(cluster, gone, client=client, now=now)
     ended += [row for row in settled if row.state not in ACTIVE_JOB_STATES]
     with transaction.atomic():
+        # ignore_conflicts: a submit may store the same job between the read above and this insert.
         SlurmJob.objects.bulk_create(created, batch_size=BATCH, ignore_conflicts=True)
         if changed:
             SlurmJob.objects.bulk_update(changed, [*SYNCED, "project", "synced_at"], batch_size=BATCH)
@@ -151,6 +178,10 @@ def apply_queue(cluster: Cluster, jobs: list, *, client=None, now: dt.datetime |
             SlurmJob.objects.bulk_update(settled, ["state", "exit_code", "submitted_at", "started_at", "ended_at",
                                                    "reason", "nodes", "synced_at"], batch_size=BATCH)
         _store_queue_length(cluster, sum(1 for j in incoming.values() if _state(j.state) in ACTIVE_JOB_STATES), now)
+    fresh = [row.job_id for row in ended if row.pk is None and row.gpu_indexes]
+    if fresh:  # rows inserted without their keys coming back: read the few that need one
+        ended = [row for row in ended if row.pk is not None] + list(
+            SlurmJob.objects.filter(cluster=cluster, job_id__in=fresh))
     return {"seen": len(incoming), "created": len(created), "updated": len(changed), "settled": len(settled),
             "ended": ended}
 
