@@ -318,8 +318,19 @@ API = {
     "/api/v1/clusters/{pk}/info/": {"GET": {SEE: 200, "*": 404}},
     "/api/v1/clusters/{pk}/metrics/": {"GET": {SEE: 200, "*": 404}},
     "/api/v1/clusters/{pk}/reservations/": {"GET": {SEE: 200, "*": 404}},
-    "/api/v1/clusters/{pk}/nodes/": {"GET": {SEE: 200, "*": 404}},
-    "/api/v1/clusters/{pk}/partitions/": {"GET": {SEE: 200, "*": 404}},
+    # Configuration of managed clusters: the world's cluster is external, so who may manage it is
+    # refused by name (400: the portal never renders an external cluster's slurm.conf).
+    "/api/v1/clusters/{pk}/nodes/": {"GET": {SEE: 200, "*": 404},
+                                     "POST": Case({OPS: 400, MEMBER: 403, "*": 404}, body={"node": "{node_id}"})},
+    "/api/v1/clusters/{pk}/partitions/": {"GET": {SEE: 200, "*": 404},
+                                          "POST": Case({OPS: 400, MEMBER: 403, "*": 404},
+                                                       body={"name": "part-{role}"})},
+    "/api/v1/clusters/{pk}/config/": {"GET": {OPS: 400, MEMBER: 403, "*": 404}},
+    "/api/v1/clusters/{pk}/config/apply/": {"POST": Case({OPS: 400, MEMBER: 403, "*": 404}, writes=NO_ONE)},
+    "/api/v1/clusters/partitions/{pk}/": {"GET": {SEE: 200, "*": 404},
+                                          "PATCH": Case({OPS: 400, MEMBER: 403, "*": 404}, body={"max_time": "60"}),
+                                          "DELETE": {OPS: 400, MEMBER: 403, "*": 404}},
+    "/api/v1/clusters/members/{pk}/": {"GET": {SEE: 200, "*": 404}, "DELETE": {OPS: 400, MEMBER: 403, "*": 404}},
     "/api/v1/clusters/{pk}/refresh/": {"POST": {OPS: 202, "*": 403}},
     # Node states, repair and accounting: `manage` on the cluster (403 for the member who sees it).
     # The world's cluster keeps its own accounting (reuse_database): diff, apply and check answer 409.

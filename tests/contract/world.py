@@ -48,6 +48,7 @@ PK_OBJECTS = [
     ("/api/v1/audit/", "auditevent"),
     ("/api/v1/users/", "member"),
     ("/clusters/", "cluster"), ("/api/v1/clusters/", "cluster"),
+    ("/api/v1/clusters/partitions/", "partition"), ("/api/v1/clusters/members/", "clusternode"),
     ("/clusters/jobs/", "slurmjob"), ("/api/v1/slurm-jobs/", "slurmjob"),
     ("/clusters/job-templates/", "jobtemplate"), ("/api/v1/job-templates/", "jobtemplate"),
     ("/clusters/accounts/", "projectaccount"), ("/api/v1/clusters/accounts/", "projectaccount"),
