@@ -3,7 +3,7 @@
 Stdlib only (runs under LAB_PYTHON); it calls the lab's own `salt-key` (LAB_SALT_VENV) for key
 states. Secrets are read from and written to mode-600 files, never printed.
 
-    salttool.py finger PEM_FILE                         (Salt's sha256 key fingerprint)
+    salttool.py finger PEM_FILE                         (Salt's sha256 key fingerprint, master_finger form)
     salttool.py eauth-file CREDENTIALS OUT               (user:password line for `external_auth: file`)
     salttool.py wait-keys SALT_KEY MASTER_CONF_DIR TIMEOUT ID...   (each id pending or accepted)
     salttool.py accept SALT_KEY MASTER_CONF_DIR ID...    (accept pending keys by exact id)
@@ -28,12 +28,24 @@ def fail(msg: str) -> None:
     sys.exit(1)
 
 
+def _colon(digest: str) -> str:
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
 def finger(pem_path: Path) -> str:
-    """As salt.utils.crypt.pem_finger: sha256 over the PEM body lines, hex pairs joined by ':'."""
+    """As salt.utils.crypt.pem_finger(path): sha256 over the PEM body lines. This is the form
+    `master_finger` (on minions) and `salt-call key.finger` use."""
     lines = [line for line in pem_path.read_bytes().splitlines(keepends=True) if line.strip()]
     body = b"".join(lines[1:-1]).replace(b"\r\n", b"\n")
-    digest = hashlib.sha256(body).hexdigest()
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    return _colon(hashlib.sha256(body).hexdigest())
+
+
+def salt_key_finger(pem_path: Path, strip: bool = True) -> str:
+    """The form the master shows (`salt-key -f`, wheel key.finger) in Salt 3008: sha256 over the
+    whole PEM text as the master keeps it: minion keys stripped (accepting a key by fingerprint
+    compares this one), its own key file as it is (`strip=False`)."""
+    data = pem_path.read_bytes()
+    return _colon(hashlib.sha256(data.strip() if strip else data).hexdigest())
 
 
 def cmd_finger(path: str) -> None:
@@ -103,7 +115,8 @@ def cmd_publish(lab_dir: str) -> None:
         mdir = sdir / "minions" / name
         pub = mdir / "root/etc/salt/pki/minion/minion.pub"
         minions.append({"id": name, "host": name, "address": address,
-                        "key_fingerprint": finger(pub) if pub.exists() else None,
+                        "key_fingerprint": salt_key_finger(pub) if pub.exists() else None,
+                        "key_fingerprint_pem_body": finger(pub) if pub.exists() else None,
                         "key_state": state_of.get(name, "unknown"), "config_dir": str(mdir),
                         "config_file": str(mdir / "minion")})
     username, _ = labtool.read_creds(sdir / "api" / "credentials")
@@ -119,7 +132,8 @@ def cmd_publish(lab_dir: str) -> None:
             "address": env["SALT_MASTER_ADDR"],
             "publish_port": int(env["LAB_SALT_PUBLISH_PORT"]),
             "ret_port": int(env["LAB_SALT_RET_PORT"]),
-            "fingerprint": finger(master_pub),
+            "fingerprint": finger(master_pub),                   # master_finger form
+            "salt_key_fingerprint": salt_key_finger(master_pub, strip=False),  # `salt-key -F master` form
             "public_key": master_pub.read_text(),
             "hash_type": "sha256",
             "config_dir": str(sdir / "master"),
