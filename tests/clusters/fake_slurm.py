@@ -47,3 +47,35 @@ class FakeSlurm:
 
     def updates(self):
         return [c for c in self.calls if c[0] == "update"]
+
+
+class FakeAccounting(FakeSlurm):
+    """Accounting reads from real 22.05 `sacctmgr show` output (cluster `labtest` in the samples,
+    plus what a test adds); every command apply would run is recorded, never run."""
+
+    def __init__(self, nodes=None, *, assoc_text: str = "", qos_text: str | None = None):
+        super().__init__(nodes or {})
+        self.assoc_text = assoc_text or sample("sacctmgr_assoc_22.05.txt")
+        self.qos_text = sample("sacctmgr_qos_22.05.txt") if qos_text is None else qos_text
+        self.applied: list = []
+        self.extra_accounts: list = []
+
+    def accounts(self):
+        extra = "".join(f"{name}|{name}|aimatrix\n" for name in self.extra_accounts)
+        return parsers.accounts(sample("sacctmgr_account_22.05.txt") + extra)
+
+    def associations(self, **kw):
+        return parsers.associations(self.assoc_text)
+
+    def qos(self):
+        return parsers.qos(self.qos_text)
+
+    def apply_accounting(self, commands):
+        done = list(commands)
+        self.applied += [tuple(c.argv) for c in done]
+        return done
+
+
+def assoc_row(**fields) -> str:
+    """One `sacctmgr -P -n show assoc format=ASSOC_FIELDS` line: assoc_row(Cluster="c", Account="a", ...)."""
+    return "|".join(str(fields.get(name, "")) for name in parsers.ASSOC_FIELDS) + "\n"
