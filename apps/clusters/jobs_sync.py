@@ -267,7 +267,8 @@ def _sync_one(pk: int) -> tuple[str, dict]:
 def sync_all(*, concurrency: int | None = None, budget: float | None = None) -> dict:
     """Every cluster, `concurrency` at a time; clusters still running after `budget` seconds are
     reported as late (their thread finishes on its own command deadline)."""
-    pks = list(Cluster.objects.values_list("pk", flat=True))
+    names = dict(Cluster.objects.values_list("pk", "name"))
+    pks = list(names)
     concurrency = concurrency or settings.SLURM_SYNC_CONCURRENCY
     budget = budget or settings.SLURM_SYNC_BUDGET
     if concurrency <= 1:
@@ -280,7 +281,7 @@ def sync_all(*, concurrency: int | None = None, budget: float | None = None) -> 
         name, result = future.result()
         results[name] = result
     for future in late:
-        results[str(futures[future])] = {"error": f"still running after {budget:g} s"}
+        results[names[futures[future]]] = {"error": f"still running after {budget:g} s"}
     pool.shutdown(wait=False, cancel_futures=True)
     return results
 

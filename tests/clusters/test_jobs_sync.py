@@ -154,3 +154,27 @@ def test_a_pending_job_s_requested_node_range_is_read_as_its_lower_bound(cluster
     jobs_sync.apply_queue(cluster, pending, client=FakeClient(pending))
     row = SlurmJob.objects.get(cluster=cluster, job_id="2")
     assert (row.num_nodes, row.cpus, row.state) == (2, 2, SlurmJobState.PENDING)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sync_all_runs_clusters_in_parallel_threads(monkeypatch):
+    """Each cluster in its own thread with its own database connection; a slow one is reported
+    late without holding back the answer."""
+    import threading
+
+    release = threading.Event()
+    fast = Cluster.objects.create(name="fast", controller=Node.objects.create(name="f", address="10.9.3.1"))
+    slow = Cluster.objects.create(name="slow", controller=Node.objects.create(name="s", address="10.9.3.2"))
+
+    class Slow(FakeClient):
+        def job_details(self, job_id=None):
+            release.wait(10)
+            return []
+
+    monkeypatch.setattr(jobs_sync, "sync_client", lambda c: Slow([]) if c.pk == slow.pk else FakeClient(queue()))
+    try:
+        result = jobs_sync.sync_all(concurrency=2, budget=2)
+    finally:
+        release.set()
+    assert result["fast"]["created"] == 6 and SlurmJob.objects.filter(cluster=fast).count() == 6
+    assert result["slow"] == {"error": "still running after 2 s"}
