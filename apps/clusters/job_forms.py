@@ -6,9 +6,9 @@ from django import forms
 from django.db.models import Q
 
 from apps.nodes.forms import _styled
-from apps.rbac.permissions import projects_to_act_in, restrict
+from apps.rbac.permissions import project_roles_for, projects_to_act_in, restrict
 
-from .models import Cluster, JobTemplate
+from .models import Cluster, JobTemplate, ProjectAccount
 from .slurm.backend import MAX_SCRIPT_BYTES
 
 SCRIPT_HELP = ("Sent to <code>sbatch --parsable</code> on stdin as your Slurm user; never run by a shell on the "
@@ -19,9 +19,8 @@ class SubmitForm(forms.Form):
     template = forms.ModelChoiceField(queryset=JobTemplate.objects.none(), required=False,
                                       empty_label="— none —", help_text="Prefills the form below.")
     name = forms.CharField(max_length=128, required=False, help_text="Letters, digits, '_', '.', ':', '+', '@', '-'.")
-    account = forms.CharField(max_length=64, required=False, help_text="Your project's Slurm account "
-                                                                       "(empty: your only one).")
-    partition = forms.CharField(max_length=63, required=False, help_text="Empty: the cluster's default.")
+    account = forms.ChoiceField(required=False, help_text="The Slurm account of the project the job is for.")
+    partition = forms.ChoiceField(required=False, help_text="Empty: the cluster's default partition.")
     qos = forms.CharField(max_length=63, required=False, label="QOS")
     nodes = forms.IntegerField(min_value=1, max_value=10_000, initial=1)
     cpus = forms.IntegerField(min_value=1, max_value=100_000, initial=1, label="CPUs per task")
@@ -39,6 +38,15 @@ class SubmitForm(forms.Form):
 
         self.fields["template"].queryset = visible_templates(user).filter(
             Q(cluster__isnull=True) | Q(cluster=cluster)).order_by("name")
+        accounts = ProjectAccount.objects.filter(cluster=cluster).select_related("project").order_by("account")
+        if not (user.is_superuser or user.has_perm("rbac.unrestricted")):
+            accounts = accounts.filter(project__memberships__user=user,
+                                       project__memberships__role__in=project_roles_for("add"))
+        accounts = list(accounts)
+        self.fields["account"].choices = ([] if len(accounts) == 1 else [("", "— choose —")]) + [
+            (a.account, f"{a.account} ({a.project.name})") for a in accounts]
+        self.fields["partition"].choices = [("", "— default —")] + [
+            (p.name, p.name) for p in cluster.partitions.order_by("-is_default", "name")]
         _styled(self)
 
     def request_values(self) -> dict:

@@ -154,3 +154,18 @@ def test_a_hostile_job_name_is_shown_as_text(client, world, root):
     client.force_login(root)
     body = client.get(reverse("clusters:job-detail", args=[world["jobs"][0].pk])).content.decode()
     assert "<script>alert(1)</script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_the_submit_page_submits_and_shows_a_limit_next_to_its_field(client, world):
+    ProjectAccount.objects.filter(cluster=world["cluster"]).update(gpus_per_job=1)
+    client.force_login(world["dev"])
+    url = reverse("clusters:job-submit", args=[world["cluster"].pk])
+    form = {"name": "page-job", "account": "nlp", "nodes": "1", "cpus": "1", "gpus": "2", "time_limit_min": "5",
+            "script": "#!/bin/bash\necho hi\n"}
+    refused = client.post(url, form)
+    assert refused.status_code == 400 and "gpus_per_job = 1" in refused.content.decode()
+    assert world["run"].calls == []
+    done = client.post(url, {**form, "gpus": "1"})
+    job = SlurmJob.objects.get(cluster=world["cluster"], job_id="515")
+    assert done.status_code == 302 and done.url == job.get_absolute_url()
+    assert job.submitted_by == world["dev"] and job.name == "page-job"
