@@ -19,7 +19,7 @@ class ClusterAdmin(RestrictedModelAdmin):
     search_fields = ["name", "description", "slurm_cluster_name"]
     list_select_related = ["controller"]
     fields = ["name", "kind", "description", "project", "controller", "login_node", "reuse_config", "reuse_munge",
-              "reuse_database", "conf_path", "base_config_path", "status", "status_reason", "slurm_version",
+              "reuse_database", "conf_path", "base_config_path", "slurmd_restart_command", "status", "status_reason", "slurm_version",
               "slurm_cluster_name", "discovered_at", "synced_at"]
     readonly_fields = ["name", "kind", "controller", "reuse_config", "reuse_munge", "reuse_database", "status",
                        "status_reason", "slurm_version", "slurm_cluster_name", "discovered_at", "synced_at"]

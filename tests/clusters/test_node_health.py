@@ -101,3 +101,15 @@ def test_sweep_starts_one_system_job_for_a_cluster_that_needs_it(cluster, fake_s
     assert job.kind == "clusters.health" and job.requester is None and job.params["nodes"] == ["lab-node1"]
     again = health_sweep.sweep()  # the first job has not run yet: no second one
     assert "repair_job" not in again[cluster.name] and Job.objects.count() == 1
+
+
+def test_restart_argv_is_set_per_cluster_through_the_api(api, sre, cluster):
+    argv = ["sudo", "-n", "/opt/site/bin/restart-slurmd"]
+    resp = api(sre).patch(f"/api/v1/clusters/{cluster.pk}/", {"slurmd_restart_command": argv}, format="json")
+    assert resp.status_code == 200, resp.content
+    cluster.refresh_from_db()
+    assert node_health.restart_argv(cluster) == argv
+    entry = AuditEvent.objects.get(action="cluster.update")
+    assert entry.changes["after"]["slurmd_restart_command"] == argv
+    bad = api(sre).patch(f"/api/v1/clusters/{cluster.pk}/", {"slurmd_restart_command": "reboot; x"}, format="json")
+    assert bad.status_code == 400 and "slurmd_restart_command" in bad.json()

@@ -50,15 +50,21 @@ class ClusterListSerializer(serializers.ModelSerializer):
 class ClusterSerializer(ClusterListSerializer):
     """Detail; PATCH changes the description, project, login node and the managed-cluster settings."""
 
+    slurmd_restart_command = serializers.ListField(
+        child=serializers.CharField(max_length=200), max_length=20, required=False,
+        help_text="argv the health job runs on a node's own host to restart slurmd (empty: sudo -n systemctl "
+                  "restart slurmd).")
+
     login_node = NodeChoice(required=False, allow_null=True)
     project = serializers.SlugRelatedField(slug_field="name", queryset=Project.objects.all(), required=False,
                                            allow_null=True)
 
     class Meta(ClusterListSerializer.Meta):
         fields = ClusterListSerializer.Meta.fields + ["conf_path", "base_config_path", "restart_command",
-                                                      "config_snapshot"]
+                                                      "slurmd_restart_command", "config_snapshot"]
         read_only_fields = [f for f in fields if f not in ("description", "login_node", "project", "conf_path",
-                                                           "base_config_path", "restart_command")]
+                                                           "base_config_path", "restart_command",
+                                                           "slurmd_restart_command")]
 
 
 class TestConnectionSerializer(serializers.Serializer):
