@@ -4,6 +4,7 @@ with templates, and the template list and form. Every change goes through the sa
 the API (apps.clusters.submit, job_actions, job_templates)."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse, reverse_lazy
@@ -51,6 +52,9 @@ class SlurmJobListView(KitListView):
         cluster = form.cleaned_data.get("cluster") if form.is_bound and form.is_valid() else None
         ctx["cluster"] = cluster
         ctx["may_submit"] = bool(cluster) and submit.may_submit(self.request.user, cluster)
+        idle_from = self.base_queryset().filter(cluster=cluster) if cluster else self.base_queryset()
+        ctx["idle"] = efficiency.idle_gpu_jobs(idle_from)[:20]
+        ctx["idle_threshold"] = (settings.SLURM_IDLE_GPU_UTIL_PCT, settings.SLURM_IDLE_GPU_MINUTES)
         if cluster:
             ctx["page_title"] = f"Jobs on {cluster.name}"
         return ctx

@@ -92,3 +92,11 @@ def test_idle_gpu_jobs_publish_one_event_per_idle_spell(lab, settings):
     assert efficiency.publish_idle(now=NOW) == 0  # the same spell: no second event
     event = Event.objects.get(type=EventType.SLURM_JOB_GPUS_IDLE)
     assert event.object_id == str(idle.pk) and event.data["idle"][0]["index"] == 1
+
+
+def test_the_job_list_names_jobs_holding_idle_gpus(lab, client, root):
+    _job(lab, {"slurm-n2": [1, 3]}, job_id="8")
+    client.force_login(root)
+    body = client.get("/clusters/jobs/").content.decode()
+    assert 'id="idle-gpu-jobs"' in body and "eff:8" in body and "slurm-n2/gpu1 2.0 %" in body
+    assert "slurm-n2/gpu3" not in body.split('id="idle-gpu-jobs"')[1].split("</section>")[0]

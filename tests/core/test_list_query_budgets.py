@@ -100,7 +100,7 @@ BUDGETS = {
     "nodes:list": (nodes, 5),
     "gpus:list": (gpus, 5),
     "clusters:list": (cluster_rows.clusters, 5),
-    "clusters:jobs": (job_rows.slurm_jobs, 6),
+    "clusters:jobs": (job_rows.slurm_jobs, 7),
     "clusters:job-templates": (job_rows.job_templates, 5),
     "events:alerts": (event_rows.alerts, 5),
     "events:rules": (event_rows.event_rules, 5),
