@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .config_urls import urlpatterns as config_urls
 from .job_page_urls import urlpatterns as job_urls
 from .ops_urls import urlpatterns as ops_urls
 
@@ -14,4 +15,5 @@ urlpatterns = [
     path("<int:pk>/delete/", views.ClusterDeleteView.as_view(), name="delete"),
     *ops_urls,
     *job_urls,
+    *config_urls,
 ]

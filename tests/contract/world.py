@@ -49,6 +49,7 @@ PK_OBJECTS = [
     ("/api/v1/users/", "member"),
     ("/clusters/", "cluster"), ("/api/v1/clusters/", "cluster"),
     ("/api/v1/clusters/partitions/", "partition"), ("/api/v1/clusters/members/", "clusternode"),
+    ("/clusters/partitions/", "partition"), ("/clusters/members/", "clusternode"),
     ("/clusters/jobs/", "slurmjob"), ("/api/v1/slurm-jobs/", "slurmjob"),
     ("/clusters/job-templates/", "jobtemplate"), ("/api/v1/job-templates/", "jobtemplate"),
     ("/clusters/accounts/", "projectaccount"), ("/api/v1/clusters/accounts/", "projectaccount"),
