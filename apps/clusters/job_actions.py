@@ -147,7 +147,12 @@ def _parse_when(value, field: str, default: dt.datetime) -> dt.datetime:
         except ValueError:
             raise InvalidInput({field: ["Use an ISO date or date and time, e.g. 2026-11-30 or 2026-11-30T12:00."]}) \
                 from None
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+    try:
+        moment = moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+        timezone.localtime(moment)  # the zone sacct is given: must exist there too
+    except (ValueError, OverflowError):
+        raise InvalidInput({field: ["That moment cannot be expressed in the cluster's time zone."]}) from None
+    return moment
 
 
 def history(actor, cluster: Cluster, *, start=None, end=None, user: str = "", account: str = "") -> list[dict]:
