@@ -8,7 +8,7 @@ from apps.core.admin_mixins import ReadOnlyModelAdmin
 from apps.core.errors import ServiceError
 from apps.rbac.admin_base import RestrictedModelAdmin
 
-from . import services
+from . import ops_admin, services
 from .models import Cluster, ClusterNode, JobTemplate, Partition, ProjectAccount, SlurmJob, SlurmUser
 
 
@@ -24,7 +24,7 @@ class ClusterAdmin(RestrictedModelAdmin):
     readonly_fields = ["name", "kind", "controller", "reuse_config", "reuse_munge", "reuse_database", "status",
                        "status_reason", "slurm_version", "slurm_cluster_name", "discovered_at", "synced_at"]
     choice_actions = {"login_node": "use"}
-    actions = ["refresh"]
+    actions = ["refresh", ops_admin.repair_nodes, ops_admin.check_accounting]
 
     def get_queryset(self, request):
         return services.visible_clusters(request.user)

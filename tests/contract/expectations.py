@@ -545,6 +545,9 @@ ADMIN_MODELS = {
                   change_post=_w(OPS, {OPS: 302, "*": 403}, body={"description": "changed"}),
                   delete_post=_w(OPS, {OPS: 302, "*": 403}),
                   actions={"refresh": _w(OPS, {OPS: 302, "*": 302}),
+                           # The world's cluster keeps its own accounting: the check is refused, nothing written.
+                           "repair_nodes": _w(OPS, {OPS: 302, "*": 302}),
+                           "check_accounting": Case({OPS: 302, "*": 302}, writes=NO_ONE),
                            "delete_selected": _w(OPS, {OPS: 302, "*": "not offered"})}),
     **_read_only("clusters.partition", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302}),
     **_read_only("clusters.clusternode", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302}),
