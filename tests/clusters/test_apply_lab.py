@@ -17,6 +17,7 @@ from apps.clusters.models import Cluster, ClusterKind, ClusterNode
 from apps.jobs.execution import execute
 from apps.jobs.models import Job
 from apps.nodes import facts, remote, ssh
+from apps.nodes.models import Node
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)"),
               pytest.mark.django_db(transaction=True)]  # the job log is flushed by its own thread
@@ -179,3 +180,36 @@ def test_reuse_config_cluster_is_never_written(lab_cluster):
         config_jobs.start_apply(t.admin, t.cluster)
     assert "reuse_config" in err.value.errors
     assert Path(t.lab.slurm_conf).read_text() == before and not Job.objects.exists()
+
+
+def test_lab_register_clusters_registers_the_managed_cluster_and_the_external_controller(
+        slurm_lab, make_user, settings, tmp_path):
+    """What `make lab` runs after lab_register: the managed cluster (discovered by its job, its
+    members linked to the lab's nodes) and the external cluster's controller ready to connect."""
+    from django.core.management import call_command
+
+    settings.MANAGED_NETWORKS_DIR = tmp_path / "networks"  # what the commands publish, for this test only
+    admin = make_user("admin", superuser=True)
+    call_command("lab_register", lab_dir=str(slurm_lab.lab_dir))
+    call_command("lab_register_clusters", lab_dir=str(slurm_lab.lab_dir))
+    lab, ext = slurm_lab.slurm.managed, slurm_lab.slurm.external
+    cluster = Cluster.objects.get(name=lab.name)
+    assert (cluster.kind, cluster.reuse_config, cluster.controller.name) == (ClusterKind.MANAGED, False,
+                                                                           lab.controller_host)
+    assert (cluster.conf_path, cluster.base_config_path, cluster.restart_command) == (
+        lab.slurm_conf, lab.base_conf, lab.control["restart_slurmctld"])
+    device = lab.nodes[0].gpu_devices[0]
+    assert cluster.gres_file_pattern.format(node=lab.nodes[0].name, index=0) == device
+    job = Job.objects.get(kind="clusters.discover")
+    assert execute(job.pk) == "succeeded", Job.objects.get(pk=job.pk).error
+    members = dict(cluster.members.values_list("slurm_name", "node__name"))
+    assert members == {name: name for name in lab.node_names}
+
+    controller = Node.objects.get(name=ext.controller_host)
+    preview = services.test_connection(admin, controller=controller)
+    assert preview["ok"], preview
+    assert preview["cluster_name"] == ext.name and preview["node_count"] == len(ext.node_names)
+
+    call_command("lab_register_clusters", lab_dir=str(slurm_lab.lab_dir))  # idempotent: updates, refreshes
+    assert Cluster.objects.filter(name=lab.name).count() == 1
+    assert Job.objects.filter(kind="clusters.discover").count() == 2
