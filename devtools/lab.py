@@ -34,6 +34,8 @@ from apps.nodes.lab_inventory import (  # noqa: F401  (re-exported)
     IpmiInfo,
     LabHost,
     RedfishInfo,
+    SaltInfo,
+    SaltMinion,
     SlurmCluster,
     SlurmInfo,
     SlurmNode,

@@ -3,7 +3,8 @@
 #
 # Usage: scripts/install.sh [run|test]     (default: run)
 #   run   - runtime deps: redis-server, LDAP headers + requirements/base.txt
-#   test  - adds postgresql-15, chromium, docker-compose, Slurm/munge/MariaDB (lab) + requirements/dev.txt
+#   test  - adds postgresql-15, chromium, docker-compose, Slurm/munge/MariaDB (lab) + requirements/dev.txt,
+#           and the lab's Salt in its own virtualenv (LAB_SALT_VENV, default var/salt-venv; SKIP_SALT=1 skips)
 #
 # Environment (all optional):
 #   VENV_DIR        virtualenv location            (default: .venv in repo root)
@@ -117,4 +118,25 @@ else
   # Only stamp after pip succeeded (set -e aborts before this on failure).
   printf '%s\n' "$want_hash" > "$stamp"
   log "requirements installed ($req_main)"
+fi
+
+# --- 4. The lab's Salt (test profile only) ----------------------------------
+# salt-master, salt-api and salt-minion for scripts/lab/salt.sh, in a virtualenv of their own:
+# the portal never imports salt (it talks to salt-api over HTTPS), so salt's many pins stay out
+# of .venv. LAB_SALT_VENV moves it; SKIP_SALT=1 skips it. `salt` builds from its sdist (~60 s).
+if [ "$PROFILE" = test ] && [ "${SKIP_SALT:-0}" != 1 ]; then
+  SALT_VENV="${LAB_SALT_VENV:-$ROOT/var/salt-venv}"
+  salt_req="requirements/salt-lab.txt"
+  [ -f "$salt_req" ] || die "requirements file not found: $salt_req"
+  salt_hash="$(sha256sum "$salt_req" | awk '{print $1}')"
+  if [ -x "$SALT_VENV/bin/salt-master" ] && [ "$(cat "$SALT_VENV/.req.sha256" 2>/dev/null)" = "$salt_hash" ]; then
+    log "lab Salt up to date ($SALT_VENV)"
+  else
+    [ -x "$SALT_VENV/bin/python" ] || "$PYTHON" -m venv "$SALT_VENV"
+    log "installing the lab's Salt ($salt_req into $SALT_VENV)"
+    # shellcheck disable=SC2086
+    "$SALT_VENV/bin/pip" install $INSTALL_PIP_ARGS -r "$salt_req"
+    printf '%s\n' "$salt_hash" >"$SALT_VENV/.req.sha256"
+    log "lab Salt installed ($("$SALT_VENV/bin/salt-master" --version))"
+  fi
 fi

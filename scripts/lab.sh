@@ -4,7 +4,8 @@
 # namespaces (scripts/lab/hosts.sh), a Redfish emulator with one system per host and an IPMI
 # simulator for one host; all registered in the portal (nodes, trusted host keys, BMCs,
 # credentials in the key vault); Slurm (scripts/lab/slurm.sh): a managed cluster on the hosts
-# with accounting and a small external cluster on two hosts of its own. Later: Salt.
+# with accounting and a small external cluster on two hosts of its own; Salt (scripts/lab/salt.sh):
+# salt-master + salt-api on the bridge and a minion per host, keys pending until the portal accepts.
 #
 # `up` writes var/lab/env; `make run` picks it up while the lab is up (PostgreSQL instead of
 # the embedded SQLite). Ports and directories are configurable:
@@ -28,6 +29,7 @@ up() {
   scripts/lab/redfish.sh up      # LAB_REDFISH_FAST=1 make lab: power changes settle in 1 s
   scripts/lab/ipmi.sh up
   scripts/lab/slurm.sh up        # LAB_SLURM_EXTERNAL=0 make lab: without the external cluster
+  scripts/lab/salt.sh up         # LAB_SALT_ACCEPT=1 make lab: minion keys accepted here
   umask 077
   cat >"$ENV_FILE" <<ENV
 DATABASE_URL=$(scripts/pg.sh url)
@@ -42,10 +44,12 @@ ENV
   echo "lab: up. PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT"
   echo "lab: hosts, Redfish and IPMI in $LAB_DIR/inventory.json, registered as nodes"
   echo "lab: Slurm clusters in $LAB_DIR/inventory.json (section slurm)"
+  echo "lab: Salt (salt-api URL, CA, eauth user, minion key fingerprints) in $LAB_DIR/inventory.json (section salt)"
   echo "lab: settings in $ENV_FILE; 'make run' uses them while the lab is up"
 }
 
 down() {
+  scripts/lab/salt.sh down || true
   scripts/lab/slurm.sh down || true
   scripts/lab/ipmi.sh down || true
   scripts/lab/redfish.sh down || true
@@ -62,6 +66,7 @@ case "${1:-up}" in
   down) down ;;
   status) scripts/pg.sh status && scripts/redis.sh status && scripts/lab/hosts.sh status &&
           scripts/lab/redfish.sh status && scripts/lab/ipmi.sh status && scripts/lab/slurm.sh status &&
+          scripts/lab/salt.sh status &&
           echo "lab: up" ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac

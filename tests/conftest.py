@@ -163,6 +163,24 @@ def slurm_lab(lab_inventory, lab_settings):
         lab.lab_down(("slurm",), **lab_settings)
 
 
+@pytest.fixture(scope="session")
+def salt_lab(lab_inventory, lab_settings):
+    """The lab's Salt (scripts/lab/salt.sh) on the session's lab hosts: salt-master and salt-api
+    (HTTPS, file eauth) on the bridge, one minion per lab host with its key PENDING; `.salt` of the
+    returned inventory describes them. Up once per session (about 8 s), down at the end."""
+    from devtools import lab
+
+    try:
+        inventory = lab.lab_up(("salt",), **lab_settings)
+    except BaseException:
+        lab.lab_down(("salt",), **lab_settings)  # whatever did come up
+        raise
+    try:
+        yield inventory
+    finally:
+        lab.lab_down(("salt",), **lab_settings)
+
+
 @pytest.fixture
 def fleet(lab_inventory, make_user):
     from apps.keyvault.services import create_secret

@@ -1,5 +1,5 @@
 """The local lab's inventory ($LAB_DIR/inventory.json, written by scripts/lab): its SSH hosts, its
-Redfish and IPMI BMC emulators and where their credentials are kept, and its Slurm clusters.
+Redfish and IPMI BMC emulators and where their credentials are kept, its Slurm clusters and Salt.
 
 Plain standard library and no Django, so the production command `manage.py lab_register` and the
 development tools (devtools.lab, tests, bench) read the same file the same way. Secrets (the
@@ -169,6 +169,51 @@ class SlurmInfo:
 
 
 @dataclass(frozen=True)
+class SaltMinion:
+    id: str                      # = the lab host's name
+    host: str
+    address: str
+    key_fingerprint: str | None  # as `salt-key -f` / wheel key.finger show it (what accept compares)
+    key_state: str               # at `up`: pending (default) | accepted (LAB_SALT_ACCEPT=1)
+    config_dir: str
+    config_file: str
+    key_fingerprint_pem_body: str | None = None  # the `salt-call key.finger` form of the same key
+
+
+@dataclass(frozen=True)
+class SaltInfo:
+    """The lab's Salt (scripts/lab/salt.sh): salt-api over HTTPS with its CA file, `file` eauth
+    (password in credentials_file, mode 600), the master (its key's fingerprint in the
+    master_finger form), the minions (one per lab host, keys pending by default)."""
+    api_url: str
+    ca_file: str
+    eauth: str
+    username: str
+    credentials_file: str
+    version: str
+    master: dict                 # address, publish_port, ret_port, fingerprint, salt_key_fingerprint, public_key ...
+    minions: tuple[SaltMinion, ...]
+    file_roots: tuple[str, ...] = ()
+    pillar_roots: tuple[str, ...] = ()
+
+    def credentials(self) -> tuple[str, str]:
+        return read_creds(self.credentials_file)
+
+    def minion(self, minion_id: str) -> SaltMinion:
+        for m in self.minions:
+            if m.id == minion_id:
+                return m
+        raise KeyError(minion_id)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SaltInfo":
+        return cls(**{k: d[k] for k in ("api_url", "ca_file", "eauth", "username", "credentials_file",
+                                         "version", "master")},
+                   minions=tuple(SaltMinion(**m) for m in d.get("minions", [])),
+                   file_roots=tuple(d.get("file_roots", ())), pillar_roots=tuple(d.get("pillar_roots", ())))
+
+
+@dataclass(frozen=True)
 class Inventory:
     lab_dir: Path
     components: tuple[str, ...]
@@ -179,6 +224,7 @@ class Inventory:
     redfish: RedfishInfo | None
     ipmi: IpmiInfo | None
     slurm: SlurmInfo | None = None
+    salt: SaltInfo | None = None
 
     def host(self, name: str) -> LabHost:
         for h in self.hosts:
@@ -200,6 +246,7 @@ class Inventory:
         rf = data.get("redfish")
         ip = data.get("ipmi")
         sl = data.get("slurm")
+        st = data.get("salt")
         return cls(
             lab_dir=Path(data["lab_dir"]),
             components=tuple(data.get("components", ())),
@@ -217,4 +264,5 @@ class Inventory:
                 clusters=tuple(SlurmCluster.from_dict(c) for c in sl.get("clusters", [])),
                 accounting=sl.get("accounting"),
             ) if sl else None,
+            salt=SaltInfo.from_dict(st) if st else None,
         )
