@@ -2,6 +2,7 @@
 what it does for each (restart on the node's own host, wait, resume) and what it reports; the
 beat's sweep starts one system job per cluster that needs it."""
 import pytest
+from django.utils import timezone
 
 from apps.clusters import health_sweep, node_health
 from apps.clusters.models import ClusterStatus
@@ -113,3 +114,22 @@ def test_restart_argv_is_set_per_cluster_through_the_api(api, sre, cluster):
     assert entry.changes["after"]["slurmd_restart_command"] == argv
     bad = api(sre).patch(f"/api/v1/clusters/{cluster.pk}/", {"slurmd_restart_command": "reboot; x"}, format="json")
     assert bad.status_code == 400 and "slurmd_restart_command" in bad.json()
+
+
+def test_sweep_leaves_out_unknown_machines_and_backs_off_after_a_failed_repair(cluster, fake_slurm, no_enqueue):
+    from apps.clusters.models import ClusterNode
+    from apps.jobs.models import JobStatus
+
+    cluster.status = ClusterStatus.DEGRADED
+    cluster.save()
+    ClusterNode.objects.filter(cluster=cluster, slurm_name="lab-node10").update(node=None)
+    fake_slurm.state["lab-node10"] = ("DOWN", "Not responding")
+    found = health_sweep.sweep()[cluster.name]
+    assert found["nodes"] == [] and found["unknown_machines"] == ["lab-node10"] and not Job.objects.exists()
+
+    fake_slurm.state["lab-node1"] = ("DOWN", "Not responding")
+    job = Job.objects.get(pk=health_sweep.sweep()[cluster.name]["repair_job"])
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, finished_at=timezone.now())
+    assert "repair_job" not in health_sweep.sweep()[cluster.name]  # said once, not every cycle
+    Job.objects.filter(pk=job.pk).update(finished_at=timezone.now() - health_sweep.REPAIR_BACKOFF * 2)
+    assert "repair_job" in health_sweep.sweep()[cluster.name]

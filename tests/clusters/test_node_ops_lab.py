@@ -27,7 +27,6 @@ from apps.gpus import collect
 from apps.gpus import services as gpus
 from apps.gpus.ingest import ingest
 from apps.gpus.models import Gpu, GpuHealth
-from apps.jobs.models import Job
 from apps.nodes import remote, ssh
 from apps.rbac.models import Membership, Project, ProjectRole
 from devtools import lab_gpus
