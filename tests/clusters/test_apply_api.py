@@ -159,3 +159,11 @@ def test_broken_base_template_is_refused_before_any_job(api, sre, managed, tmp_p
     resp = post(api, sre, f"/api/v1/clusters/{managed.pk}/config/apply/", {})
     assert resp.status_code == 400 and list(resp.json()) == ["base_config_path"]
     assert "line 3" in resp.json()["base_config_path"][0] and not Job.objects.exists()
+
+
+def test_a_second_apply_while_one_is_queued_is_refused(api, sre, managed, no_enqueue):
+    first = post(api, sre, f"/api/v1/clusters/{managed.pk}/config/apply/", {})
+    assert first.status_code == 202
+    second = post(api, sre, f"/api/v1/clusters/{managed.pk}/config/apply/", {})
+    assert second.status_code == 409 and f"#{first.json()['job']}" in second.json()["detail"]
+    assert Job.objects.count() == 1 and AuditEvent.objects.count() == 1
