@@ -67,8 +67,8 @@ unset _v
 SDIR="$LAB_DIR/salt"
 MDIR="$SDIR/master"           # salt -c MDIR reads MDIR/master
 ADIR="$SDIR/api"
-MASTER_MARK="salt-master -c $MDIR"
-API_MARK="salt-api -c $MDIR"
+MASTER_MARK="salt-master -c $MDIR -l"
+API_MARK="salt-api -c $MDIR -l"
 LINK_DIR="/run/aimx-salt/$(printf '%s' "$LAB_DIR" | sha256sum | cut -c1-12)"
 MASTER_ROOT="$LINK_DIR/master"
 SALT_BIN="$LAB_SALT_VENV/bin"
@@ -306,7 +306,7 @@ acceptance_wait_time_max: 1
 random_reauth_delay: 0
 log_level_logfile: info
 CONF
-  local mark="salt-minion -c $dir"
+  local mark="salt-minion -c $dir -l"
   if pgid="$(group_ours "$dir/minion.pid" "$mark")"; then
     [ "$changed" = 0 ] && return
     lab_log "$name: minion configuration changed: restarting its salt-minion"
@@ -361,7 +361,7 @@ cmd_up() {
     [ -f "$d/minion.pid" ] || continue
     keep=0
     for name in "${minions[@]}"; do [ "$(basename "$d")" = "$name" ] && keep=1; done
-    [ "$keep" = 1 ] || stop_groups 15 "$d/minion.pid" "salt-minion -c $d"
+    [ "$keep" = 1 ] || stop_groups 3 "$d/minion.pid" "salt-minion -c $d -l"
   done
   : >"$SDIR/minions.list.tmp"
   for name in "${minions[@]}"; do
@@ -397,7 +397,7 @@ cmd_down() {
   local -a args=()
   for d in "$SDIR"/minions/*/; do
     d="${d%/}"
-    [ -f "$d/minion.pid" ] && args+=("$d/minion.pid" "salt-minion -c $d")
+    [ -f "$d/minion.pid" ] && args+=("$d/minion.pid" "salt-minion -c $d -l")
   done
   # A minion takes about 8 s to stop on SIGTERM; it keeps no state worth the wait: KILL after 3 s.
   [ "${#args[@]}" -eq 0 ] || stop_groups 3 "${args[@]}"
@@ -425,7 +425,7 @@ cmd_status() {
     d="${d%/}"
     [ -f "$d/minion.pid" ] || continue
     name="$(basename "$d")"
-    if pgid="$(group_ours "$d/minion.pid" "salt-minion -c $d")"; then
+    if pgid="$(group_ours "$d/minion.pid" "salt-minion -c $d -l")"; then
       lab_log "minion $name up (pid $pgid)"
     else
       lab_log "minion $name DOWN"; rc=1
