@@ -202,11 +202,14 @@ def start_check(actor, cluster: Cluster):
     return start_job(actor, "clusters.accounting_check", {"cluster": cluster.pk}, target=cluster)
 
 
-def live(actor, cluster: Cluster, what: str) -> dict:
+LIVE_TIMEOUT = 10.0  # a page or API read waits no longer for sacctmgr
+
+
+def live(actor, cluster: Cluster, what: str, *, client=None) -> dict:
     """Associations or QOS as Slurm shows them now (read-only; also on reuse_database clusters)."""
     if not can(actor, cluster, "view"):
         raise Forbidden("You may not see this cluster.")
-    client = connection.controller_client(cluster, purpose=f"accounting {what}", actor=actor)
+    client = client or _live_client(actor, cluster)
     try:
         rows = client.associations() if what == "associations" else client.qos()
     except SlurmError as exc:
@@ -215,6 +218,22 @@ def live(actor, cluster: Cluster, what: str) -> dict:
         mine = slurm_cluster_name(cluster)
         rows = [r for r in rows if not r.cluster or r.cluster == mine]
     return {"live": True, "results": [_plain(r) for r in rows]}
+
+
+def _live_client(actor, cluster: Cluster):
+    client = connection.controller_client(cluster, purpose="accounting read", actor=actor)
+    if hasattr(client, "timeout"):
+        client.timeout = min(client.timeout, LIVE_TIMEOUT)
+    return client
+
+
+def live_both(actor, cluster: Cluster) -> tuple[dict, dict]:
+    """Associations and QOS for the accounting page: one client; when Slurm cannot be read, tried once."""
+    client = _live_client(actor, cluster) if can(actor, cluster, "view") else None
+    associations = live(actor, cluster, "associations", client=client)
+    if not associations["live"]:
+        return associations, associations
+    return associations, live(actor, cluster, "qos", client=client)
 
 
 def _plain(record) -> dict:

@@ -42,11 +42,11 @@ class AccountingView(LoginRequiredMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         cluster = _cluster(self.request, self.kwargs["pk"])
         user = self.request.user
+        associations, qos = accounting_sync.live_both(user, cluster)
         ctx.update(cluster=cluster, page_title=f"Accounting of {cluster.name}",
                    accounts=list(cluster.accounts.select_related("project").order_by("account")),
                    may_manage=user.has_perm("clusters.manage_cluster") and can(user, cluster, "manage"),
-                   associations=accounting_sync.live(user, cluster, "associations"),
-                   qos=accounting_sync.live(user, cluster, "qos"))
+                   associations=associations, qos=qos)
         return ctx
 
 
