@@ -21,7 +21,7 @@ from .slurm.errors import SlurmError
 
 AUDITED = ["name", "kind", "description", "controller_id", "login_node_id", "project_id", "reuse_config",
            "reuse_munge", "reuse_database", "conf_path", "base_config_path", "restart_command",
-           "slurmd_restart_command"]
+           "slurmd_restart_command", "gres_file_pattern"]
 INFO_TIMEOUT_NOTE = "live figures could not be read; showing the last sync"
 
 

@@ -167,3 +167,18 @@ def test_a_second_apply_while_one_is_queued_is_refused(api, sre, managed, no_enq
     second = post(api, sre, f"/api/v1/clusters/{managed.pk}/config/apply/", {})
     assert second.status_code == 409 and f"#{first.json()['job']}" in second.json()["detail"]
     assert Job.objects.count() == 1 and AuditEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize("pattern", ["/dev/nvidia0", "/dev/{node} Name=x/{index}", "dev/nvidia{index}",
+                                     "/dev/nvidia{index}\nNodeName=x", "/dev/../{index}", "/dev/{{index}}"])
+def test_gres_file_pattern_is_checked_when_set(api, sre, managed, pattern):
+    resp = api(sre).patch(f"/api/v1/clusters/{managed.pk}/", {"gres_file_pattern": pattern}, format="json")
+    assert resp.status_code == 400 and list(resp.json()) == ["gres_file_pattern"], resp.content
+
+
+def test_gres_file_pattern_reaches_gres_conf(api, sre, managed):
+    resp = api(sre).patch(f"/api/v1/clusters/{managed.pk}/", {"gres_file_pattern": "/lab/dev/{node}/nvidia{index}"},
+                          format="json")
+    assert resp.status_code == 200, resp.content
+    gres = api(sre).get(f"/api/v1/clusters/{managed.pk}/config/").json()["gres_conf"]
+    assert "NodeName=lab-node10 Name=gpu File=/lab/dev/lab-node10/nvidia[0-1]" in gres.splitlines()

@@ -6,7 +6,7 @@ from apps.rbac.models import Project
 from apps.rbac.permissions import restrict
 
 from ..models import Cluster, ClusterKind, ClusterNode, Partition
-from ..validators import validate_cluster_name
+from ..validators import validate_cluster_name, validate_gres_file_pattern
 
 
 class NodeChoice(serializers.Field):
@@ -61,10 +61,10 @@ class ClusterSerializer(ClusterListSerializer):
 
     class Meta(ClusterListSerializer.Meta):
         fields = ClusterListSerializer.Meta.fields + ["conf_path", "base_config_path", "restart_command",
-                                                      "slurmd_restart_command", "config_snapshot"]
+                                                      "slurmd_restart_command", "gres_file_pattern", "config_snapshot"]
         read_only_fields = [f for f in fields if f not in ("description", "login_node", "project", "conf_path",
                                                            "base_config_path", "restart_command",
-                                                           "slurmd_restart_command")]
+                                                           "slurmd_restart_command", "gres_file_pattern")]
 
 
 class TestConnectionSerializer(serializers.Serializer):
@@ -86,6 +86,9 @@ class ConnectSerializer(TestConnectionSerializer):
     base_config_path = serializers.CharField(max_length=300, required=False, allow_blank=True)
     restart_command = serializers.ListField(child=serializers.CharField(max_length=200), max_length=20,
                                             required=False)
+    gres_file_pattern = serializers.CharField(max_length=300, required=False, validators=[validate_gres_file_pattern],
+                                              help_text="gres.conf File= of each GPU ({index}, optionally {node}); "
+                                                        "default /dev/nvidia{index}.")
 
     def validate_name(self, value):
         if Cluster.objects.filter(name=value).exists():
