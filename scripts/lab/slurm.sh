@@ -374,6 +374,11 @@ accounting_users() {  # NAME
     SLURM_CONF="$CONF" sacctmgr -i add user "$user" Account="$LAB_SLURM_ACCOUNT" Cluster="$name" >/dev/null ||
       lab_die "sacctmgr add user $user failed"
   done
+  # The portal's SSH account administers the cluster: slurmctld takes node state changes
+  # (drain, resume) only from AdminLevel=Admin, and sacctmgr changes need at least Operator.
+  [ "$(sacctmgr_q list user "$LAB_USER" format=adminlevel)" = "Administrator" ] ||
+    SLURM_CONF="$CONF" sacctmgr -i modify user where name="$LAB_USER" set adminlevel=Admin >/dev/null ||
+      lab_die "sacctmgr adminlevel=Admin for $LAB_USER failed"
 }
 
 wait_nodes_idle() {  # NAME NODES...

@@ -66,12 +66,12 @@ def slurm_node(inv, managed, name) -> tuple[str, str]:
 
 @pytest.fixture
 def lab_cluster(slurm_lab, fleet):
-    """The lab's managed cluster as the portal knows it (discovered), with the lab user made a
-    Slurm administrator (AdminLevel=Admin): slurmctld takes node state changes only from one."""
+    """The lab's managed cluster as the portal knows it (discovered). The lab made its user (the
+    portal's SSH account) a Slurm administrator: slurmctld takes node state changes only from one."""
     managed = slurm_lab.slurm.managed
     login = slurm_lab.slurm_login(managed)
-    on(slurm_lab, login, ["sudo", "-n", "sacctmgr", "-i", "modify", "user", "where", f"name={login.user}", "set",
-                          "adminlevel=Admin"])
+    assert on(slurm_lab, login, ["sacctmgr", "-n", "-P", "show", "user", login.user, "format=adminlevel"]).strip() \
+        == "Administrator"
     cluster = Cluster.objects.create(name=managed.name, kind=ClusterKind.MANAGED,
                                      controller=fleet["nodes"][managed.controller_host], reuse_config=False,
                                      reuse_munge=False, reuse_database=False, conf_path=managed.slurm_conf,
