@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import stat
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +24,13 @@ from devtools import lab
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)")
 
 ROOT = Path(__file__).resolve().parents[2]
-SALT_KEY = Path(os.environ.get("LAB_SALT_VENV") or ROOT / "var/salt-venv") / "bin" / "salt-key"
+SALT_BIN = Path(os.environ.get("LAB_SALT_VENV") or ROOT / "var/salt-venv") / "bin"
+SALT_KEY = SALT_BIN / "salt-key"
+
+
+def key_lists(master_dir: Path) -> dict:
+    return json.loads(subprocess.run([str(SALT_KEY), "-c", str(master_dir), "-L", "--out=json"],
+                                     capture_output=True, text=True, check=True, timeout=60).stdout)
 
 
 def conf(path: Path) -> dict:
@@ -88,6 +98,39 @@ def test_minions_run_inside_their_hosts_network_namespaces(salt_lab):
             assert ns == host.netns, (minion.id, pid, ns)
 
 
+def test_a_minion_pinned_to_another_master_key_refuses_the_master(salt_lab):
+    """master_finger: once its key is accepted, a minion whose pinned fingerprint is not the
+    master's stops instead of taking orders from it."""
+    salt, master_dir = salt_lab.salt, salt_dir(salt_lab) / "master"
+    right = salt.master["fingerprint"]
+    wrong = right[:-2] + ("00" if not right.endswith("00") else "11")
+    short = Path(tempfile.mkdtemp(prefix="aimx-sm-", dir="/tmp"))  # unix socket paths stay short
+    minion_id = f"rogue-{os.getpid()}"
+    (short / "minion").write_text(
+        f"id: {minion_id}\nroot_dir: {short}/root\nuser: root\nmaster: {salt.master['address']}\n"
+        f"master_port: {salt.master['ret_port']}\npublish_port: {salt.master['publish_port']}\n"
+        f"master_finger: '{wrong}'\nhash_type: sha256\nacceptance_wait_time: 1\n"
+        f"acceptance_wait_time_max: 1\nrandom_reauth_delay: 0\n")
+    proc = subprocess.Popen([str(SALT_BIN / "salt-minion"), "-c", str(short), "-l", "warning"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while minion_id not in key_lists(master_dir).get("minions_pre", []):
+            assert time.monotonic() < deadline and proc.poll() is None, "the key never reached the master"
+            time.sleep(0.3)
+        subprocess.run([str(SALT_KEY), "-c", str(master_dir), "-y", "-a", minion_id], check=True,
+                       capture_output=True, timeout=60)
+        proc.wait(timeout=30)  # it stops (its worker exits 42; the parent then ends with 0)
+        assert "Does not match the authenticating master's key" in proc.stdout.read().decode()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        subprocess.run([str(SALT_KEY), "-c", str(master_dir), "-y", "-d", minion_id], capture_output=True,
+                       timeout=60)
+        shutil.rmtree(short, ignore_errors=True)
+
+
 def test_status_and_a_second_up_change_nothing(salt_lab, lab_settings):
     sdir = salt_dir(salt_lab)
     files = [sdir / "master" / "master.pid", sdir / "api" / "api.pid",
@@ -106,9 +149,7 @@ def test_down_stops_only_its_own_processes_and_up_restores_the_keys(salt_lab, la
                  *(Path(m.config_dir) / "minion.pid" for m in salt_lab.salt.minions)]
     ours = set().union(*(pids(f) for f in pid_files))
     sshds = {int((Path(salt_lab.lab_dir) / "hosts" / h.name / "sshd.pid").read_text()) for h in salt_lab.hosts}
-    keys_before = json.loads(subprocess.run(
-        [str(SALT_KEY), "-c", str(sdir / "master"), "-L", "--out=json"],
-        capture_output=True, text=True, check=True).stdout)
+    keys_before = key_lists(sdir / "master")
 
     lab.lab_down(("salt",), **lab_settings)
     alive = {p for p in ours if Path(f"/proc/{p}").exists() and
@@ -118,8 +159,6 @@ def test_down_stops_only_its_own_processes_and_up_restores_the_keys(salt_lab, la
     assert "salt" not in json.loads((Path(salt_lab.lab_dir) / "inventory.json").read_text())["components"]
 
     inv = lab.lab_up(("salt",), **lab_settings)
-    keys_after = json.loads(subprocess.run(
-        [str(SALT_KEY), "-c", str(sdir / "master"), "-L", "--out=json"],
-        capture_output=True, text=True, check=True).stdout)
+    keys_after = key_lists(sdir / "master")
     assert keys_after == keys_before  # accepted stay accepted, pending stay pending
     assert inv.salt.master["fingerprint"] == salt_lab.salt.master["fingerprint"]

@@ -105,6 +105,9 @@ def test_accept_by_fingerprint_then_ping_version_and_grains(salt, api, accepted)
     assert set(hardware) == set(accepted)
     summary = hardware[accepted[0]].ret
     assert summary.num_cpus >= 1 and summary.mem_total_mb > 0 and summary.salt_version == salt.version
+    # the lab's simulated GPUs (2-8 per host) appear as the minion's gpus grains
+    assert 2 <= summary.num_gpus == len(summary.gpus) <= 8
+    assert all(g["vendor"] == "nvidia" and g["model"].startswith("NVIDIA ") for g in summary.gpus)
 
 
 def test_a_run_reports_per_minion_returns_and_who_did_not_answer(api, accepted, pending_id):

@@ -7,6 +7,7 @@ states. Secrets are read from and written to mode-600 files, never printed.
     salttool.py eauth-file CREDENTIALS OUT               (user:password line for `external_auth: file`)
     salttool.py wait-keys SALT_KEY MASTER_CONF_DIR TIMEOUT ID...   (each id pending or accepted)
     salttool.py accept SALT_KEY MASTER_CONF_DIR ID...    (accept pending keys by exact id)
+    salttool.py gpu-grains HOST                          (minion config lines: the host's lab GPUs)
     salttool.py publish LAB_DIR                          (env: LAB_SALT_* of salt.sh)
 """
 from __future__ import annotations
@@ -50,6 +51,25 @@ def salt_key_finger(pem_path: Path, strip: bool = True) -> str:
 
 def cmd_finger(path: str) -> None:
     print(finger(Path(path)))
+
+
+def cmd_gpu_grains(host: str) -> None:
+    """Static `gpus` / `num_gpus` grains: the GPUs the host's simulated nvidia-smi shows stand in
+    for what Salt's core grains find with lspci on a real GPU node."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "slurm"))
+    import slurmtool  # the lab's one way to load the simulated nvidia-smi
+
+    path = Path(slurmtool.HERE.parent / "gpus" / "nvidia-smi")
+    loader = slurmtool.importlib.machinery.SourceFileLoader("lab_nvidia_smi", str(path))
+    spec = slurmtool.importlib.util.spec_from_loader("lab_nvidia_smi", loader)
+    module = slurmtool.importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    gpus = module.build_gpus(host, {}, time.time())
+    print("grains:")
+    print(f"  num_gpus: {len(gpus)}")
+    print("  gpus:" if gpus else "  gpus: []")
+    for gpu in gpus:
+        print(f"    - {{vendor: nvidia, model: {json.dumps(gpu['name'])}}}")
 
 
 def cmd_eauth_file(creds: str, out: str) -> None:
@@ -144,7 +164,7 @@ def cmd_publish(lab_dir: str) -> None:
     }})
 
 
-COMMANDS = {"finger": cmd_finger, "eauth-file": cmd_eauth_file, "wait-keys": cmd_wait_keys,
+COMMANDS = {"finger": cmd_finger, "gpu-grains": cmd_gpu_grains, "eauth-file": cmd_eauth_file, "wait-keys": cmd_wait_keys,
             "accept": cmd_accept, "publish": cmd_publish}
 
 if __name__ == "__main__":
