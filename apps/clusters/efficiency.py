@@ -60,7 +60,10 @@ def held_gpus_of(jobs) -> dict[int, list[dict]]:
 
 
 def _window(job: SlurmJob, now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime]:
-    end = job.ended_at if job.ended_at and job.state not in (SlurmJobState.RUNNING, SlurmJobState.SUSPENDED) else now
+    """[start, end] of the job's life; Slurm's times are whole seconds, so its end second counts whole."""
+    end = now
+    if job.ended_at and job.state not in (SlurmJobState.RUNNING, SlurmJobState.SUSPENDED):
+        end = job.ended_at + dt.timedelta(seconds=1)
     return job.started_at, min(end, now)
 
 

@@ -21,7 +21,7 @@ from apps.core.errors import Conflict, Forbidden, InvalidInput
 from apps.rbac.models import Membership
 from apps.rbac.permissions import can, project_roles_for, restrict
 
-from . import connection, jobs_sync
+from . import connection, efficiency, jobs_sync
 from .models import ACTIVE_JOB_STATES, Cluster, ProjectAccount, SlurmJob
 from .slurm import JobAction, validate
 from .slurm.errors import CommandFailed, InvalidName, NotFound, SlurmError
@@ -104,10 +104,14 @@ def _read_back(job: SlurmJob, client) -> None:
     for record in found:
         if record.job_id == job.job_id:
             values = jobs_sync.fields_of(record)
+            if job.gpu_indexes and not values["gpu_indexes"]:
+                values.pop("gpu_indexes")  # an ended job's record may no longer list what it held
             for key, value in values.items():
                 setattr(job, key, value)
             job.synced_at = timezone.now()
             job.save(update_fields=[*values, "synced_at"])
+            if not job.active:
+                efficiency.finalize([job])
 
 
 def read_output(actor, job: SlurmJob, *, offset: int | None = None, max_bytes: int | None = None) -> dict:

@@ -34,8 +34,10 @@ logger = logging.getLogger(__name__)
 SYNCED = ("name", "user", "account", "partition", "qos", "state", "reason", "exit_code", "nodes", "num_nodes",
           "cpus", "memory_mb", "gpus", "gpu_indexes", "time_limit_min", "submitted_at", "started_at", "ended_at",
           "stdout_path", "work_dir")
+_GPU_INDEXES = SYNCED.index("gpu_indexes")
 WAITING_FOR_ACCOUNTING = "left the queue; waiting for accounting (sacct)"
 BATCH = 1_000
+FINALIZE_BATCH = 200  # GPU efficiency summaries stored per cycle at most
 
 
 _MODEL_STATES = frozenset(SlurmJobState.values)
@@ -156,6 +158,9 @@ def apply_queue(cluster: Cluster, jobs: list, *, client=None, now: dt.datetime |
                 ended.append(row)
             continue
         project_id = known[2] or projects.get(values["account"])
+        held = known[4 + _GPU_INDEXES]
+        if held and not values["gpu_indexes"] and values["state"] not in ACTIVE_JOB_STATES:
+            values["gpu_indexes"] = held  # a finished job's record may no longer list them: keep what it held
         if tuple(values[name] for name in SYNCED) == tuple(known[4:]) and project_id == known[2]:
             continue
         row = _row(cluster, known)
@@ -243,8 +248,12 @@ def sync_cluster(cluster: Cluster, *, client=None) -> dict:
     client = client or sync_client(cluster)
     jobs = client.job_details()
     result = apply_queue(cluster, jobs, client=client)
-    ended = result.pop("ended")
-    efficiency.finalize(ended)
+    ended = {row.pk: row for row in result.pop("ended") if row.pk}
+    # Jobs that ended through another path (an action's read-back) and still lack their summary.
+    for row in (SlurmJob.objects.filter(cluster=cluster).exclude(state__in=ACTIVE_JOB_STATES)
+                .exclude(gpu_indexes={}).exclude(gpu_efficiency__has_key="final").order_by("-id")[:FINALIZE_BATCH]):
+        ended.setdefault(row.pk, row)
+    result["finalized"] = efficiency.finalize(list(ended.values()))
     return result
 
 

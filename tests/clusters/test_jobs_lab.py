@@ -148,6 +148,13 @@ def test_efficiency_shows_exactly_the_gpus_the_job_holds(api, client, slurm_lab,
     for i in held:
         assert f'data-node="{node_name}" data-index="{i}"' in page
     assert page.count('<tr data-node="') == 2
+    # When the job ends, the sync stores its summary: the same GPUs, final.
+    assert dev.post(f"/api/v1/slurm-jobs/{row.pk}/cancel/").status_code == 200
+    ended = poll(lambda: synced(lab["cluster"], job["job_id"]), lambda r: r.state == SlurmJobState.CANCELLED, 30,
+                 "the job to end")
+    stored = ended.gpu_efficiency
+    assert stored["final"] is True and {(g["node"], g["index"]): g["util_avg"] for g in stored["gpus"]} == {
+        (node_name, i): expected[(node_name, i)] for i in held}
 
 
 def test_injection_payloads_stay_inert(api, slurm_lab, lab):

@@ -178,3 +178,13 @@ def test_sync_all_runs_clusters_in_parallel_threads(monkeypatch):
         release.set()
     assert result["fast"]["created"] == 6 and SlurmJob.objects.filter(cluster=fast).count() == 6
     assert result["slow"] == {"error": "still running after 2 s"}
+
+
+def test_a_finished_job_keeps_the_gpus_it_held_when_its_record_no_longer_lists_them(cluster):
+    jobs_sync.apply_queue(cluster, queue(), client=FakeClient(queue()))
+    done = [dataclasses.replace(j, state=JobState.COMPLETED, gpu_indexes={}) if j.job_id == "1" else j
+            for j in queue()]
+    result = jobs_sync.apply_queue(cluster, done, client=FakeClient(done))
+    row = SlurmJob.objects.get(cluster=cluster, job_id="1")
+    assert row.state == SlurmJobState.COMPLETED and row.gpu_indexes == {"lab-node10": [0, 1]}
+    assert [r.job_id for r in result["ended"]] == ["1"]
