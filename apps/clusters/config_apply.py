@@ -232,7 +232,7 @@ def verify(client, node_names, partitions, *, deadline_s: float, sleep=time.slee
 
 
 def apply(cluster: Cluster, client, *, log, step=lambda name: None, deadline_s: float | None = None,
-          sleep=time.sleep) -> dict:
+          sleep=time.sleep, actor=None) -> dict:
     """Write the rendered configuration and make Slurm use it (see the module docstring)."""
     check_writable(cluster)
     deadline_s = settings.SLURM_APPLY_VERIFY_TIMEOUT if deadline_s is None else deadline_s
@@ -252,6 +252,9 @@ def apply(cluster: Cluster, client, *, log, step=lambda name: None, deadline_s: 
                                                                       sleep=sleep, log=log)}
     restart = bool(current.restart)
     log(("restart needed: " + "; ".join(current.restart)) if restart else "scontrol reconfigure is enough")
+
+    step("Check the GPU devices of changed gres.conf lines")
+    check_devices(cluster, spec_, current, log, actor=actor)
 
     step("Back up the live files")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%S%f")
@@ -280,6 +283,41 @@ def apply(cluster: Cluster, client, *, log, step=lambda name: None, deadline_s: 
     log(summary)
     return {"changed": True, "action": "restart" if restart else "reconfigure", "restart_reasons": current.restart,
             "backups": backups, "verify": summary}
+
+
+def check_devices(cluster: Cluster, spec_: rendering.ClusterSpec, current: Plan, log, *, actor=None) -> None:
+    """Every device a new or changed gres.conf line names exists on its node (over the node's own
+    SSH): a wrong File= leaves the node idle in sinfo while every job launch on it fails. A node
+    the portal cannot reach is only reported; a reachable one missing a device stops the apply
+    before anything is written."""
+    live = set((current.live_gres or "").splitlines())
+    wanted = {line.split()[0].split("=", 1)[1]: line for line in current.rendered.gres_conf.splitlines()
+              if line.startswith("NodeName=")}
+    changed = {name for name, line in wanted.items() if line not in live}
+    if not changed:
+        return
+    devices = {n.name: [cluster.gres_file_pattern.replace("{node}", n.name).replace("{index}", str(i))
+                        for i in n.gpu_indexes] for n in spec_.nodes if n.name in changed}
+    members = cluster.members.filter(slurm_name__in=changed).select_related("node", "node__ssh_credential")
+    missing = []
+    for member in members:
+        if member.node is None:
+            log(f"{member.slurm_name}: not a portal node; its GPU devices are not checked", level="warning")
+            continue
+        run = connection.runner_for(member.node, purpose="check GPU devices before applying slurm configuration",
+                                    actor=actor)
+        try:
+            result = run(["ls", "-d", "--", *devices[member.slurm_name]], timeout=30)
+        except SlurmError as exc:
+            log(f"{member.slurm_name}: GPU devices not checked ({exc})", level="warning")
+            continue
+        if result.exit_status != 0:
+            missing.append(f"{member.slurm_name}: {(result.stderr or result.stdout).strip()[:300]}")
+        else:
+            log(f"{member.slurm_name}: {len(devices[member.slurm_name])} GPU device(s) present")
+    if missing:
+        raise ApplyFailed("validate: gres.conf names GPU devices that do not exist (check the cluster's "
+                          f"gres_file_pattern): {'; '.join(missing)}; nothing was written")
 
 
 def _rollback(client, cluster: Cluster, backups: dict, current: Plan, stamp: str, log) -> str:

@@ -45,7 +45,7 @@ def apply_config(runner, params, target):
     client = connection.controller_client(cluster, purpose=f"job {runner.job_id} apply configuration",
                                           actor=runner.job.requester)
     try:
-        result = config_apply.apply(cluster, client, log=runner.log, step=runner.step,
+        result = config_apply.apply(cluster, client, log=runner.log, step=runner.step, actor=runner.job.requester,
                                     sleep=runner.waiting("nodes to respond", settings.SLURM_APPLY_VERIFY_TIMEOUT))
     except config_apply.ApplyFailed as exc:
         raise JobFailed(f"{cluster.name}: {exc}") from None

@@ -213,3 +213,16 @@ def test_lab_register_clusters_registers_the_managed_cluster_and_the_external_co
     call_command("lab_register_clusters", lab_dir=str(slurm_lab.lab_dir))  # idempotent: updates, refreshes
     assert Cluster.objects.filter(name=lab.name).count() == 1
     assert Job.objects.filter(kind="clusters.discover").count() == 2
+
+
+def test_gres_devices_that_do_not_exist_stop_the_apply_before_any_write(lab_cluster):
+    t = lab_cluster
+    before = {p: Path(p).read_text() for p in (t.lab.slurm_conf, t.lab.gres_conf)}
+    backups = set(Path(t.lab.slurm_conf).parent.glob("*.bak-*"))
+    t.cluster.gres_file_pattern = "/dev/no-such-gpu-dir/{node}/nvidia{index}"
+    t.cluster.save(update_fields=["gres_file_pattern"])
+    job = apply(t)
+    assert job.status == "failed" and job.error.startswith(f"{t.lab.name}: validate: ")
+    assert "/dev/no-such-gpu-dir/" in job.error and "nothing was written" in job.error
+    assert {p: Path(p).read_text() for p in before} == before
+    assert set(Path(t.lab.slurm_conf).parent.glob("*.bak-*")) == backups
