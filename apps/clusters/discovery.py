@@ -91,10 +91,13 @@ def apply(cluster: Cluster, snapshot: Snapshot, *, queue_length: int | None = No
         cluster.slurm_version = str(snapshot.version)[:32]
         cluster.slurm_cluster_name = (snapshot.config.cluster_name or "")[:63]
         cluster.config_snapshot = snapshot.config.values
+        # A managed cluster's first discovery adopts what Slurm runs; later ones never add to the
+        # rendered configuration (a node removed in the portal but not yet applied stays removed).
+        adopt = cluster.kind == ClusterKind.MANAGED and cluster.discovered_at is None
         cluster.discovered_at = cluster.discovered_at or now
         cluster.synced_at = now
-        _apply_partitions(cluster, snapshot.partitions, changes)
-        _apply_nodes(cluster, snapshot.nodes, changes)
+        _apply_partitions(cluster, snapshot.partitions, changes, adopt)
+        _apply_nodes(cluster, snapshot.nodes, changes, adopt)
         cluster.summary = summary(snapshot.nodes, queue_length if queue_length is not None
                                   else cluster.summary.get("queue_length"))
         trouble = [n.name for n in snapshot.nodes if _state_word(n.state) in {"down", "drained", "error",
@@ -114,7 +117,7 @@ def summary(slurm_nodes, queue_length) -> dict:
             "queue_length": queue_length}
 
 
-def _apply_partitions(cluster: Cluster, partitions, changes: Counter) -> None:
+def _apply_partitions(cluster: Cluster, partitions, changes: Counter, adopt: bool) -> None:
     existing = {p.name: p for p in cluster.partitions.all()}
     for record in partitions:
         fields = {"nodes": list(record.nodes), "is_default": record.default,
@@ -124,7 +127,7 @@ def _apply_partitions(cluster: Cluster, partitions, changes: Counter) -> None:
         partition = existing.pop(record.name, None)
         if partition is None:
             Partition.objects.create(cluster=cluster, name=record.name,
-                                     managed=cluster.kind == ClusterKind.MANAGED, **fields)
+                                     managed=adopt, **fields)
             changes["partitions added"] += 1
         elif cluster.kind == ClusterKind.EXTERNAL or not partition.managed:
             if any(getattr(partition, k) != v for k, v in fields.items()):
@@ -138,7 +141,7 @@ def _apply_partitions(cluster: Cluster, partitions, changes: Counter) -> None:
         changes["partitions removed"] += len(gone)
 
 
-def _apply_nodes(cluster: Cluster, slurm_nodes, changes: Counter) -> None:
+def _apply_nodes(cluster: Cluster, slurm_nodes, changes: Counter, adopt: bool) -> None:
     existing = {m.slurm_name: m for m in cluster.members.all()}
     portal_nodes = _matching_nodes(slurm_nodes)
     for sn in slurm_nodes:
@@ -154,7 +157,7 @@ def _apply_nodes(cluster: Cluster, slurm_nodes, changes: Counter) -> None:
         if member is None:
             member = ClusterNode.objects.create(cluster=cluster, slurm_name=sn.name, node=node,
                                                 address=sn.address if sn.address != sn.name else "",
-                                                managed=cluster.kind == ClusterKind.MANAGED, **fields)
+                                                managed=adopt, **fields)
             changes["nodes added"] += 1
             continue
         if member.node_id is None and node is not None:

@@ -30,7 +30,7 @@ def validate_slurm_time(value: str) -> None:
 
 def validate_reason(value: str) -> None:
     """A drain/down reason: one line Slurm stores as it is, so no control characters and no '='."""
-    if not isinstance(value, str) or not REASON.fullmatch(value.strip() or "\x00"):
+    if not isinstance(value, str) or not value.strip() or not REASON.fullmatch(value):
         raise ValidationError("Give a reason of 1-200 characters on one line, without '='.", code="invalid_reason")
 
 
@@ -40,7 +40,7 @@ GRES_FILE_PATTERN = re.compile(r"^/[A-Za-z0-9_./{}-]{1,299}$")
 def validate_gres_file_pattern(value: str) -> None:
     """gres.conf File= pattern: an absolute path with exactly one {index} (and optionally {node});
     nothing that could end the File= value or start another key."""
-    ok = isinstance(value, str) and GRES_FILE_PATTERN.match(value) and value.count("{index}") == 1
+    ok = isinstance(value, str) and GRES_FILE_PATTERN.fullmatch(value) and value.count("{index}") == 1
     if ok:
         rest = value.replace("{index}", "").replace("{node}", "")
         ok = "{" not in rest and "}" not in rest and ".." not in value.split("/")

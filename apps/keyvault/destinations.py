@@ -36,7 +36,7 @@ def validate_destinations(value) -> None:
     if not isinstance(value, list) or len(value) > MAX_ENTRIES:
         raise ValidationError(f"A list of at most {MAX_ENTRIES} CIDRs or host names.", code="invalid_destinations")
     for entry in value:
-        if not isinstance(entry, str) or len(entry) > 253 or (_network(entry) is None and not _NAME.match(entry)):
+        if not isinstance(entry, str) or len(entry) > 253 or (_network(entry) is None and not _NAME.fullmatch(entry)):
             raise ValidationError(f"{str(entry)[:60]!r} is neither a CIDR nor a host name.", code="invalid_destinations")
 
 

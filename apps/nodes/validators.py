@@ -13,7 +13,7 @@ LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/=-]{0,62}$")
 
 def validate_node_name(value: str) -> None:
     """Letters, digits, '-', '_', '.'; starts with a letter or digit (never '-')."""
-    if not isinstance(value, str) or not NODE_NAME.match(value):
+    if not isinstance(value, str) or not NODE_NAME.fullmatch(value):
         raise ValidationError(
             "Use 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit.", code="invalid_name")
 
@@ -24,12 +24,12 @@ def validate_address(value: str) -> None:
         return
     except ValueError:
         pass
-    if not isinstance(value, str) or not HOSTNAME.match(value):
+    if not isinstance(value, str) or not HOSTNAME.fullmatch(value):
         raise ValidationError("Enter an IP address or a DNS name.", code="invalid_address")
 
 
 def validate_unix_user(value: str) -> None:
-    if not isinstance(value, str) or not UNIX_USER.match(value):
+    if not isinstance(value, str) or not UNIX_USER.fullmatch(value):
         raise ValidationError("Enter a valid Unix user name.", code="invalid_user")
 
 
@@ -42,7 +42,7 @@ def validate_labels(value) -> None:
         raise ValidationError("Labels are a list of short words (letters, digits, . _ : / = -).", code="invalid_labels")
     if len(value) > MAX_LABELS:
         raise ValidationError(f"At most {MAX_LABELS} labels per node.", code="too_many_labels")
-    if not all(isinstance(v, str) and LABEL.match(v) for v in value):
+    if not all(isinstance(v, str) and LABEL.fullmatch(v) for v in value):
         raise ValidationError("Labels are a list of short words (1-63 letters, digits, . _ : / = -).",
                               code="invalid_labels")
 
