@@ -306,7 +306,7 @@ hash_type: sha256
 acceptance_wait_time: 1
 acceptance_wait_time_max: 1
 random_reauth_delay: 0
-log_level_logfile: info
+log_level_logfile: ${LAB_SALT_MINION_LOG_LEVEL:-info}
 # Lab GPUs (simulated, scripts/lab/gpus): static grains instead of lspci's
 $grains
 CONF

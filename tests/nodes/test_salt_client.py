@@ -20,7 +20,7 @@ from .trickle import TrickleServer
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)")
 
-FIRST_PING_S = 30.0  # after an accept the minion re-authenticates (acceptance_wait_time 1 s); seen 1.5-16 s
+FIRST_PING_S = 30.0  # after an accept: the minion re-authenticates within 1 s; measured 0.3-4.5 s to a pong
 
 
 def poll(fetch, done, timeout=30.0, what="condition"):

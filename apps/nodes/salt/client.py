@@ -254,11 +254,16 @@ class SaltApi:
         """Run `fun` on the target and wait up to `wait` s for the minions; per-minion returns and
         retcodes, and the targeted minions that did not answer."""
         tgt, tgt_type, expected = _target(target, tgt_type)
+        # After `wait` Salt asks the silent minions whether they still run the job and waits
+        # gather_job_timeout for that answer (default 10 s: a ping to a minion that missed the
+        # publish took 13 s); a minion still running the job extends the wait, so long jobs
+        # belong in submit() + wait_job(), and this call ends at its deadline regardless.
+        wait_s, gather_s = max(1, int(wait)), max(1, min(int(wait), 5))
         chunk = {"client": SaltClientKind.LOCAL.value, "tgt": tgt, "tgt_type": tgt_type, "fun": fun,
-                 "arg": list(arg), "full_return": True, "timeout": max(1, int(wait))}
+                 "arg": list(arg), "full_return": True, "timeout": wait_s, "gather_job_timeout": gather_s}
         if kwarg:
             chunk["kwarg"] = dict(kwarg)
-        data = self.call(chunk, f"{fun} on {tgt}", wait=wait) or {}
+        data = self.call(chunk, f"{fun} on {tgt}", wait=wait_s + gather_s) or {}
         if not isinstance(data, Mapping):
             raise SaltApiError(f"salt-api {self.url}: {fun}: unexpected result ({type(data).__name__})")
         returns, missing, jid = {}, set(), None
@@ -312,7 +317,8 @@ class SaltApi:
             if left <= 0:
                 raise SaltMinionNoAnswer(f"minion {minion_id} did not answer a ping within {timeout:g} s",
                                          (minion_id,))
-            result = self.run([minion_id], "test.ping", tgt_type="list", wait=min(3.0, max(1.0, left)))
+            # short rounds: the first publish after an accept can reach the minion before it subscribed
+            result = self.run([minion_id], "test.ping", tgt_type="list", wait=min(2.0, max(1.0, left)))
             if minion_id in result.returns and result.returns[minion_id].ret is True:
                 return time.monotonic() - start
             time.sleep(min(interval, max(0.0, timeout - (time.monotonic() - start))))
