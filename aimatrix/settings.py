@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "apps.gpus",
     "apps.events",
     "apps.clusters",
+    "apps.allocations",
     "apps.rbac",  # last: its post_migrate hook syncs role templates once all permissions exist
 ]
 
@@ -398,12 +399,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"queue": "slurm", "expires": 240},
     },
+    "allocations-sweep": {
+        "task": "apps.allocations.tasks.sweep",
+        "schedule": 60.0,
+        "options": {"queue": "default", "expires": 55},
+    },
     "clusters-prune-samples": {
         "task": "apps.clusters.tasks.prune_samples",
         "schedule": 3600.0,
         "options": {"queue": "default", "expires": 3000},
     },
 }
+# How long before an allocation's end its holder is reminded (an allocation.ending event).
+ALLOCATION_REMINDER_MINUTES = env_float("AIMATRIX_ALLOCATION_REMINDER_MINUTES", 60.0)
 CELERY_TASK_ROUTES = {"apps.nodes.tasks.poll_power_states": {"queue": "bmc"}}
 
 # --- Nodes ----------------------------------------------------------------------------

@@ -34,6 +34,7 @@ api_v1 = [
     path("", include("apps.gpus.api.urls")),
     path("", include("apps.gpus.api.node_urls")),
     path("", include("apps.clusters.api.urls")),
+    path("", include("apps.allocations.api.urls")),
 ]
 
 urlpatterns = [

@@ -22,6 +22,9 @@ class EventType(models.TextChoices):
     CONFIGURATION_CHANGED = "configuration.changed", "Configuration changed"
     JOB_FINISHED = "job.finished", "Job finished"
     SLURM_JOB_GPUS_IDLE = "slurm.job_gpus_idle", "Slurm job holds idle GPUs"
+    ALLOCATION_CHANGED = "allocation.changed", "Allocation state changed"
+    ALLOCATION_ENDING = "allocation.ending", "Allocation ends soon"
+    ALLOCATION_GPU_FAILED = "allocation.gpu_failed", "Allocated GPU failed"
 
 
 class Severity(models.TextChoices):

@@ -14,11 +14,11 @@ ROLE_TEMPLATES: dict[str, dict] = {
         "permissions": ["*"],
     },
     "sre": {
-        "description": "Nodes, BMC power, Salt, clusters, GPUs, jobs and alerts: full. Audit: read. "
+        "description": "Nodes, BMC power, Salt, clusters, GPUs, allocations, jobs and alerts: full. Audit: read. "
                        "Key vault: register, update and use secrets (bind them to nodes and BMCs; no reveal).",
         "permissions": [
             "rbac.unrestricted", "rbac.view_project",
-            "nodes.*", "clusters.*", "gpus.*", "jobs.*", "events.*",
+            "nodes.*", "clusters.*", "gpus.*", "jobs.*", "events.*", "allocations.*",
             "core.view_auditevent",
             "keyvault.view_secret", "keyvault.add_secret", "keyvault.change_secret", "keyvault.use_secret",
             "keyvault.view_secretaccess",

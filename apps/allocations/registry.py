@@ -1,0 +1,13 @@
+"""What the allocations app adds to the registries and hooks of the apps below it (called from
+AllocationsConfig.ready()): GPU holders (the GPU list's `allocated` filter, GPU and node pages)
+and the GPU health hook (a failed GPU is flagged to its holder with a replacement)."""
+
+
+def register() -> None:
+    from apps.gpus import holders
+    from apps.gpus.signals import gpu_health_changed
+
+    from . import failures, holding
+
+    holders.register("allocations", holding.gpu_holders)
+    gpu_health_changed.connect(failures.on_gpu_health_changed, dispatch_uid="allocations.gpu_failed")
