@@ -28,7 +28,11 @@
 #   LAB_SALT_FILE_ROOTS    the master's file_roots (base)           (default: $LAB_DIR/salt/srv/salt)
 #   LAB_SALT_PILLAR_ROOTS  the master's pillar_roots (base)         (default: $LAB_DIR/salt/srv/pillar)
 #   LAB_SALT_WORKERS       master worker_threads                    (default: 3)
+#   LAB_SALT_MINION_LOG_LEVEL  the minions' log file level (minions/NAME/root/var/log/salt/minion) (default: info)
 #   LAB_START_TIMEOUT      seconds to wait for each daemon / the keys (default: 30)
+#
+# Lab GPUs: each minion's config carries static `gpus` / `num_gpus` grains with the GPUs the host's
+# simulated nvidia-smi shows (scripts/lab/gpus), standing in for what lspci finds on a real node.
 #
 # Files under $LAB_DIR/salt: master/master (config), master/root (root_dir: pki, cache, logs),
 # api/{credentials,eauth,tls.crt,tls.key}, minions/NAME/minion and minions/NAME/root,
@@ -323,7 +327,9 @@ CONF
   [ "$UTS" = 1 ] && launch+=(unshare --uts sh -c 'hostname "$0"; exec "$@"' "$name")
   setsid "${launch[@]}" "$SALT_BIN/salt-minion" -c "$dir" -l warning </dev/null >>"$dir/minion.out" 2>&1 &
   echo $! >"$dir/minion.pid"
+  STARTED+=("$name")
 }
+STARTED=()
 
 # --- commands --------------------------------------------------------------------------------
 
@@ -373,6 +379,17 @@ cmd_up() {
     printf '%s=%s\n' "$name" "${HOST_ADDR[$name]}" >>"$SDIR/minions.list.tmp"
   done
   mv "$SDIR/minions.list.tmp" "$SDIR/minions.list"
+  # A running minion whose key was deleted on the master does not offer it again until it
+  # re-authenticates: restart those, so every minion has a key (in some state) when `up` ends.
+  local gone started
+  for gone in $("${TOOL[@]}" missing-keys "$SALT_BIN/salt-key" "$MDIR" "${minions[@]}"); do
+    started=0
+    for name in "${STARTED[@]}"; do [ "$name" = "$gone" ] && started=1; done
+    [ "$started" = 1 ] && continue
+    lab_log "$gone: the master has no key of this running minion: restarting it"
+    stop_groups 3 "$SDIR/minions/$gone/minion.pid" "salt-minion -c $SDIR/minions/$gone -l"
+    minion_up "$gone" "$finger"
+  done
   if ! "${TOOL[@]}" wait-keys "$SALT_BIN/salt-key" "$MDIR" "$LAB_START_TIMEOUT" "${minions[@]}"; then
     for name in "${minions[@]}"; do
       echo "--- $name: $SDIR/minions/$name/minion.out (tail)" >&2

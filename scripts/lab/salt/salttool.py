@@ -5,7 +5,8 @@ states. Secrets are read from and written to mode-600 files, never printed.
 
     salttool.py finger PEM_FILE                         (Salt's sha256 key fingerprint, master_finger form)
     salttool.py eauth-file CREDENTIALS OUT               (user:password line for `external_auth: file`)
-    salttool.py wait-keys SALT_KEY MASTER_CONF_DIR TIMEOUT ID...   (each id pending or accepted)
+    salttool.py wait-keys SALT_KEY MASTER_CONF_DIR TIMEOUT ID...   (each id has a key, in any state)
+    salttool.py missing-keys SALT_KEY MASTER_CONF_DIR ID...        (ids without a key on the master)
     salttool.py accept SALT_KEY MASTER_CONF_DIR ID...    (accept pending keys by exact id)
     salttool.py gpu-grains HOST                          (minion config lines: the host's lab GPUs)
     salttool.py publish LAB_DIR                          (env: LAB_SALT_* of salt.sh)
@@ -90,13 +91,25 @@ def key_states(salt_key: str, conf_dir: str) -> dict[str, list[str]]:
     return json.loads(proc.stdout)
 
 
+KEY_LISTS = ("minions", "minions_pre", "minions_rejected", "minions_denied")
+
+
+def cmd_missing_keys(salt_key: str, conf_dir: str, *ids: str) -> None:
+    """Print the ids the master has no key for, in any state."""
+    states = key_states(salt_key, conf_dir)
+    known = set().union(*(states.get(k, []) for k in KEY_LISTS))
+    for minion in ids:
+        if minion not in known:
+            print(minion)
+
+
 def cmd_wait_keys(salt_key: str, conf_dir: str, timeout: str, *ids: str) -> None:
     deadline = time.monotonic() + float(timeout)
     missing = list(ids)
     while True:
         try:
             states = key_states(salt_key, conf_dir)
-            known = set(states.get("minions_pre", [])) | set(states.get("minions", []))
+            known = set().union(*(states.get(k, []) for k in KEY_LISTS))
             missing = [i for i in ids if i not in known]
             if not missing:
                 return
@@ -164,7 +177,7 @@ def cmd_publish(lab_dir: str) -> None:
     }})
 
 
-COMMANDS = {"finger": cmd_finger, "gpu-grains": cmd_gpu_grains, "eauth-file": cmd_eauth_file, "wait-keys": cmd_wait_keys,
+COMMANDS = {"missing-keys": cmd_missing_keys, "finger": cmd_finger, "gpu-grains": cmd_gpu_grains, "eauth-file": cmd_eauth_file, "wait-keys": cmd_wait_keys,
             "accept": cmd_accept, "publish": cmd_publish}
 
 if __name__ == "__main__":
