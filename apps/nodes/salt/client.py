@@ -13,6 +13,8 @@ Keys are matched by exact id (the `*_dict` wheel functions; ids with glob charac
 refused), and a pending key is accepted only when the fingerprint given (what the minion
 reported at enrollment, in `salt-key -f` form) matches the master's copy; the fingerprint is
 checked again after the accept and the key deleted if it changed in between.
+
+One client per salt-api and per thread (it keeps one HTTP session); `as_role` views share it.
 """
 from __future__ import annotations
 
@@ -188,6 +190,8 @@ class SaltApi:
 
     def keys(self, match: str = "*") -> list[MinionKey]:
         """Every minion key (or those matching a glob) with its state and fingerprint."""
+        if not isinstance(match, str) or not match or any(c.isspace() for c in match):
+            raise ValueError(f"not a key match: {match!r}")
         found = self._wheel("key.finger", match=match) or {}
         out = []
         for section, state in KEY_SECTIONS.items():
