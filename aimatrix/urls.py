@@ -44,6 +44,7 @@ urlpatterns = [
     path("nodes/", include("apps.nodes.urls")),
     path("gpus/", include("apps.gpus.urls")),
     path("clusters/", include("apps.clusters.urls")),
+    path("allocations/", include("apps.allocations.urls")),
     path("", include("apps.events.urls")),  # /alerts/, /events/rules/, /events/deliveries/
     path("keyvault/", include("apps.keyvault.urls")),
     path("audit/", include("apps.core.urls")),

@@ -3,7 +3,10 @@ totals per model (placement draws from the whole fleet)."""
 from __future__ import annotations
 
 from apps.core.errors import InvalidInput
+from django.db.models import Q
+
 from apps.gpus.models import Gpu
+from apps.nodes.models import Node
 from apps.rbac.permissions import restrict
 
 from . import placement
@@ -23,3 +26,9 @@ def summary(user, start, end, model: str = "") -> dict:
         totals[row["model"]] = {"model": row["model"], "free": row["free"], "total": row["total"]}
     return {"start": start.isoformat(), "end": end.isoformat(), "model": model,
             "models": list(totals.values()), "nodes": nodes}
+
+
+def usable_nodes(user):
+    """Nodes a request may name: those the user sees, directly or through their GPUs."""
+    return Node.objects.filter(Q(pk__in=restrict(Node.objects.all(), user, "view").values("pk"))
+                               | Q(pk__in=restrict(Gpu.objects.all(), user, "view").values("node_id")))

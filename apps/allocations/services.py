@@ -247,3 +247,38 @@ def user_by_id_or_name(value):
     text = str(value).strip()
     found = users.filter(pk=int(text)).first() if text.isdigit() else None
     return found or users.filter(username=text).first()
+
+
+# --- quotas ----------------------------------------------------------------------------------------
+def may_set_quotas(user) -> bool:
+    """Operators only: a project's own owners must not raise their quota."""
+    return user.is_superuser or (user.has_perm("allocations.change_projectquota") and user.has_perm("rbac.unrestricted"))
+
+
+def set_quota(user, project, *, concurrent_gpus=None, gpu_hours_per_month=None, over_quota=None):
+    from .models import OverQuota, ProjectQuota
+
+    if not may_set_quotas(user):
+        raise Forbidden("Only operators set project quotas.")
+    if over_quota is not None and over_quota not in OverQuota.values:
+        raise InvalidInput({"over_quota": [f"One of {', '.join(OverQuota.values)}."]})
+    quota = ProjectQuota.objects.filter(project=project).first()
+    before = None if quota is None else {"concurrent_gpus": quota.concurrent_gpus,
+                                         "gpu_hours_per_month": quota.gpu_hours_per_month,
+                                         "over_quota": quota.over_quota}
+    quota = quota or ProjectQuota(project=project)
+    quota.concurrent_gpus, quota.gpu_hours_per_month = concurrent_gpus, gpu_hours_per_month
+    quota.over_quota = over_quota or quota.over_quota or OverQuota.APPROVAL
+    quota.save()
+    record_audit("allocations.set_quota", actor=user, obj=quota, before=before,
+                 after={"concurrent_gpus": concurrent_gpus, "gpu_hours_per_month": gpu_hours_per_month,
+                        "over_quota": quota.over_quota})
+    return quota
+
+
+def delete_quota(user, quota) -> None:
+    if not may_set_quotas(user):
+        raise Forbidden("Only operators set project quotas.")
+    record_audit("allocations.delete_quota", actor=user, obj=quota,
+                 before={"concurrent_gpus": quota.concurrent_gpus, "gpu_hours_per_month": quota.gpu_hours_per_month})
+    quota.delete()

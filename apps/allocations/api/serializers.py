@@ -7,6 +7,7 @@ from apps.rbac.models import Project
 from apps.rbac.permissions import restrict
 
 from ..models import Allocation, AllocationGpu
+from ..availability import usable_nodes
 from ..services import MAX_GPUS, MAX_LABELS, MAX_NODES, user_by_id_or_name
 
 
@@ -60,12 +61,15 @@ class _Visible(serializers.Field):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (int, str)) or not str(data) or len(str(data)) > 100:
             self.fail("unknown")
-        rows = restrict(self.model.objects.all(), self.context["request"].user, "view")
+        rows = self.visible(self.context["request"].user)
         key = {"pk": int(data)} if str(data).isdigit() else {self.name_field: data}
         row = rows.filter(**key).first()
         if row is None:
             self.fail("unknown")
         return row
+
+    def visible(self, user):
+        return restrict(self.model.objects.all(), user, "view")
 
     def to_representation(self, value):
         return getattr(value, self.name_field, None)
@@ -84,7 +88,12 @@ class PartitionChoice(_Visible):
 
 
 class NodeChoice(_Visible):
+    """A node the user sees, directly or through its GPUs (data developers see GPUs, not nodes)."""
+
     model = Node
+
+    def visible(self, user):
+        return usable_nodes(user)
 
 
 class RequestSerializer(serializers.Serializer):

@@ -26,6 +26,12 @@ class MayViewAllocations(IsAuthenticated):
         return super().has_permission(request, view) and request.user.has_perm("allocations.view_allocation")
 
 
+class AllocationPermissions(StrictModelPermissions):
+    """DELETE releases: it needs the cancel permission, not delete (allocations are never deleted)."""
+
+    perms_map = {**StrictModelPermissions.perms_map, "DELETE": ["%(app_label)s.cancel_%(model_name)s"]}
+
+
 class AllocationViewSet(LeanViewSetMixin, RestrictedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                         viewsets.GenericViewSet):
     """GPU allocations of your projects. POST requests GPUs (auto-approved within the project's
@@ -35,7 +41,7 @@ class AllocationViewSet(LeanViewSetMixin, RestrictedQuerysetMixin, mixins.ListMo
     queryset = Allocation.objects.all()
     serializer_class = AllocationSerializer
     list_serializer_class = AllocationListSerializer
-    permission_classes = [StrictModelPermissions]
+    permission_classes = [AllocationPermissions]
     filterset_class = AllocationFilter
     cursor_ordering = ("-id",)
     search_fields = ["purpose", "gpu_model"]
