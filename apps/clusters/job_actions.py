@@ -22,7 +22,7 @@ from apps.rbac.models import Membership
 from apps.rbac.permissions import can, project_roles_for, restrict
 
 from . import connection, efficiency, jobs_sync
-from .models import ACTIVE_JOB_STATES, Cluster, ProjectAccount, SlurmJob
+from .models import ACTIVE_JOB_STATES, Cluster, ProjectAccount, SlurmJob, SlurmJobState
 from .slurm import JobAction, validate
 from .slurm.errors import CommandFailed, InvalidName, NotFound, SlurmError
 from .submit import SlurmUnavailable, slurm_user_for
@@ -104,8 +104,8 @@ def _read_back(job: SlurmJob, client) -> None:
     for record in found:
         if record.job_id == job.job_id:
             values = jobs_sync.fields_of(record)
-            if job.gpu_indexes and not values["gpu_indexes"]:
-                values.pop("gpu_indexes")  # an ended job's record may no longer list what it held
+            if job.gpu_indexes and not values["gpu_indexes"] and values["state"] != SlurmJobState.PENDING:
+                values.pop("gpu_indexes")  # an ending job's record may no longer list what it held
             for key, value in values.items():
                 setattr(job, key, value)
             job.synced_at = timezone.now()

@@ -159,8 +159,10 @@ def apply_queue(cluster: Cluster, jobs: list, *, client=None, now: dt.datetime |
             continue
         project_id = known[2] or projects.get(values["account"])
         held = known[4 + _GPU_INDEXES]
-        if held and not values["gpu_indexes"] and values["state"] not in ACTIVE_JOB_STATES:
-            values["gpu_indexes"] = held  # a finished job's record may no longer list them: keep what it held
+        if held and not values["gpu_indexes"] and values["state"] != SlurmJobState.PENDING:
+            # A completing or finished job's record may no longer list them: keep what it held
+            # (a requeued job, pending again, gets its GPUs anew).
+            values["gpu_indexes"] = held
         if tuple(values[name] for name in SYNCED) == tuple(known[4:]) and project_id == known[2]:
             continue
         row = _row(cluster, known)
@@ -237,7 +239,7 @@ def _store_queue_length(cluster: Cluster, length: int, now) -> None:
 def sync_client(cluster: Cluster) -> SshSlurm:
     """The controller's client with the sync deadline (one wall-clock bound per command)."""
     run = connection.runner_for(cluster.controller, purpose="queue sync")
-    return SshSlurm(run, timeout=settings.SLURM_SYNC_TIMEOUT)
+    return SshSlurm(run, timeout=settings.SLURM_SYNC_TIMEOUT, large_output=connection.LARGE_OUTPUT)
 
 
 def sync_cluster(cluster: Cluster, *, client=None) -> dict:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from apps.core.audit import record_audit
 from apps.core.errors import Forbidden, InvalidInput, ServiceError
 from apps.rbac.models import Membership
-from apps.rbac.permissions import can, project_roles_for, restrict
+from apps.rbac.permissions import project_roles_for, restrict
 
 from . import connection
 from .models import ACTIVE_JOB_STATES, Cluster, JobTemplate, ProjectAccount, SlurmJob, SlurmJobState, SlurmUser
@@ -237,6 +237,3 @@ def usable_template(user, pk) -> JobTemplate:
         raise InvalidInput({"template": ["Unknown template, or one you may not see."]})
     return template
 
-
-def template_allowed(user, cluster: Cluster | None) -> bool:
-    return cluster is None or can(user, cluster, "view")

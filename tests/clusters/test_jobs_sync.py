@@ -182,6 +182,10 @@ def test_sync_all_runs_clusters_in_parallel_threads(monkeypatch):
 
 def test_a_finished_job_keeps_the_gpus_it_held_when_its_record_no_longer_lists_them(cluster):
     jobs_sync.apply_queue(cluster, queue(), client=FakeClient(queue()))
+    completing = [dataclasses.replace(j, state=JobState.COMPLETING, gpu_indexes={}) if j.job_id == "1" else j
+                  for j in queue()]
+    jobs_sync.apply_queue(cluster, completing, client=FakeClient(completing))
+    assert SlurmJob.objects.get(cluster=cluster, job_id="1").gpu_indexes == {"lab-node10": [0, 1]}
     done = [dataclasses.replace(j, state=JobState.COMPLETED, gpu_indexes={}) if j.job_id == "1" else j
             for j in queue()]
     result = jobs_sync.apply_queue(cluster, done, client=FakeClient(done))
