@@ -53,6 +53,7 @@ PK_OBJECTS = [
     ("/clusters/jobs/", "slurmjob"), ("/api/v1/slurm-jobs/", "slurmjob"),
     ("/clusters/job-templates/", "jobtemplate"), ("/api/v1/job-templates/", "jobtemplate"),
     ("/clusters/accounts/", "projectaccount"), ("/api/v1/clusters/accounts/", "projectaccount"),
+    ("/allocations/", "allocation"), ("/api/v1/allocations/", "allocation"),
 ]
 
 # The object an admin route's `{object_id}` names, by "app_label.model_name".
@@ -74,6 +75,7 @@ ADMIN_OBJECTS = {
     "clusters.cluster": "cluster", "clusters.partition": "partition", "clusters.clusternode": "clusternode",
     "clusters.slurmjob": "slurmjob", "clusters.jobtemplate": "jobtemplate", "clusters.slurmuser": "slurmuser",
     "clusters.projectaccount": "projectaccount",
+    "allocations.allocation": "allocation", "allocations.projectquota": "projectquota",
 }
 
 
@@ -199,6 +201,7 @@ def build_world() -> World:
         **_gpu_objects(node),
         **_event_objects(node),
         **_cluster_objects(node, root, member),
+        **_allocation_objects(home, root),
         "auditevent": _latest_audit(), "node_type": _content_type(node),
         **_third_party_objects(member),
     }
@@ -254,12 +257,15 @@ def _event_objects(node) -> dict:
 
 
 def _cluster_objects(node, root, member) -> dict:
-    """An external cluster controlled by the world's node, in its project, with a partition, a
-    member node, a Slurm job, a job template, a user mapping and a project account."""
+    """An external cluster in the world node's project, controlled by a node of its own (a node that
+    controls a cluster cannot be deleted, and the world's node must be), with the world's node as
+    a member, a partition, a Slurm job, a job template, a user mapping and a project account."""
     from apps.clusters.models import (Cluster, ClusterNode, JobTemplate, Partition, ProjectAccount, SlurmJob,
                                       SlurmUser)
+    from apps.nodes.models import Node
 
-    cluster = Cluster.objects.create(name="matrix-cluster", controller=node, project=node.project)
+    controller = Node.objects.create(name="matrix-controller", address="10.0.0.8", project=node.project)
+    cluster = Cluster.objects.create(name="matrix-cluster", controller=controller, project=node.project)
     return {"cluster": cluster,
             "partition": Partition.objects.create(cluster=cluster, name="matrix-part", nodes=[node.name]),
             "clusternode": ClusterNode.objects.create(cluster=cluster, slurm_name=node.name, node=node, state="IDLE"),
@@ -269,6 +275,23 @@ def _cluster_objects(node, root, member) -> dict:
                                                       script="#!/bin/sh\ntrue\n"),
             "slurmuser": SlurmUser.objects.create(user=member, username="matrix"),
             "projectaccount": ProjectAccount.objects.create(cluster=cluster, project=node.project, account="matrix")}
+
+
+def _allocation_objects(home, root) -> dict:
+    """A pending allocation of the world's GPU for the node's project (its quota of 0 GPUs sends
+    every request there to approval), tomorrow, so requests for now still find the GPU free."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.allocations import services as allocations
+    from apps.allocations.models import ProjectQuota
+
+    quota = ProjectQuota.objects.create(project=home, concurrent_gpus=0)
+    start = timezone.now() + dt.timedelta(days=1)
+    allocation = allocations.request_allocation(root, project=home, gpu_count=1, start=start,
+                                                end=start + dt.timedelta(hours=2), purpose="matrix")
+    return {"allocation": allocation, "projectquota": quota}
 
 
 def _latest_audit():
