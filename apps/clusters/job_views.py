@@ -82,6 +82,8 @@ class SlurmJobDetailView(LoginRequiredMixin, DetailView):
         job, user = self.object, self.request.user
         may_act = can(user, job, "cancel") and job.active
         ctx.update(state=state_badge(job), eff=efficiency.efficiency(job), may_act=may_act,
+                   idle_since=job.gpu_efficiency.get("idle_event_at") if job.active else None,
+                   idle_threshold=(settings.SLURM_IDLE_GPU_UTIL_PCT, settings.SLURM_IDLE_GPU_MINUTES),
                    actions=[(a.value, ACTION_WORDS[a][0]) for a in JobAction] if may_act else [],
                    output_url=reverse("api:slurmjob-output", args=[job.pk]),
                    changes=change_log(user, job), active_tab=detail_tab(self.request),

@@ -100,3 +100,10 @@ def test_the_job_list_names_jobs_holding_idle_gpus(lab, client, root):
     body = client.get("/clusters/jobs/").content.decode()
     assert 'id="idle-gpu-jobs"' in body and "eff:8" in body and "slurm-n2/gpu1 2.0 %" in body
     assert "slurm-n2/gpu3" not in body.split('id="idle-gpu-jobs"')[1].split("</section>")[0]
+
+
+def test_a_job_s_page_says_when_it_holds_idle_gpus(lab, client, root):
+    job = _job(lab, {"slurm-n2": [1]}, job_id="8")
+    efficiency.publish_idle(now=NOW)
+    client.force_login(root)
+    assert 'id="job-idle-gpus"' in client.get(f"/clusters/jobs/{job.pk}/").content.decode()
