@@ -116,3 +116,7 @@ class NodeEvent(models.Model):
 
     def __str__(self):
         return f"{self.node} {self.kind}: {self.message}"
+
+
+from .salt_models import (EnrollmentMethod, EnrollmentState, HmacNonce, SaltEnrollment, SaltKeyState,  # noqa: E402,F401
+                          SaltMaster, SaltMinion, SaltMinionGroup, SaltRun)
