@@ -349,6 +349,11 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + JOBS_TIME_LIMIT_GRACE
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(JOBS_MAX_TIME_LIMIT + 2 * JOBS_TIME_LIMIT_GRACE + 60)}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "nodes-refresh-salt-masters": {  # key lists and pings of every Salt master (apps/nodes/salt_tasks.py)
+        "task": "apps.nodes.salt_tasks.refresh_salt_masters",
+        "schedule": env_float("AIMATRIX_SALT_REFRESH_INTERVAL", 300.0),
+        "options": {"queue": "default", "expires": 240},
+    },
     "nodes-poll-power-states": {
         "task": "apps.nodes.tasks.poll_power_states",
         "schedule": env_float("AIMATRIX_POWER_POLL_INTERVAL", 60.0),
@@ -437,6 +442,8 @@ CLUSTER_SAMPLE_RETENTION_DAYS = env_int("AIMATRIX_CLUSTER_SAMPLE_RETENTION_DAYS"
 SLURM_SYNC_CONCURRENCY = env_int("AIMATRIX_SLURM_SYNC_CONCURRENCY", 8)  # clusters synced at once
 SLURM_SYNC_TIMEOUT = env_float("AIMATRIX_SLURM_SYNC_TIMEOUT", 20.0)  # one cluster's scontrol/sacct deadline
 SLURM_SYNC_BUDGET = env_float("AIMATRIX_SLURM_SYNC_BUDGET", 25.0)  # the whole cycle
+# Running GPU jobs whose GPU indexes are read per cycle (one `scontrol show job -d` each).
+SLURM_SYNC_DETAIL_LIMIT = env_int("AIMATRIX_SLURM_SYNC_DETAIL_LIMIT", 200)
 SLURM_SYNC_ACCOUNTING_GRACE = env_float("AIMATRIX_SLURM_SYNC_ACCOUNTING_GRACE", 300.0)  # wait for sacct
 # Base template of managed clusters' slurm.conf on the portal's machine (no NodeName/PartitionName
 # lines; the cluster's own base_config_path wins); apply waits this long for nodes to answer again.
@@ -505,6 +512,14 @@ JOBS_RECONCILE_GRACE = env_float("AIMATRIX_JOB_RECONCILE_GRACE", 10.0)
 JOBS_RECONCILE_INSPECT_TIMEOUT = env_float("AIMATRIX_JOB_RECONCILE_INSPECT_TIMEOUT", 1.5)
 JOBS_MAX_REQUEUES = env_int("AIMATRIX_JOB_MAX_REQUEUES", 3)
 JOBS_QUEUES = ["default", "ssh", "bmc", "slurm", "telemetry"]
+
+# --- Salt (apps/nodes/salt_*.py) ------------------------------------------------------
+# The function policy (apps/nodes/salt/policy.py): {"roles": {salt role: [patterns]}, "deny": [more
+# patterns; the built-in deny list always applies], "allowed_states": [...]}. Empty: the defaults.
+SALT_POLICY: dict = {}
+# Portal role template (Django group) -> Salt policy role; empty: apps/nodes/salt_roles.py's map.
+SALT_PORTAL_ROLES: dict = {}
+SALT_REFRESH_BUDGET = env_float("AIMATRIX_SALT_REFRESH_BUDGET", 40.0)  # seconds per master per beat round
 
 # --- Health, metrics, self-check ------------------------------------------------------
 HEALTH_WORKER_TIMEOUT = env_float("AIMATRIX_HEALTH_WORKER_TIMEOUT", 1.5)

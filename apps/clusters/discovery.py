@@ -95,19 +95,51 @@ def apply(cluster: Cluster, snapshot: Snapshot, *, queue_length: int | None = No
         # rendered configuration (a node removed in the portal but not yet applied stays removed).
         adopt = cluster.kind == ClusterKind.MANAGED and cluster.discovered_at is None
         cluster.discovered_at = cluster.discovered_at or now
-        cluster.synced_at = now
         _apply_partitions(cluster, snapshot.partitions, changes, adopt)
         _apply_nodes(cluster, snapshot.nodes, changes, adopt)
-        cluster.summary = summary(snapshot.nodes, queue_length if queue_length is not None
-                                  else cluster.summary.get("queue_length"))
-        trouble = [n.name for n in snapshot.nodes if _state_word(n.state) in {"down", "drained", "error",
-                                                                               "not_responding"}]
-        cluster.status = ClusterStatus.DEGRADED if trouble else ClusterStatus.ONLINE
-        cluster.status_reason = (f"{len(trouble)} node(s) down or drained: {', '.join(trouble[:10])}"
-                                 if trouble else "")
+        _observe(cluster, snapshot.nodes, queue_length, now)
         cluster.save()
         history.record(cluster, cluster.summary, at=now)
     return dict(changes)
+
+
+def _observe(cluster: Cluster, slurm_nodes, queue_length, now) -> None:
+    """The cluster's summary and status from its nodes' states (not saved here)."""
+    cluster.summary = summary(slurm_nodes, queue_length if queue_length is not None
+                              else (cluster.summary or {}).get("queue_length"))
+    trouble = [n.name for n in slurm_nodes if _state_word(n.state) in {"down", "drained", "error", "not_responding"}]
+    cluster.status = ClusterStatus.DEGRADED if trouble else ClusterStatus.ONLINE
+    cluster.status_reason = f"{len(trouble)} node(s) down or drained: {', '.join(trouble[:10])}" if trouble else ""
+    cluster.synced_at = now
+
+
+OBSERVED = ("state", "reason", "alloc_cpus", "alloc_gpus")
+
+
+def observe_nodes(cluster: Cluster, slurm_nodes, *, queue_length: int | None = None) -> int:
+    """What the periodic sync learns about nodes: each member's state, reason and allocation, the
+    cluster's summary, status and a chart sample. Rows are only created by discovery. Returns the
+    number of members that changed."""
+    now = timezone.now()
+    by_name = {n.name: n for n in slurm_nodes}
+    changed = []
+    with transaction.atomic():
+        cluster = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        for member in cluster.members.all():
+            sn = by_name.get(member.slurm_name)
+            if sn is None:
+                continue
+            values = {"state": (sn.state.raw or str(sn.state))[:64], "reason": sn.reason[:300],
+                      "alloc_cpus": sn.cpus_allocated, "alloc_gpus": sn.gpus_allocated}
+            if any(getattr(member, k) != v for k, v in values.items()):
+                for key, value in values.items():
+                    setattr(member, key, value)
+                changed.append(member)
+        ClusterNode.objects.bulk_update(changed, OBSERVED)
+        _observe(cluster, slurm_nodes, queue_length, now)
+        cluster.save(update_fields=["summary", "status", "status_reason", "synced_at", "updated_at"])
+        history.record(cluster, cluster.summary, at=now)
+    return len(changed)
 
 
 def summary(slurm_nodes, queue_length) -> dict:

@@ -1,8 +1,13 @@
-"""Queue sync: a cluster's jobs into SlurmJob rows, incrementally, in one SSH round trip.
+"""Queue sync: a cluster's jobs and node states into the portal, incrementally, over one SSH
+connection per cluster per cycle.
 
-One cycle runs `scontrol show job -d -o` (the client's job_details(): every job slurmctld still
-holds, with the GPU indexes per node) and upserts: new jobs are bulk-created, changed ones
-bulk-updated (only the changed rows), unchanged ones are not written. Jobs that left slurmctld
+One cycle runs `squeue --states=all` (the client's queue(): every job slurmctld still holds, ended
+ones within MinJobAge too; a tenth of the parse time of `scontrol show job -d` and a seventh of its
+bytes), asks `scontrol show job -d` only for running GPU jobs whose GPU indexes the portal does
+not know yet (squeue prints none; bounded per cycle), and upserts: new jobs are bulk-created,
+changed ones bulk-updated (only the changed rows), unchanged ones are not written. Then
+`scontrol show node` on the same connection gives the nodes' states, the cluster's summary and
+a chart sample (apps/clusters/discovery.observe_nodes). Jobs that left slurmctld
 get their final state from `sacct` when the cluster keeps accounting; without accounting they
 end as UNKNOWN (the portal cannot know how they ended). Jobs not submitted through the portal are
 mapped to a project by their Slurm account (ProjectAccount).
@@ -35,6 +40,9 @@ SYNCED = ("name", "user", "account", "partition", "qos", "state", "reason", "exi
           "cpus", "memory_mb", "gpus", "gpu_indexes", "time_limit_min", "submitted_at", "started_at", "ended_at",
           "stdout_path", "work_dir")
 _GPU_INDEXES = SYNCED.index("gpu_indexes")
+# What squeue does not print: kept from the row (the submit or a job-detail read filled them in).
+DETAIL_ONLY = ("stdout_path", "work_dir", "exit_code")
+_DETAIL_ONLY = tuple(SYNCED.index(name) for name in DETAIL_ONLY)
 WAITING_FOR_ACCOUNTING = "left the queue; waiting for accounting (sacct)"
 BATCH = 1_000
 FINALIZE_BATCH = 200  # GPU efficiency summaries stored per cycle at most
@@ -160,9 +168,12 @@ def apply_queue(cluster: Cluster, jobs: list, *, client=None, now: dt.datetime |
         project_id = known[2] or projects.get(values["account"])
         held = known[4 + _GPU_INDEXES]
         if held and not values["gpu_indexes"] and values["state"] != SlurmJobState.PENDING:
-            # A completing or finished job's record may no longer list them: keep what it held
-            # (a requeued job, pending again, gets its GPUs anew).
+            # A completing or finished job's record may no longer list them (squeue never does):
+            # keep what it held (a requeued job, pending again, gets its GPUs anew).
             values["gpu_indexes"] = held
+        for name, index in zip(DETAIL_ONLY, _DETAIL_ONLY):
+            if not values[name] and known[4 + index]:
+                values[name] = known[4 + index]
         if tuple(values[name] for name in SYNCED) == tuple(known[4:]) and project_id == known[2]:
             continue
         row = _row(cluster, known)
@@ -237,25 +248,51 @@ def _store_queue_length(cluster: Cluster, length: int, now) -> None:
 
 
 def sync_client(cluster: Cluster) -> SshSlurm:
-    """The controller's client with the sync deadline (one wall-clock bound per command)."""
+    """The controller's client with the sync deadline (one wall-clock bound per command) and room
+    for a large queue's listing."""
     run = connection.runner_for(cluster.controller, purpose="queue sync")
     return SshSlurm(run, timeout=settings.SLURM_SYNC_TIMEOUT, large_output=connection.LARGE_OUTPUT)
 
 
+def learn_details(cluster: Cluster, jobs: list, client) -> int:
+    """Running GPU jobs whose GPU indexes the portal does not know yet: their `scontrol show job
+    -d` (indexes, output file, working directory), at most SLURM_SYNC_DETAIL_LIMIT per cycle (the
+    rest come next cycle). Returns how many were read."""
+    running = [job for job in jobs if job.state == JobState.RUNNING and job.gpus and not job.gpu_indexes]
+    if not running:
+        return 0
+    known = set(SlurmJob.objects.filter(cluster=cluster, job_id__in=[j.job_id for j in running])
+                .exclude(gpu_indexes={}).values_list("job_id", flat=True))
+    wanted = [job for job in running if job.job_id not in known][:settings.SLURM_SYNC_DETAIL_LIMIT]
+    for job in wanted:
+        for detail in client.job_details(job.job_id):
+            if detail.job_id == job.job_id:
+                job.gpu_indexes, job.stdout_path, job.work_dir = (detail.gpu_indexes, detail.stdout_path,
+                                                                  detail.work_dir)
+    return len(wanted)
+
+
 def sync_cluster(cluster: Cluster, *, client=None) -> dict:
-    """One cycle for one cluster: one `scontrol show job -d -o`, then the upsert (sacct only when
-    jobs left the queue). Ended jobs get their GPU efficiency stored."""
-    from . import efficiency
+    """One cycle for one cluster over one connection: the queue (squeue), details of newly running
+    GPU jobs, the upsert (sacct only when jobs left slurmctld), then the nodes' states. Ended jobs
+    get their GPU efficiency stored."""
+    from . import discovery, efficiency
 
     client = client or sync_client(cluster)
-    jobs = client.job_details()
+    jobs = client.queue(with_finished=True)
+    details = learn_details(cluster, jobs, client)
     result = apply_queue(cluster, jobs, client=client)
+    result["details_read"] = details
     ended = {row.pk: row for row in result.pop("ended") if row.pk}
     # Jobs that ended through another path (an action's read-back) and still lack their summary.
     for row in (SlurmJob.objects.filter(cluster=cluster).exclude(state__in=ACTIVE_JOB_STATES)
                 .exclude(gpu_indexes={}).exclude(gpu_efficiency__has_key="final").order_by("-id")[:FINALIZE_BATCH]):
         ended.setdefault(row.pk, row)
     result["finalized"] = efficiency.finalize(list(ended.values()))
+    try:
+        result["nodes_changed"] = discovery.observe_nodes(cluster, client.nodes())
+    except SlurmError as exc:  # the queue is stored; the node states wait for the next cycle
+        result["nodes_error"] = str(exc)[:300]
     return result
 
 

@@ -237,3 +237,11 @@ def test_gpu_indexes_of_chosen_jobs():
     run = FakeRun(ok(lines[0] + "\n"), fail(1, "slurm_load_jobs error: Invalid job id specified"))
     assert SshSlurm(run, remote_timeout=False).job_gpu_indexes(["1", "99"]) == {"1": {"lab-node10": [0, 1]}}
     assert [c[0][-1] for c in run.calls] == ["1", "99"]
+
+
+def test_queue_with_finished_jobs_asks_squeue_for_every_state():
+    run = FakeRun(ok(sample("squeue_format_22.05.txt")), ok(sample("squeue_format_22.05.txt")))
+    slurm = SshSlurm(run, remote_timeout=False)
+    assert slurm.queue(with_finished=True) and "--states=all" in run.argv
+    slurm.queue(states=["RUNNING"], with_finished=True)  # explicit states win
+    assert "--states=all" not in run.argv and "--states=RUNNING" in run.argv

@@ -23,13 +23,21 @@ pytestmark = pytest.mark.django_db
 
 
 class FakeClient:
-    """The Slurm client's boundary (job_details, history) returning captured real output."""
+    """The Slurm client's boundary (queue, job_details, nodes, history) returning captured real
+    output; queue() leaves out what squeue does not print (GPU indexes, output file)."""
 
     def __init__(self, jobs, acct=()):
-        self.jobs, self.acct, self.history_calls = list(jobs), list(acct), []
+        self.jobs, self.acct, self.history_calls, self.detail_calls = list(jobs), list(acct), [], []
+
+    def queue(self, **kw):
+        return [dataclasses.replace(j, gpu_indexes={}, stdout_path="", work_dir="") for j in self.jobs]
 
     def job_details(self, job_id=None):
+        self.detail_calls.append(job_id)
         return [j for j in self.jobs if job_id is None or j.job_id == job_id]
+
+    def nodes(self):
+        return parsers.nodes(sample("scontrol_show_node_22.05.txt"))
 
     def history(self, start, end=None, *, job_ids=None, **kw):
         self.history_calls.append(job_ids)
@@ -134,7 +142,7 @@ def test_sync_all_reports_a_failing_cluster_and_syncs_the_others(cluster, monkey
     def client_for(c):
         if c.pk == other.pk:
             class Broken(FakeClient):
-                def job_details(self, job_id=None):
+                def queue(self, **kw):
                     raise TransportError("ctl2: connection refused")
             return Broken([])
         return FakeClient(queue())
@@ -167,7 +175,7 @@ def test_sync_all_runs_clusters_in_parallel_threads(monkeypatch):
     slow = Cluster.objects.create(name="slow", controller=Node.objects.create(name="s", address="10.9.3.2"))
 
     class Slow(FakeClient):
-        def job_details(self, job_id=None):
+        def queue(self, **kw):
             release.wait(10)
             return []
 
@@ -192,3 +200,29 @@ def test_a_finished_job_keeps_the_gpus_it_held_when_its_record_no_longer_lists_t
     row = SlurmJob.objects.get(cluster=cluster, job_id="1")
     assert row.state == SlurmJobState.COMPLETED and row.gpu_indexes == {"lab-node10": [0, 1]}
     assert [r.job_id for r in result["ended"]] == ["1"]
+
+
+def test_a_sync_reads_details_only_of_running_gpu_jobs_it_lacks_and_keeps_them(cluster):
+    """squeue prints no GPU indexes or output file: they are read once per running GPU job (one
+    `scontrol show job -d` each) and kept by later syncs; node states come on the same cycle."""
+    from apps.clusters.models import ClusterNode
+
+    jobs = queue()
+    gpu_running = sorted(j.job_id for j in jobs if j.state.value == "RUNNING" and j.gpus)
+    assert gpu_running, "the sample has a running GPU job"
+    for sn in parsers.nodes(sample("scontrol_show_node_22.05.txt")):
+        ClusterNode.objects.create(cluster=cluster, slurm_name=sn.name)
+    client = FakeClient(jobs)
+    result = jobs_sync.sync_cluster(cluster, client=client)
+    assert sorted(client.detail_calls) == gpu_running and result["details_read"] == len(gpu_running)
+    for job_id in gpu_running:
+        row = SlurmJob.objects.get(cluster=cluster, job_id=job_id)
+        assert row.gpu_indexes and row.stdout_path
+    assert result["nodes_changed"] == ClusterNode.objects.filter(cluster=cluster).count()
+    assert ClusterNode.objects.exclude(state="").count() == ClusterNode.objects.count()
+    cluster.refresh_from_db()
+    assert cluster.summary["nodes"] and cluster.samples.count() == 1
+    again = FakeClient(jobs)
+    jobs_sync.sync_cluster(cluster, client=again)
+    assert again.detail_calls == []  # known now: no detail read
+    assert all(SlurmJob.objects.get(cluster=cluster, job_id=j).gpu_indexes for j in gpu_running)

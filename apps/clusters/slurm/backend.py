@@ -69,7 +69,7 @@ class SlurmBackend(abc.ABC):
     def reservations(self) -> list: ...
 
     @abc.abstractmethod
-    def queue(self, *, users=None, accounts=None, states=None, partitions=None) -> list: ...
+    def queue(self, *, users=None, accounts=None, states=None, partitions=None, with_finished: bool = False) -> list: ...
 
     @abc.abstractmethod
     def job_details(self, job_id: str | None = None) -> list: ...
@@ -214,13 +214,17 @@ class SshSlurm(SlurmBackend):
 
     # -- jobs ----------------------------------------------------------------------------------
 
-    def queue(self, *, users=None, accounts=None, states=None, partitions=None) -> list:
+    def queue(self, *, users=None, accounts=None, states=None, partitions=None, with_finished: bool = False) -> list:
         """Active jobs (pending, running, suspended, completing) in one squeue call; array tasks one
-        row each. Filters are lists of names; states are JobState members or names."""
+        row each. Filters are lists of names; states are JobState members or names.
+        `with_finished`: every job slurmctld still holds (`--states=all`), those that ended within
+        MinJobAge too, with their final state (what a sync needs on clusters without accounting)."""
         argv = ["squeue", "-h", "-a", "-r", "-O", parsers.SQUEUE_FORMAT]
         argv += _list_option("--user", users, validate.user_name)
         argv += _list_option("--account", accounts, validate.account_name)
         argv += _list_option("--partition", partitions, validate.partition_name)
+        if with_finished and not states:
+            argv.append("--states=all")
         argv += _list_option("--states", states, _state_name)
         return parsers.squeue(self._text(argv, large=True))
 
