@@ -114,18 +114,32 @@ def _read_back(job: SlurmJob, client) -> None:
                 efficiency.finalize([job])
 
 
+def _learn_output_path(job: SlurmJob, actor) -> None:
+    """Ask slurmctld once for the job's output file and working directory, and keep them."""
+    client = connection.controller_client(job.cluster, purpose="slurm job details", actor=actor)
+    try:
+        found = [d for d in client.job_details(job.job_id) if d.job_id == job.job_id]
+    except SlurmError:
+        return  # said as "no output file" below; the next read asks again
+    if found and found[0].stdout_path:
+        job.stdout_path, job.work_dir = found[0].stdout_path[:500], (found[0].work_dir or job.work_dir)[:500]
+        SlurmJob.objects.filter(pk=job.pk).update(stdout_path=job.stdout_path, work_dir=job.work_dir)
+
+
 def read_output(actor, job: SlurmJob, *, offset: int | None = None, max_bytes: int | None = None) -> dict:
     """The job's output file from the login node: the last `max_bytes` (offset None) or up to
     `max_bytes` from `offset` (follow a running job with next_offset). Read as the job's user."""
     if not can(actor, job, "view"):
         raise Forbidden("You may not read this job's output.")
+    client = connection.submit_client(job.cluster, purpose="slurm job output", actor=actor)
+    if not job.stdout_path and job.active:
+        _learn_output_path(job, actor)  # the queue sync (squeue) does not print it
     if not job.stdout_path:
         return {"text": "", "offset": 0, "next_offset": 0, "eof": True, "running": job.active,
                 "note": "Slurm did not report an output file for this job."}
     limit = settings.SLURM_OUTPUT_CHUNK_BYTES
     size = min(max_bytes or limit, limit)
     as_user = job.user if job.user and job.user != "root" else None
-    client = connection.submit_client(job.cluster, purpose="slurm job output", actor=actor)
     try:
         chunk = client.read_output(job.stdout_path, as_user=as_user, offset=offset, max_bytes=size)
     except InvalidName as exc:

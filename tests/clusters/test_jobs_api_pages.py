@@ -169,3 +169,26 @@ def test_the_submit_page_submits_and_shows_a_limit_next_to_its_field(client, wor
     job = SlurmJob.objects.get(cluster=world["cluster"], job_id="515")
     assert done.status_code == 302 and done.url == job.get_absolute_url()
     assert job.submitted_by == world["dev"] and job.name == "page-job"
+
+
+def test_output_of_a_job_the_sync_saw_asks_slurm_once_for_its_file(api, world, monkeypatch):
+    """The queue sync reads squeue, which prints no output file: the first read of a running job's
+    output asks `scontrol show job -d` for it and keeps it."""
+    from tests.clusters.samples import sample
+
+    detail = sample("scontrol_show_job_d_22.05.txt").splitlines()[0]  # JobId=1 ... StdOut=.../1.out
+
+    class Controller(Recorder):
+        def __call__(self, argv, *, stdin=None, timeout):
+            self.calls.append((argv, stdin))
+            return Result(stdout=detail if "show" in argv and "job" in argv else "")
+
+    controller = Controller()
+    monkeypatch.setattr(connection, "controller_client", lambda c, **kw: SshSlurm(controller, remote_timeout=False))
+    job = world["jobs"][0]
+    assert job.stdout_path == "" and job.state == SlurmJobState.RUNNING
+    response = api(world["dev"]).get(f"/api/v1/slurm-jobs/{job.pk}/output/")
+    assert response.status_code == 200, response.content
+    job.refresh_from_db()
+    assert job.stdout_path.endswith("/1.out") and response.json()["path"] == job.stdout_path
+    assert any(argv[-1] == job.stdout_path or job.stdout_path in argv for argv, _ in world["run"].calls)
