@@ -73,7 +73,8 @@ class Allocation(models.Model):
 
 class AllocationGpu(models.Model):
     allocation = models.ForeignKey(Allocation, on_delete=models.CASCADE, related_name="gpus")
-    gpu = models.ForeignKey("gpus.Gpu", on_delete=models.PROTECT, related_name="allocations")
+    # A deleted GPU (or its node) leaves the booking as history without it.
+    gpu = models.ForeignKey("gpus.Gpu", null=True, on_delete=models.SET_NULL, related_name="allocations")
     start = models.DateTimeField()
     end = models.DateTimeField()
     holds = models.BooleanField(default=True)

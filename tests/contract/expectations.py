@@ -199,6 +199,22 @@ PAGES = {
     "/clusters/job-templates/{pk}/delete/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
                                              "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, body={"confirm": "yes"},
                                                           writes=OPS)},
+    # GPU allocations of the world's project (pending: its quota sends requests to approval). Every role
+    # lists its own projects' allocations; requesting needs allocations.add_allocation and a project to
+    # put it in (operators: any; other-project may not use matrix-team: 400 next to the field).
+    # Approve/reject need `approve` (operators here; project owners), extend `change`, release and
+    # cancel `cancel`: the plain member sees the allocation and is refused (403).
+    "/allocations/": {"GET": OPEN},
+    "/allocations/approvals/": {"GET": OPEN},
+    "/allocations/new/": {"GET": {OPS: 200, OTHER: 200, MEMBER: 200, "*": 403},
+                          "POST": Case({OPS: 302, MEMBER: 302, OTHER: 400, "*": 403}, writes=f"{OPS},{MEMBER}",
+                                       body={"project": "{project_id}", "gpu_count": "1", "duration_hours": "1",
+                                             "purpose": "page-{role}"})},
+    "/allocations/{pk}/": {"GET": {SEE: 200, "*": 404}},
+    **{f"/allocations/{{pk}}/{verb}/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                                       "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, writes=OPS, body=body)}
+       for verb, body in (("approve", {"comment": "ok"}), ("reject", {"comment": "no"}), ("extend", {"hours": "1"}),
+                          ("release", {"confirm": "yes"}), ("cancel", {"confirm": "yes"}))},
     "/gpus/": {"GET": OPEN},
     "/gpus/{pk}/": {"GET": {SEE: 200, "*": 404}},
     "/gpus/{pk}/edit/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
@@ -391,6 +407,16 @@ API = {
     "/api/v1/clusters/idle-gpu-jobs/": {"GET": OPEN},
     "/api/v1/job-templates/": {"GET": OPEN,
                                "POST": Case({OPS: 201, "*": 403}, body={"name": "api-{role}", "script": "#!/bin/sh\n"})},
+    # Allocations API (see the pages above). POST: the project by name among those the user sees
+    # (400 otherwise). DELETE releases: it needs allocations.cancel_allocation (model level first: 403).
+    "/api/v1/allocations/": {"GET": OPEN,
+                             "POST": Case({OPS: 201, MEMBER: 201, "*": 400},
+                                          body={"project": "{project}", "gpu_count": 1, "duration_hours": 1})},
+    "/api/v1/allocations/availability/": {"GET": OPEN},
+    "/api/v1/allocations/{pk}/": {"GET": {SEE: 200, "*": 404}, "DELETE": {OPS: 200, DATA: 404, "*": 403}},
+    **{f"/api/v1/allocations/{{pk}}/{verb}/": {"POST": Case({OPS: 200, MEMBER: 403, "*": 404}, body=body)}
+       for verb, body in (("approve", {"comment": "ok"}), ("reject", {"comment": "no"}), ("extend", {"hours": 1}),
+                          ("cancel", {}))},
     "/api/v1/job-templates/{pk}/": {"GET": {SEE: 200, "*": 404},
                                     "PATCH": Case({OPS: 200, "*": 403}, body={"description": "patched"}),
                                     "PUT": Case({OPS: 200, "*": 403}, body={"name": "put-{role}", "script": "#!/bin/sh\n"}),
@@ -556,6 +582,15 @@ ADMIN_MODELS = {
     **_read_only("clusters.slurmuser", view=OPEN, change={OPS: 200, "*": 302}, history={OPS: 200, "*": 302}),
     **_read_only("clusters.projectaccount", view=OPEN, change={SEE: 200, "*": 302},
                  history={SEE: 200, "*": 302}),
+    # Allocations change through their pages and API only; quotas are the operators' (through the service).
+    **_read_only("allocations.allocation", view=OPEN, change={SEE: 200, "*": 302}, history={SEE: 200, "*": 302}),
+    **admin_model("allocations.projectquota", view={OPS: 200, "*": 403}, history={OPS: 200, "*": 302},
+                  add={OPS: 200, "*": 403}, delete={OPS: 200, "*": 403},
+                  add_post=_w(OPS, {OPS: 302, "*": 403}, body={"project": "{project_id}", "concurrent_gpus": "4",
+                                                               "over_quota": "approval"}),
+                  change_post=_w(OPS, {OPS: 302, "*": 403}, body={"concurrent_gpus": "3"}),
+                  delete_post=_w(OPS, {OPS: 302, "*": 403}),
+                  actions={"delete_selected": _w(OPS, {OPS: 302, "*": 403})}),
     **admin_model("nodes.node", view={OPS: 200, DATA: 403, "engineer,other-project,project-member": 200},
                   change={SEE: 200, DATA: 403, "engineer,other-project": 302}, history={SEE: 200, "*": 302},
                   add={OPS: 200, OTHER: 200, "*": 403}, delete={OPS: 200, OTHER: 302, "*": 403},
