@@ -30,6 +30,9 @@ MEMBER = "project-member"  # an engineer, plain member of the objects' projects
 SEE = "admin,sre,project-member"  # who sees the node and the projects
 OPEN = {"*": 200}  # every signed-in role; anonymous gets its family default
 NO_ONE = ""  # writes= nobody
+ENG = "engineer,project-member,other-project"  # nodes.view_* (engineer group), no Salt changes
+EVERYONE = "admin,sre,data-developer,model-developer,engineer,other-project,project-member,anonymous"
+FINGER = ":".join(["1b"] * 32)  # the world's pending minion key
 
 
 GRANT = {"object_type": "keyvault.secret", "object_id": "{secret_id}", "permission": "view"}
@@ -442,6 +445,32 @@ API = {
     "/api/v1/agent/credentials/": {"GET": OPEN},
     "/api/v1/agent/credentials/{pk}/": {"GET": {SEE: 200, "*": 404}},
     "/api/v1/agent/credentials/{pk}/revoke/": {"POST": Case({OPS: 200, "*": 403}, body={"reason": "contract"})},
+    # Salt (apps/nodes/api/salt.py). Minions follow their node's project; engineers (and the
+    # engineer-based other-project) hold nodes.view_*. The world's salt-api answers nothing, so key
+    # operations that pass every check end 409 (master unreachable) and change nothing.
+    "/api/v1/salt/minions/": {"GET": {OPS: 200, ENG: 200, DATA: 403}},
+    "/api/v1/salt/minions/run/": {"POST": Case({OPS: 202, MEMBER: 403, "*": 400},
+                                               body={"minions": ["{node}"], "fun": "test.ping"})},
+    "/api/v1/salt/minions/{pk}/": {"GET": {SEE: 200, "engineer,other-project": 404, DATA: 403},
+                                   "DELETE": Case({OPS: 409, "*": 403}, writes=NO_ONE)},
+    "/api/v1/salt/minions/{pk}/accept/": {"POST": Case({OPS: 409, "*": 403}, writes=NO_ONE,
+                                                       body={"fingerprint": FINGER})},
+    "/api/v1/salt/minions/{pk}/reject/": {"POST": Case({OPS: 409, "*": 403}, writes=NO_ONE)},
+    "/api/v1/salt/minions/{pk}/ping/": {"POST": {OPS: 202, "*": 403}},
+    "/api/v1/salt/minions/{pk}/version/": {"POST": {OPS: 202, "*": 403}},
+    "/api/v1/salt/minions/{pk}/grains/": {"POST": {OPS: 202, "*": 403}},
+    "/api/v1/salt/runs/": {"GET": {OPS: 200, ENG: 200, DATA: 403}},
+    "/api/v1/salt/runs/{pk}/": {"GET": {OPS: 200, ENG: 404, DATA: 403}},
+    # Enrolling a node (one-time token of purpose salt-enrollment): change on the node.
+    "/api/v1/nodes/{pk}/enroll/": {"POST": Case({OPS: 201, MEMBER: 403, "*": 404}, body={})},
+    # The bootstrap's calls need no login (the tokens are the credentials); every refusal is audited.
+    "/api/v1/salt/enroll/": {"POST": Case({"*": 403, "anonymous": 403}, writes=EVERYONE,
+                                          body={"token": "kv1.forged.token.x", "timestamp": "{now}"})},
+    "/api/v1/salt/enroll/report/": {"POST": Case({"*": 401, "anonymous": 401}, writes=EVERYONE,
+                                                 body={"report_token": "r" * 43, "fingerprint": FINGER})},
+    "/api/v1/salt/enroll/hmac/": {"POST": Case({"*": 403, "anonymous": 403}, writes=EVERYONE, body={
+        "minion_id": "{node}", "timestamp": "{now}", "nonce": "matrixnonce00000", "signature": "0" * 64})},
+    "/api/v1/salt/bootstrap.sh": {"GET": {"*": 200, "anonymous": 200}},
     # The seed's server paths: aliases of the nodes API (same permissions).
     "/api/v1/servers/": {"GET": OPEN, "POST": Case({OPS: 201, "*": 403}, body={"name": "srv-{role}",
                                                                                "address": "10.0.0.9"})},

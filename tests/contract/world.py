@@ -54,6 +54,8 @@ PK_OBJECTS = [
     ("/clusters/job-templates/", "jobtemplate"), ("/api/v1/job-templates/", "jobtemplate"),
     ("/clusters/accounts/", "projectaccount"), ("/api/v1/clusters/accounts/", "projectaccount"),
     ("/allocations/", "allocation"), ("/api/v1/allocations/", "allocation"),
+    ("/nodes/salt/", "saltminion"), ("/api/v1/salt/minions/", "saltminion"),
+    ("/nodes/salt/runs/", "saltrun"), ("/api/v1/salt/runs/", "saltrun"),
 ]
 
 # The object an admin route's `{object_id}` names, by "app_label.model_name".
@@ -76,6 +78,8 @@ ADMIN_OBJECTS = {
     "clusters.slurmjob": "slurmjob", "clusters.jobtemplate": "jobtemplate", "clusters.slurmuser": "slurmuser",
     "clusters.projectaccount": "projectaccount",
     "allocations.allocation": "allocation", "allocations.projectquota": "projectquota",
+    "nodes.saltmaster": "saltmaster", "nodes.saltminion": "saltminion", "nodes.saltrun": "saltrun",
+    "nodes.saltenrollment": "saltenrollment", "nodes.saltminiongroup": "saltminiongroup",
 }
 
 
@@ -202,6 +206,7 @@ def build_world() -> World:
         **_event_objects(node),
         **_cluster_objects(node, root, member),
         **_allocation_objects(home, root),
+        **_salt_objects(node, root),
         "auditevent": _latest_audit(), "node_type": _content_type(node),
         **_third_party_objects(member),
     }
@@ -275,6 +280,28 @@ def _cluster_objects(node, root, member) -> dict:
                                                       script="#!/bin/sh\ntrue\n"),
             "slurmuser": SlurmUser.objects.create(user=member, username="matrix"),
             "projectaccount": ProjectAccount.objects.create(cluster=cluster, project=node.project, account="matrix")}
+
+
+def _salt_objects(node, root) -> dict:
+    """A Salt master (salt-api on an address nothing answers: key operations answer 409), the world
+    node's minion with a pending key, a group, an enrollment and a finished run."""
+    from apps.keyvault.models import Secret
+    from apps.nodes.salt_models import SaltEnrollment, SaltMaster, SaltMinion, SaltMinionGroup, SaltRun
+
+    pub = "-----BEGIN PUBLIC KEY-----\nMIIBmatrix\n-----END PUBLIC KEY-----\n"
+    master = SaltMaster.objects.create(name="matrix-master", api_url="https://127.0.0.1:9", eauth="file",
+                                       credential=Secret.objects.get(name="matrix-bmc"), master_address="10.0.0.30",
+                                       public_key=pub, fingerprint=":".join(["0a"] * 32))
+    minion = SaltMinion.objects.create(master=master, minion_id=node.name, node=node, key_state="pending",
+                                       key_fingerprint=":".join(["1b"] * 32))
+    group = SaltMinionGroup.objects.create(master=master, name="matrix-group")
+    group.minions.add(minion)
+    return {"saltmaster": master, "saltminion": minion, "saltminiongroup": group,
+            "saltenrollment": SaltEnrollment.objects.create(master=master, node=node, minion_id=node.name,
+                                                            created_by=root),
+            "saltrun": SaltRun.objects.create(master=master, jid="20261130111111111111", fun="test.ping",
+                                              target=[node.name], requested_by=root, ok=True,
+                                              returns={node.name: {"ret": True, "retcode": 0, "success": True}})}
 
 
 def _allocation_objects(home, root) -> dict:
