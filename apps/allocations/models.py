@@ -57,7 +57,8 @@ class Allocation(models.Model):
                        models.CheckConstraint(condition=models.Q(gpu_count__gte=1), name="allocation_gpus_positive")]
 
     def __str__(self):
-        return f"allocation {self.pk} ({self.gpu_count} GPU, {self.project_id and self.project.name})"
+        # No related names: brief API rows and event messages print it without a query.
+        return f"allocation {self.pk} ({self.gpu_count} GPU{'s' if self.gpu_count != 1 else ''})"
 
     def get_absolute_url(self):
         return reverse("allocations:detail", args=[self.pk])

@@ -14,6 +14,7 @@ from django.urls import get_resolver, reverse
 
 from apps.core.api.lists import LeanViewSetMixin
 from apps.keyvault.models import OneTimeToken, RedeemOutcome, TokenRedemption
+from tests.allocations import budget_rows as allocation_rows
 from tests.clusters import job_budget_rows as job_rows
 from tests.core.test_list_query_budgets import accesses, audit, jobs, nodes, projects, secrets_, tokens
 from tests.events import budget_rows as ev
@@ -71,6 +72,7 @@ BUDGETS = {
     "api:agent-credential-list": (agent_credentials, (2, 1, 2)),
     "api:slurmjob-list": (job_rows.slurm_jobs, (2, 1, 2)),
     "api:jobtemplate-list": (job_rows.job_templates, (2, 1, 2)),
+    "api:allocation-list": (allocation_rows.allocations, (2, 1, 2)),
 }
 MODES = {"page": "", "cursor": "?cursor=", "brief": "?brief=1"}
 

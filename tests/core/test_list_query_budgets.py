@@ -19,6 +19,7 @@ from apps.jobs.models import Job, JobStatus
 from apps.keyvault.models import AccessKind, OneTimeToken, Secret, SecretAccess
 from apps.nodes.models import Bmc, Node
 from apps.rbac.models import Project
+from tests.allocations import budget_rows as allocation_rows
 from tests.clusters import budget_rows as cluster_rows
 from tests.clusters import job_budget_rows as job_rows
 from tests.events import budget_rows as event_rows
@@ -111,6 +112,8 @@ BUDGETS = {
     "keyvault:tokens": (tokens, 5),
     "keyvault:access-log": (accesses, 5),
     "rbac:projects": (projects, 6),
+    "allocations:list": (allocation_rows.allocations, 6),
+    "allocations:approvals": (allocation_rows.allocations, 5),
 }
 
 
