@@ -118,6 +118,25 @@ PAGES = {
     "/nodes/{pk}/bmc/remove/": {"GET": {OPS: 302, MEMBER: 403, "*": 404},
                                 "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, body={"confirm": "yes"},
                                              writes=NO_ONE)},
+    # Salt pages: minions follow their node's project; the world's salt-api answers nothing, so a key
+    # operation that passes every check is refused with the master's error and changes nothing.
+    "/nodes/{pk}/salt-enroll/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                                 "POST": Case({OPS: 200, MEMBER: 403, "*": 404}, body={}, writes=OPS)},
+    "/nodes/salt/": {"GET": OPEN},
+    "/nodes/salt/runs/": {"GET": OPEN},
+    "/nodes/salt/{pk}/": {"GET": {SEE: 200, "*": 404}},
+    "/nodes/salt/{pk}/accept/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                                 "POST": Case({OPS: 409, MEMBER: 403, "*": 404}, body={"fingerprint": FINGER},
+                                              writes=NO_ONE)},
+    "/nodes/salt/{pk}/reject/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                                 "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, body={"confirm": "yes"},
+                                              writes=NO_ONE)},
+    "/nodes/salt/{pk}/delete/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                                 "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, body={"confirm": "yes"},
+                                              writes=NO_ONE)},
+    "/nodes/salt/{pk}/run/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
+                              "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, body={"fun": "test.ping"},
+                                           writes=OPS)},
     "/nodes/{pk}/actions/": {"GET": {SEE: 302, "*": 404},  # no destructive action named: back to the node
                              "POST": Case({SEE: 302, "*": 404}, body={"action": "probe"}, writes=OPS)},
     # GPU pages: every role lists the GPUs of its projects; the GPU's page for who sees its node. Labels
