@@ -26,7 +26,7 @@ def sample_value(gpu: Gpu, name: str):
 
 def utilization_bar(value):
     """A labelled progress bar (the number is in the text too: colour is never the only cue)."""
-    if value is None:
+    if value is None or value == "":  # "": a template's lookup of a missing key (a GPU without samples)
         return "—"
     pct = max(0.0, min(float(value), 100.0))
     tone = "bg-danger" if pct >= 95 else "bg-warning" if pct >= 80 else "bg-success"

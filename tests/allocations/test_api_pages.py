@@ -144,3 +144,18 @@ def test_gpu_holders_include_active_allocations(team, dev, now, hours):
     gpu_id = alloc.gpus.get().gpu_id
     assert [h.kind for h in held[gpu_id]] == ["allocation"] and held[gpu_id][0].url == alloc.get_absolute_url()
     assert later.gpus.get().gpu_id not in held or later.gpus.get().gpu_id == gpu_id  # not yet active: not held
+
+
+def test_node_and_gpu_pages_show_the_holding_allocation(client, root, team, dev, now, hours):
+    from apps.allocations import services
+
+    node = add_node("held-node", gpus=2)
+    alloc = services.request_allocation(dev, project=team, gpu_count=1, start=now, end=now + hours(1))
+    gpu_id = alloc.gpus.get().gpu_id
+    client.force_login(root)
+    node_page = client.get(reverse("nodes:detail", args=[node.pk])).content.decode()
+    assert alloc.get_absolute_url() in node_page and "free" in node_page
+    gpu_page = client.get(reverse("gpus:detail", args=[gpu_id])).content.decode()
+    assert alloc.get_absolute_url() in gpu_page
+    held = client.get(reverse("gpus:list") + "?allocated=true").content.decode()
+    assert "held-node" in held

@@ -6,7 +6,7 @@ node's metrics charts. The nodes app renders this from its template without impo
 from django import template
 from django.urls import reverse
 
-from apps.gpus import services, tables
+from apps.gpus import holders, services, tables
 from apps.gpus.views import CHART_RANGES, CHART_REFRESH_S
 
 register = template.Library()
@@ -31,6 +31,9 @@ def mib_to_gib(value):
 def node_gpus(context, node):
     user = context["request"].user
     gpus = list(services.visible_gpus(user).filter(node=node).order_by("-present", "index", "id"))
+    held = holders.holders([gpu.pk for gpu in gpus]) if gpus else {}
+    for gpu in gpus:
+        gpu.holders = held.get(gpu.pk, [])  # running Slurm jobs, active allocations (apps.gpus.holders)
     return {"gpus": gpus, "list_url": f"{reverse('gpus:list')}?node={node.pk}",
             "metrics_url": reverse("api:node-metrics", args=[node.pk]),
             "chart_ranges": CHART_RANGES, "chart_refresh_s": CHART_REFRESH_S}
