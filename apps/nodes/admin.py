@@ -6,7 +6,7 @@ from apps.core.errors import ServiceError
 from apps.jobs import services as jobs
 from apps.rbac.admin_base import RestrictedModelAdmin, RestrictedStackedInline, RestrictedTabularInline
 
-from . import services
+from . import salt_admin, services
 from .models import Bmc, HostKey, Node, NodeEvent
 
 
@@ -41,7 +41,7 @@ class NodeAdmin(RestrictedModelAdmin):
     search_fields = ["name", "address"]
     inlines = [BmcInline, HostKeyInline]
     readonly_fields = ["state_reason", "last_seen", "facts", "facts_updated_at"]
-    actions = ["test_connection", "probe", "approve_pending_keys"]
+    actions = ["test_connection", "probe", "approve_pending_keys", salt_admin.enroll_in_salt]
     change_list_template = "admin/nodes/node/change_list.html"
 
     def get_urls(self):

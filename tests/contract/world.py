@@ -148,7 +148,8 @@ class World:
                 "secret_id": o["secret"].pk, "member": o["member"].username, "project": o["project"].name,
                 "job_id": o["job"].pk, "root_id": o["root"].pk, "cluster_id": o["cluster"].pk,
                 "clusternode_id": o["clusternode"].pk, "project_id": o["project"].pk,
-                "interval_id": o["intervalschedule"].pk, "now": int(time.time())}
+                "interval_id": o["intervalschedule"].pk, "now": int(time.time()),
+                "saltmaster_id": o["saltmaster"].pk}
 
 
 def _user(username, *, staff=True, superuser=False, groups=()):
@@ -288,10 +289,12 @@ def _salt_objects(node, root) -> dict:
     from apps.keyvault.models import Secret
     from apps.nodes.salt_models import SaltEnrollment, SaltMaster, SaltMinion, SaltMinionGroup, SaltRun
 
+    from apps.nodes.salt.results import pem_body_fingerprint
+
     pub = "-----BEGIN PUBLIC KEY-----\nMIIBmatrix\n-----END PUBLIC KEY-----\n"
     master = SaltMaster.objects.create(name="matrix-master", api_url="https://127.0.0.1:9", eauth="file",
                                        credential=Secret.objects.get(name="matrix-bmc"), master_address="10.0.0.30",
-                                       public_key=pub, fingerprint=":".join(["0a"] * 32))
+                                       public_key=pub, fingerprint=pem_body_fingerprint(pub))
     minion = SaltMinion.objects.create(master=master, minion_id=node.name, node=node, key_state="pending",
                                        key_fingerprint=":".join(["1b"] * 32))
     group = SaltMinionGroup.objects.create(master=master, name="matrix-group")
