@@ -76,6 +76,32 @@ class SlurmJobAdmin(ClusterPartAdmin):
     list_display = ["job_id", "cluster", "name", "user", "account", "partition", "state", "gpus", "submitted_at"]
     list_filter = ["state"]
     search_fields = ["job_id", "name", "user", "account", "cluster__name"]
+    actions = ["cancel_jobs", "hold_jobs", "release_jobs"]
+
+    def _act(self, request, queryset, action: str):
+        from .job_actions import act
+
+        done = 0
+        for job in queryset.select_related("cluster"):
+            try:
+                act(request.user, job, action)
+                done += 1
+            except ServiceError as exc:
+                self.message_user(request, f"{job}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{action.capitalize()}: {done} job(s).")
+
+    @admin.action(description="Cancel in Slurm")
+    def cancel_jobs(self, request, queryset):
+        self._act(request, queryset, "cancel")
+
+    @admin.action(description="Hold in Slurm")
+    def hold_jobs(self, request, queryset):
+        self._act(request, queryset, "hold")
+
+    @admin.action(description="Release in Slurm")
+    def release_jobs(self, request, queryset):
+        self._act(request, queryset, "release")
 
 
 @admin.register(JobTemplate)

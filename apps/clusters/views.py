@@ -28,6 +28,19 @@ from .tables import NODE_STATE_TONES, ClusterTable
 
 
 CHART_REFRESH_S = 30  # the queue sync's interval
+HEALTH_RANK = {"failed": 3, "degraded": 2, "maintenance": 1}
+
+
+def worst_gpu_health(node_ids) -> dict:
+    """{node id: (worst health of its present GPUs other than ok, count of such GPUs)} in one query."""
+    from apps.gpus.models import Gpu
+
+    out = {}
+    for node_id, health in (Gpu.objects.filter(node_id__in=node_ids, present=True).exclude(health="ok")
+                            .values_list("node_id", "health")):
+        worst, count = out.get(node_id, ("", 0))
+        out[node_id] = (health if HEALTH_RANK.get(health, 0) > HEALTH_RANK.get(worst, 0) else worst, count + 1)
+    return out
 
 
 class ClusterListView(KitListView):
@@ -66,6 +79,9 @@ class ClusterDetailView(LoginRequiredMixin, DetailView):
         ctx = super().get_context_data(**kwargs)
         cluster, user = self.object, self.request.user
         members = list(cluster.members.select_related("node").order_by("slurm_name"))
+        gpu_health = worst_gpu_health([m.node_id for m in members if m.node_id])
+        for member in members:
+            member.gpu_health = gpu_health.get(member.node_id)
         ctx.update(
             may_change=can(user, cluster, "change"), may_delete=can(user, cluster, "delete"),
             members=members, tones=NODE_STATE_TONES,

@@ -56,3 +56,13 @@ def test_allocated_means_held_by_a_running_slurm_job(api, client, root, two_clus
     gpu = Gpu.objects.get(uuid="GPU-gpu-a-1")
     page = client.get(f"/gpus/{gpu.pk}/").content.decode()
     assert "first:7 train (alice)" in page and "/clusters/jobs/" in page
+
+
+def test_the_node_grid_shows_gpu_health(client, root, two_clusters):
+    first, _ = two_clusters
+    Gpu.objects.filter(uuid="GPU-gpu-a-0").update(health="failed", health_reason="XID 79")
+    client.force_login(root)
+    page = client.get(f"/clusters/{first.pk}/").content.decode()
+    assert "1 GPU failed" in page
+    Gpu.objects.filter(uuid="GPU-gpu-a-1").update(health="degraded")
+    assert "2 GPU not ok (worst: failed)" in client.get(f"/clusters/{first.pk}/").content.decode()

@@ -192,3 +192,12 @@ def test_output_of_a_job_the_sync_saw_asks_slurm_once_for_its_file(api, world, m
     job.refresh_from_db()
     assert job.stdout_path.endswith("/1.out") and response.json()["path"] == job.stdout_path
     assert any(argv[-1] == job.stdout_path or job.stdout_path in argv for argv, _ in world["run"].calls)
+
+
+def test_the_admin_cancels_through_the_same_service(client, root, world):
+    job = world["jobs"][0]
+    client.force_login(root)
+    response = client.post("/admin/clusters/slurmjob/", {"action": "cancel_jobs", "_selected_action": [job.pk]})
+    assert response.status_code == 302
+    assert any(argv[0] == "scancel" and job.job_id in argv for argv, _ in world["run"].calls)
+    assert AuditEvent.objects.filter(object_id=str(job.pk)).exists()

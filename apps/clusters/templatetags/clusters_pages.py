@@ -36,6 +36,12 @@ def cluster_node_tile(member):
             if member.node_id else member.slurm_name)
     reason = format_html('<div class="small text-truncate" style="max-width:11rem">{}</div>', member.reason) \
         if member.reason else ""
+    health = getattr(member, "gpu_health", None)
+    if health:
+        worst, count = health
+        reason = format_html('<div class="small"><span class="badge text-bg-{}">{} GPU {}</span></div>{}',
+                             "danger" if worst == "failed" else "warning", count,
+                             worst if count == 1 else f"not ok (worst: {worst})", reason)
     return format_html('<li class="card border-{0} position-relative p-2 cluster-node" data-state="{1}" '
                        'title="{2}" style="min-width:9rem"><div class="fw-semibold">{3}</div>'
                        '<div class="small"><span class="badge text-bg-{0}">{4}</span>{5}</div>{6}</li>',
