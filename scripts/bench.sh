@@ -46,3 +46,5 @@ AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.api_lists --out bench/resul
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.gpu_metrics --out bench/results/gpu_metrics.json
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.gpu_ingest --out bench/results/gpu_ingest.json --skip-chart
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.gpu_ingest --out bench/results/gpu_chart.json --chart-only
+AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.clusters --out bench/results/clusters.json
+AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.allocations --out bench/results/allocations.json

@@ -2,8 +2,10 @@
 
 PostgreSQL: placement reads without locks and inserts; the exclusion constraint refuses a row
 that overlaps a committed (or concurrently inserted) holding row of the same GPU, and we place
-again (a bounded number of times, each attempt in its own savepoint). If every attempt lost a
-race, a last attempt runs under a transaction-level advisory lock, so it cannot lose again.
+again (a bounded number of times, each attempt in its own savepoint; a deadlock between two
+bookings waiting on each other's rows counts as a lost race). Then a few attempts under a
+transaction-level advisory lock, where only optimistic bookers can still win a race; if even
+those lose, the request is answered "busy, try again" (409), never booked twice.
 SQLite (the embedded single-process setup): one process lock around placement and insert.
 """
 from __future__ import annotations
@@ -11,12 +13,14 @@ from __future__ import annotations
 import contextlib
 import threading
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from . import placement
 from .models import Allocation, AllocationGpu
 
 RETRIES = 8
+SERIALIZED_RETRIES = 4
+DEADLOCK = "40P01"
 ADVISORY_KEY = 0x616C6C6F63  # "alloc"
 _local_lock = threading.RLock()
 
@@ -48,18 +52,24 @@ def _try(allocation: Allocation, req: placement.Request, *, serialized: bool = F
                                                                  end=req.end) for g in gpu_ids])
             return gpu_ids
     except IntegrityError:
-        return None
+        return None  # the exclusion constraint: a concurrent booking won a GPU
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == DEADLOCK:
+            return None  # two bookings waited on each other's rows; PostgreSQL aborted this one
+        raise
 
 
-def book(allocation: Allocation, req: placement.Request) -> list[int]:
-    """Book GPUs for the allocation (inside the caller's transaction): their ids, or [] if none fit."""
+def book(allocation: Allocation, req: placement.Request) -> list[int] | None:
+    """Book GPUs for the allocation (inside the caller's transaction): their ids, [] if none fit,
+    None if every attempt lost a race (the caller answers "busy, try again")."""
     if connection.vendor != "postgresql":
         return _try(allocation, req) or []
-    for _ in range(RETRIES):
-        gpu_ids = _try(allocation, req)
+    for attempt in range(RETRIES + SERIALIZED_RETRIES):
+        # Later attempts queue on one advisory lock: only optimistic bookers can still win a race.
+        gpu_ids = _try(allocation, req, serialized=attempt >= RETRIES)
         if gpu_ids is not None:
             return gpu_ids
-    return _try(allocation, req, serialized=True) or []
+    return None
 
 
 def extend_rows(allocation: Allocation, new_end) -> bool:

@@ -140,21 +140,26 @@ def choose_nodes(per_node: list[tuple[int, int, int]], count: int, spread: bool)
     return None
 
 
+SHORT_PICKS = 3  # a concurrent booking took GPUs between counting and picking: count again
+
+
 def place(req: Request, start: dt.datetime | None = None, end: dt.datetime | None = None) -> list[int]:
     """GPU ids for the request in [start, end) (default: its own window), or [] when none fit."""
     start, end = start or req.start, end or req.end
-    chosen = choose_nodes(_per_node(req, start, end), req.gpu_count, req.spread_allowed)
-    if not chosen:
-        return []
-    busy = _busy(req, start, end)
-    picked: list[int] = []
-    rows = (candidates(req).filter(node_id__in=list(chosen)).exclude(pk__in=busy)
-            .order_by("node_id", "index").values_list("node_id", "pk"))
-    for node_id, gpu_id in rows:
-        if chosen[node_id] > 0:
-            picked.append(gpu_id)
-            chosen[node_id] -= 1
-    return picked if len(picked) == req.gpu_count else []
+    for _ in range(SHORT_PICKS):
+        chosen = choose_nodes(_per_node(req, start, end), req.gpu_count, req.spread_allowed)
+        if not chosen:
+            return []
+        picked: list[int] = []
+        rows = (candidates(req).filter(node_id__in=list(chosen)).exclude(pk__in=_busy(req, start, end))
+                .order_by("node_id", "index").values_list("node_id", "pk"))
+        for node_id, gpu_id in rows:
+            if chosen[node_id] > 0:
+                picked.append(gpu_id)
+                chosen[node_id] -= 1
+        if len(picked) == req.gpu_count:
+            return sorted(picked)  # ascending ids: concurrent inserts wait on each other in one order
+    return []
 
 
 # --- why not --------------------------------------------------------------------------------------

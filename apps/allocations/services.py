@@ -129,7 +129,10 @@ def request_allocation(user, *, project, gpu_count: int, start=None, end=None, d
         allocation.save()
         if nodes:
             allocation.nodes.set(nodes)
-        if not booking.book(allocation, req):
+        booked = booking.book(allocation, req)
+        if booked is None:
+            raise Conflict("Many requests compete for these GPUs right now; try again.", field="gpu_count")
+        if not booked:
             raise NoFit(placement.explain(req))
         path = [S.PENDING]
         if not excess:
