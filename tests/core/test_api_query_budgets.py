@@ -20,6 +20,7 @@ from tests.core.test_list_query_budgets import accesses, audit, jobs, nodes, pro
 from tests.events import budget_rows as ev
 from tests.clusters import budget_rows as cluster_rows
 from tests.gpus.test_query_budget import gpus
+from tests.nodes import salt_budget_rows as salt_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +74,8 @@ BUDGETS = {
     "api:slurmjob-list": (job_rows.slurm_jobs, (2, 1, 2)),
     "api:jobtemplate-list": (job_rows.job_templates, (2, 1, 2)),
     "api:allocation-list": (allocation_rows.allocations, (2, 1, 2)),
+    "api:salt-minion-list": (salt_rows.minions, (2, 1, 2)),
+    "api:salt-run-list": (salt_rows.salt_runs, (2, 1, 2)),
 }
 MODES = {"page": "", "cursor": "?cursor=", "brief": "?brief=1"}
 

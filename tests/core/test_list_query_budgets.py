@@ -23,6 +23,7 @@ from tests.allocations import budget_rows as allocation_rows
 from tests.clusters import budget_rows as cluster_rows
 from tests.clusters import job_budget_rows as job_rows
 from tests.events import budget_rows as event_rows
+from tests.nodes import salt_budget_rows as salt_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -114,6 +115,8 @@ BUDGETS = {
     "rbac:projects": (projects, 6),
     "allocations:list": (allocation_rows.allocations, 6),
     "allocations:approvals": (allocation_rows.allocations, 5),
+    "nodes:salt-minions": (salt_rows.minions, 5),
+    "nodes:salt-runs": (salt_rows.salt_runs, 5),
 }
 
 

@@ -77,7 +77,7 @@ class SaltMinionViewSet(LeanViewSetMixin, RestrictedQuerysetMixin, mixins.ListMo
     queryset = SaltMinion.objects.select_related("master", "node")
     serializer_class = SaltMinionSerializer
     permission_classes = [StrictModelPermissions]
-    cursor_ordering = ("master__name", "minion_id", "id")
+    cursor_ordering = ("minion_id", "id")
     search_fields = ["minion_id", "node__name"]
     ordering_fields = ["minion_id", "key_state", "last_ping_at"]
     filterset_fields = ["master", "key_state", "node"]
