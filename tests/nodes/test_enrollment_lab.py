@@ -1,0 +1,152 @@
+"""Salt enrollment end to end on the lab (scripts/lab/salt.sh via `salt_lab`, hosts as Nodes via
+`fleet`, the portal on daphne reachable from the lab's namespaces, a real Celery worker).
+
+What is realistic here: every lab host already runs the lab's own minion (id = the host's name,
+its key pending, started by salt.sh with its own root_dir). The bootstrap therefore configures a
+SECOND minion on the host, `<host>-portal`, with a short root_dir of its own, started by the
+bootstrap itself with the lab's salt-minion (`--salt-minion`), over SSH as the lab user with sudo,
+inside the host's network namespace. Its key is accepted because the fingerprint it reported
+matches; the lab's own minion on the same host, whose key is a different one, stays pending.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from apps.nodes import remote, salt_enrollment, salt_services
+from apps.nodes.salt import KeyState, SaltApi, key_fingerprint
+from devtools import processes as base
+from tests import processes
+from tests.conftest import wait_for_job
+
+ROOT = Path(__file__).resolve().parents[2]
+SALT_MINION = Path(os.environ.get("LAB_SALT_VENV") or ROOT / "var/salt-venv") / "bin" / "salt-minion"
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)")
+
+
+@pytest.fixture
+def portal(lab_inventory, transactional_db):
+    """daphne on the test database, reachable from the lab's namespaces (the bridge address)."""
+    gateway = lab_inventory.network.get("gateway") or "127.0.0.1"
+    env = processes.child_env(AIMATRIX_ALLOWED_HOSTS=f"localhost,127.0.0.1,{gateway}")
+    proc, url = base.start_daphne("lab-salt-enroll-daphne", env, processes.LOG_DIR, host="0.0.0.0")
+    yield f"http://{gateway}:{url.rsplit(':', 1)[1]}"
+    proc.stop()
+
+
+@pytest.fixture
+def master(salt_lab, fleet):
+    from apps.keyvault.services import create_secret
+    from apps.nodes.salt_masters import create_master
+    from urllib.parse import urlsplit
+
+    salt = salt_lab.salt
+    user, password = salt.credentials()
+    host = urlsplit(salt.api_url).hostname
+    credential = create_secret(fleet["admin"], name="lab-salt-api", kind="bmc_credentials",
+                               value=f"{user}:{password}", destinations=[f"{host}/32"])
+    m = salt.master
+    return create_master(fleet["admin"], name="lab", api_url=salt.api_url, eauth=salt.eauth, credential=credential,
+                         ca_certificate=salt.ca_file, master_address=f"{m['address']}:{m['ret_port']}",
+                         public_key=m["public_key"], fingerprint=m["fingerprint"])
+
+
+@pytest.fixture
+def second_minion(salt_lab):
+    """Where the enrolled minion lives (short paths: Salt's unix sockets), removed afterwards
+    with its process (by its pid file) and its key on the master."""
+    host = salt_lab.hosts[-1]
+    tag = hashlib.sha256(str(salt_lab.lab_dir).encode()).hexdigest()[:6]
+    base_dir = Path(f"/run/aimx-enroll-{tag}")
+    shutil.rmtree(base_dir, ignore_errors=True)
+    state = {"host": host, "id": f"{host.name}-portal", "root": base_dir / "r", "conf": base_dir / "c"}
+    yield state
+    pid_file = state["root"] / "var" / "run" / "salt-minion.pid"
+    if pid_file.exists():
+        try:
+            os.killpg(os.getpgid(int(pid_file.read_text().strip())), signal.SIGTERM)
+        except (ProcessLookupError, ValueError):
+            pass
+    user, password = salt_lab.salt.credentials()
+    api = SaltApi(salt_lab.salt.api_url, user, password, salt_lab.salt.eauth, salt_lab.salt.ca_file)
+    if api.key(state["id"]) is not None:
+        api.delete(state["id"])
+    shutil.rmtree(base_dir, ignore_errors=True)
+
+
+def bootstrap(node, portal_url, token, mine, *, timeout=120):
+    """The node page's command, over SSH as the lab user with sudo; the token on stdin."""
+    script = f"/tmp/aimx-salt-bootstrap-{mine['id']}.sh"
+    line = (f"curl -fsS {shlex.quote(portal_url)}/api/v1/salt/bootstrap.sh -o {script} && "
+            f"sudo -n sh {script} --portal {shlex.quote(portal_url)} --config-dir {mine['conf']} "
+            f"--root-dir {mine['root']} --salt-minion {SALT_MINION}; rc=$?; rm -f {script}; exit $rc")
+    return remote.run(node, ["sh", "-c", line], stdin=(token + "\n").encode(), timeout=timeout,
+                      purpose="test: Salt bootstrap")
+
+
+def test_enroll_a_lab_host_with_a_token_end_to_end(salt_lab, fleet, live_worker, portal, master, second_minion):
+    salt = salt_lab.salt
+    admin, host = fleet["admin"], second_minion["host"]
+    node = fleet["nodes"][host.name]
+    out = salt_enrollment.issue(admin, node, master=master, minion_id=second_minion["id"], portal_url=portal)
+    assert out["token"] not in out["command"]
+
+    result = bootstrap(node, portal, out["token"], second_minion)
+    assert result.exit_status == 0, result.stdout + result.stderr
+    assert "reported" in result.stdout
+
+    # the minion's own key (what the bootstrap reported) is the master-side fingerprint form
+    pub = (second_minion["root"] / "etc/salt/pki/minion/minion.pub").read_text()
+    reported = key_fingerprint(pub)
+    from apps.nodes.salt_models import EnrollmentState, SaltEnrollment, SaltMinion
+
+    enrollment = SaltEnrollment.objects.get(minion_id=second_minion["id"])
+    assert enrollment.reported_fingerprint == reported
+    job = wait_for_job(Job_of_report(enrollment), timeout=120)
+    assert job.status == "succeeded", (job.error, list(job.events.values_list("message", flat=True)))
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.ACCEPTED
+
+    user, password = salt.credentials()
+    api = SaltApi(salt.api_url, user, password, salt.eauth, salt.ca_file, timeout=20)
+    key = api.key(second_minion["id"])
+    assert key.state == KeyState.ACCEPTED and key.fingerprint == reported
+    # the lab's own minion on that host has another key: it stays pending, and the reported
+    # fingerprint does not accept it
+    lab_key = api.key(host.name)
+    assert lab_key.state == KeyState.PENDING and lab_key.fingerprint != reported
+    lab_row = SaltMinion.objects.create(master=master, minion_id=host.name, key_state="pending")
+    with pytest.raises(Exception, match="fingerprint"):
+        salt_services.accept_key(admin, lab_row, reported)
+    assert api.key(host.name).state == KeyState.PENDING
+
+    # the token again (replayed, as a thief would): nothing
+    again = requests.post(f"{portal}/api/v1/salt/enroll/", json={"token": out["token"], "timestamp": time.time()},
+                          timeout=30)
+    assert again.status_code == 409 and "master" not in again.json()
+
+    # a ping job over the enrolled minion and the pending one: per-minion results
+    enrolled = SaltMinion.objects.get(master=master, minion_id=second_minion["id"])
+    ping = salt_services.start_run(admin, [enrolled, lab_row], "test.ping")
+    ping = wait_for_job(ping.pk, timeout=60)
+    assert ping.status == "succeeded", ping.error
+    hosts = {e.host: e.data for e in ping.events.filter(kind="host")}
+    assert hosts[second_minion["id"]]["ok"] is True and hosts[host.name]["ok"] is False
+    enrolled.refresh_from_db()
+    assert enrolled.last_ping_ok is True and enrolled.node == node
+
+
+def Job_of_report(enrollment) -> int:
+    """The acceptance job the report started (the report's audit entry names it)."""
+    from apps.core.models import AuditEvent
+
+    entry = AuditEvent.objects.filter(action="salt.enroll.report", object_id=str(enrollment.pk)).latest("pk")
+    return entry.changes["after"]["job"]
