@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
+from django.db.models import Aggregate, CharField, Count, Q
 
 from apps.gpus.models import Gpu, GpuHealth
 
@@ -113,17 +113,31 @@ def candidates(req: Request):
 
 
 # --- best fit -------------------------------------------------------------------------------------
-def _per_node(req: Request, start, end) -> list[tuple[int, int, int]]:
-    """[(node id, free GPUs, candidate GPUs)] of nodes with a free candidate, in one query."""
+class FreeIds(Aggregate):
+    """The ids of a group's rows as "1,2,3" (with filter=: only those rows), on PostgreSQL and SQLite."""
+
+    function = "STRING_AGG"
+    template = "%(function)s(CAST(%(expressions)s AS text), ',')"
+    output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="GROUP_CONCAT", template="%(function)s(%(expressions)s)",
+                              **extra)
+
+
+def _per_node(req: Request, start, end) -> dict[int, tuple[int, str]]:
+    """{node id: (candidate GPUs, "ids,of,free,candidates")} for nodes with a free candidate: one
+    query, so the GPUs picked are those counted (no second read another booking could change)."""
     busy = Q(pk__in=_busy(req, start, end))
-    rows = (candidates(req).values("node_id")
-            .annotate(total=Count("pk"), free=Count("pk", filter=~busy)).filter(free__gt=0)
-            .values_list("node_id", "free", "total"))
-    return list(rows)
+    # No ORDER BY (the model's would join nodes), no HAVING (it would run the busy subquery twice).
+    rows = (candidates(req).order_by().values("node_id")
+            .annotate(total=Count("pk"), free=FreeIds("pk", filter=~busy)).values_list("node_id", "total", "free"))
+    return {node: (total, free) for node, total, free in rows if free}
 
 
 def choose_nodes(per_node: list[tuple[int, int, int]], count: int, spread: bool) -> dict[int, int] | None:
-    """{node id: GPUs to take} by best fit, or None. Pure: the bench and tests call it directly."""
+    """{node id: GPUs to take} by best fit, or None. per_node: (node id, free, candidate GPUs).
+    Pure: the bench and tests call it directly."""
     fitting = [row for row in per_node if row[1] >= count]
     if fitting:
         # Fewest free GPUs that fit; among equals a node already in use, then the lowest id (stable).
@@ -140,26 +154,17 @@ def choose_nodes(per_node: list[tuple[int, int, int]], count: int, spread: bool)
     return None
 
 
-SHORT_PICKS = 3  # a concurrent booking took GPUs between counting and picking: count again
-
-
 def place(req: Request, start: dt.datetime | None = None, end: dt.datetime | None = None) -> list[int]:
     """GPU ids for the request in [start, end) (default: its own window), or [] when none fit."""
     start, end = start or req.start, end or req.end
-    for _ in range(SHORT_PICKS):
-        chosen = choose_nodes(_per_node(req, start, end), req.gpu_count, req.spread_allowed)
-        if not chosen:
-            return []
-        picked: list[int] = []
-        rows = (candidates(req).filter(node_id__in=list(chosen)).exclude(pk__in=_busy(req, start, end))
-                .order_by("node_id", "index").values_list("node_id", "pk"))
-        for node_id, gpu_id in rows:
-            if chosen[node_id] > 0:
-                picked.append(gpu_id)
-                chosen[node_id] -= 1
-        if len(picked) == req.gpu_count:
-            return sorted(picked)  # ascending ids: concurrent inserts wait on each other in one order
-    return []
+    nodes = _per_node(req, start, end)
+    # Free GPUs counted from the id lists' commas; only the chosen nodes' lists are parsed.
+    chosen = choose_nodes([(node, free.count(",") + 1, total) for node, (total, free) in nodes.items()],
+                          req.gpu_count, req.spread_allowed)
+    if not chosen:
+        return []
+    picked = [gpu for node, n in chosen.items() for gpu in sorted(map(int, nodes[node][1].split(",")))[:n]]
+    return sorted(picked)  # ascending ids: concurrent inserts wait on each other in one order
 
 
 # --- why not --------------------------------------------------------------------------------------
