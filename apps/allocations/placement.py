@@ -121,8 +121,9 @@ class FreeIds(Aggregate):
     output_field = CharField()
 
     def as_sqlite(self, compiler, connection, **extra):
-        return super().as_sql(compiler, connection, function="GROUP_CONCAT", template="%(function)s(%(expressions)s)",
-                              **extra)
+        clone = self.copy()
+        clone.function, clone.template = "GROUP_CONCAT", "%(function)s(%(expressions)s)"
+        return clone.as_sql(compiler, connection, **extra)
 
 
 def _per_node(req: Request, start, end) -> dict[int, tuple[int, str]]:

@@ -75,3 +75,31 @@ def test_fifty_concurrent_requests_for_the_last_eight_gpus(team, dev, now, hours
     booked = AllocationGpu.objects.filter(allocation_id__in=[pk for pk, _ in granted], holds=True)
     assert booked.count() == 8 and booked.values("gpu").distinct().count() == 8
     assert Allocation.objects.filter(pk__in=[pk for pk, _ in granted], state="approved").count() == len(granted)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_process_on_sqlite_books_each_gpu_once(team, dev, now, hours):
+    """The embedded setup: no exclusion constraint, so the process lock is what keeps bookings apart."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    add_node("n1", gpus=4)
+    granted, refused = [], []
+
+    def request():
+        try:
+            granted.append(services.request_allocation(dev, project=team, gpu_count=1, start=now,
+                                                       end=now + hours(1)).pk)
+        except ServiceError as exc:
+            refused.append(exc.field)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=request) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert (len(granted), set(refused)) == (4, {"start"})
+    with connection.cursor() as cursor:
+        cursor.execute(OVERLAPS)
+        assert cursor.fetchone()[0] == 0
