@@ -17,7 +17,7 @@ from apps.jobs.runner import JobFailed
 from apps.rbac.permissions import can
 
 from . import salt_services as services
-from .salt import SaltError, SaltFunctionRefused, SaltKeyRefused, SaltRole
+from .salt import RunResult, SaltError, SaltFunctionRefused, SaltKeyRefused, SaltMinionNoAnswer, SaltRole
 from .salt_models import EnrollmentState, SaltEnrollment, SaltMaster, SaltMinion, SaltRun
 from .salt_roles import salt_role_for
 
@@ -61,8 +61,7 @@ def run(runner, params, target):
         if fun == "grains.items":
             result = api.hardware(ids, tgt_type="list", wait=RUN_WAIT_S)
         else:
-            result = api.run(ids, fun, params.get("arg") or (), params.get("kwarg") or None, tgt_type="list",
-                             wait=RUN_WAIT_S)
+            result = _streamed(runner, api, ids, fun, params.get("arg") or (), params.get("kwarg") or None)
     except SaltFunctionRefused as exc:
         services.refuse(user, exc, path="job", master=master, target=ids)
         raise JobFailed(f"Salt function {exc.fun} refused: {exc.reason}") from None
@@ -74,12 +73,35 @@ def run(runner, params, target):
         data = run_row.returns.get(minion_id)
         if data is None:
             runner.host_result(minion_id, False, "did not answer")
-        else:
+        elif minion_id not in runner.host_results:  # streamed runs reported it as it came
             runner.host_result(minion_id, bool(data["success"]), _short(data["ret"]), retcode=data["retcode"])
     runner.progress(100)
     runner.log(f"jid {result.jid}: {len(result.returns)} returned, {len(result.missing)} missing")
     return {"jid": result.jid, "salt_run": run_row.pk, "ok": result.ok, "failed": list(result.failed),
             "missing": list(result.missing)}
+
+
+def _streamed(runner, api, ids, fun, arg, kwarg) -> RunResult:
+    """Publish, then read the master's job cache until every targeted minion returned (or the
+    wait is over): each minion's return is a host result the moment it is there."""
+    try:
+        submitted = api.submit(ids, fun, arg, kwarg, tgt_type="list")
+    except SaltMinionNoAnswer:  # no targeted minion has an accepted key: each one failed
+        return RunResult(None, fun, {}, tuple(sorted(ids)))
+    runner.log(f"Salt job {submitted.jid} published to {len(submitted.minions)} minion(s)")
+    seen: dict = {}
+    deadline = time.monotonic() + RUN_WAIT_S
+    while True:
+        for minion_id, r in api.job(submitted.jid).returns.items():
+            if minion_id not in seen:
+                seen[minion_id] = r
+                runner.host_result(minion_id, r.success, _short(r.ret), retcode=r.retcode)
+        if all(m in seen for m in submitted.minions) or time.monotonic() >= deadline:
+            break
+        runner.check_cancelled()
+        time.sleep(0.3)
+    missing = tuple(sorted(set(ids) - set(seen)))
+    return RunResult(submitted.jid, fun, seen, missing)
 
 
 def _short(ret) -> str:
