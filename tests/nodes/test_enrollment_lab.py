@@ -15,6 +15,7 @@ import os
 import shlex
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -69,12 +70,7 @@ def second_minion(salt_lab):
     shutil.rmtree(base_dir, ignore_errors=True)
     state = {"host": host, "id": f"{host.name}-portal", "root": base_dir / "r", "conf": base_dir / "c"}
     yield state
-    pid_file = state["root"] / "var" / "run" / "salt-minion.pid"
-    if pid_file.exists():
-        try:
-            os.killpg(os.getpgid(int(pid_file.read_text().strip())), signal.SIGTERM)
-        except (ProcessLookupError, ValueError):
-            pass
+    _stop(state["root"])
     user, password = salt_lab.salt.credentials()
     api = SaltApi(salt_lab.salt.api_url, user, password, salt_lab.salt.eauth, salt_lab.salt.ca_file)
     if api.key(state["id"]) is not None:
@@ -150,3 +146,59 @@ def Job_of_report(enrollment) -> int:
 
     entry = AuditEvent.objects.filter(action="salt.enroll.report", object_id=str(enrollment.pk)).latest("pk")
     return entry.changes["after"]["job"]
+
+
+def _stop(root: Path) -> None:
+    pid_file = root / "var" / "run" / "salt-minion.pid"
+    if pid_file.exists():
+        try:
+            os.killpg(os.getpgid(int(pid_file.read_text().strip())), signal.SIGTERM)
+        except (ProcessLookupError, ValueError):
+            pass
+
+
+@pytest.fixture
+def impostor(salt_lab, second_minion):
+    """Another minion claiming the enrolled id first, with a key of its own (pending on the master)."""
+    salt = salt_lab.salt
+    base_dir = second_minion["root"].parent / "impostor"
+    root, conf = base_dir / "r", base_dir / "c"
+    conf.mkdir(parents=True)
+    (conf / "minion").write_text(
+        f"id: {second_minion['id']}\nmaster: {salt.master['address']}\nmaster_port: {salt.master['ret_port']}\n"
+        f"root_dir: {root}\nmaster_finger: '{salt.master['fingerprint']}'\nhash_type: sha256\n"
+        "acceptance_wait_time: 1\nacceptance_wait_time_max: 1\n")
+    subprocess.run([str(SALT_MINION), "-c", str(conf), "-d", "-l", "warning"], check=True, timeout=60)
+    user, password = salt.credentials()
+    api = SaltApi(salt.api_url, user, password, salt.eauth, salt.ca_file, timeout=20)
+    deadline = time.monotonic() + 30
+    while (key := api.key(second_minion["id"])) is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert key is not None and key.state == KeyState.PENDING, key
+    yield {"root": root, "fingerprint": key.fingerprint}
+    _stop(root)
+
+
+def test_a_pending_key_other_than_the_reported_one_stays_pending(salt_lab, fleet, live_worker, portal, master,
+                                                                  second_minion, impostor):
+    salt = salt_lab.salt
+    admin, host = fleet["admin"], second_minion["host"]
+    node = fleet["nodes"][host.name]
+    out = salt_enrollment.issue(admin, node, master=master, minion_id=second_minion["id"], portal_url=portal)
+    result = bootstrap(node, portal, out["token"], second_minion)
+    assert result.exit_status == 0, result.stdout + result.stderr
+
+    from apps.nodes.salt_models import EnrollmentState, SaltEnrollment
+
+    enrollment = SaltEnrollment.objects.get(minion_id=second_minion["id"])
+    reported = key_fingerprint((second_minion["root"] / "etc/salt/pki/minion/minion.pub").read_text())
+    assert enrollment.reported_fingerprint == reported != impostor["fingerprint"]
+    job = wait_for_job(Job_of_report(enrollment), timeout=120)
+    assert job.status == "failed" and "fingerprint mismatch" in job.error
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.FAILED
+    user, password = salt.credentials()
+    api = SaltApi(salt.api_url, user, password, salt.eauth, salt.ca_file, timeout=20)
+    keys = [k for k in api.keys(second_minion["id"]) if k.id == second_minion["id"]]
+    assert KeyState.ACCEPTED not in {k.state for k in keys}
+    assert any(k.state == KeyState.PENDING and k.fingerprint == impostor["fingerprint"] for k in keys)
