@@ -20,6 +20,9 @@
 #   --portal URL        the portal (required)
 #   --token-file FILE   read the token from FILE
 #   --token TOKEN       the token itself (see above)
+#   --hmac-secret-file F  instead of a token: the seed's signed request (HMAC-SHA256 of
+#                       `minion_id|timestamp|nonce` under the shared secret in F), with --minion-id
+#   --minion-id ID      the minion id of an HMAC request (a node registered under that name)
 #   --cacert FILE       CA bundle to trust for the portal (curl --cacert)
 #   --config-dir DIR    the minion's configuration directory        (default /etc/salt)
 #   --root-dir DIR      the minion's root_dir (a second minion on one host; keep it short:
@@ -29,13 +32,15 @@
 # Needs: curl, python3 (JSON), sha256sum.
 set -eu
 
-PORTAL="" TOKEN="" TOKEN_FILE="" CACERT="" CONFIG_DIR=/etc/salt ROOT_DIR="" MINION_BIN="" TIMEOUT=60
+PORTAL="" TOKEN="" TOKEN_FILE="" HMAC_FILE="" HMAC_ID="" CACERT="" CONFIG_DIR=/etc/salt ROOT_DIR="" MINION_BIN="" TIMEOUT=60
 die() { echo "salt-bootstrap: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --portal) PORTAL="${2:?}"; shift 2 ;;
     --token) TOKEN="${2:?}"; shift 2 ;;
     --token-file) TOKEN_FILE="${2:?}"; shift 2 ;;
+    --hmac-secret-file) HMAC_FILE="${2:?}"; shift 2 ;;
+    --minion-id) HMAC_ID="${2:?}"; shift 2 ;;
     --cacert) CACERT="${2:?}"; shift 2 ;;
     --config-dir) CONFIG_DIR="${2:?}"; shift 2 ;;
     --root-dir) ROOT_DIR="${2:?}"; shift 2 ;;
@@ -48,7 +53,9 @@ done
 PORTAL="${PORTAL%/}"
 for tool in curl python3 sha256sum; do command -v "$tool" >/dev/null 2>&1 || die "$tool is required"; done
 
-if [ -z "$TOKEN" ]; then
+if [ -n "$HMAC_FILE" ]; then
+  [ -n "$HMAC_ID" ] || die "--hmac-secret-file needs --minion-id"
+elif [ -z "$TOKEN" ]; then
   if [ -n "$TOKEN_FILE" ]; then
     TOKEN="$(head -n1 "$TOKEN_FILE")"
   elif [ ! -t 0 ]; then
@@ -61,7 +68,7 @@ if [ -z "$TOKEN" ]; then
     echo >&2
   fi
 fi
-[ -n "$TOKEN" ] || die "no enrollment token"
+[ -n "$TOKEN" ] || [ -n "$HMAC_FILE" ] || die "no enrollment token"
 
 umask 077
 WORK="$(mktemp -d)"
@@ -78,9 +85,20 @@ post() {  # PATH BODY_FILE -> answer in $WORK/answer; returns the HTTP status on
   fi
 }
 
-printf '%s' "$TOKEN" | python3 -c 'import json,sys,time; print(json.dumps({"token": sys.stdin.read().strip(), "timestamp": time.time()}))' >"$WORK/redeem.json"
-TOKEN=""
-status="$(post /api/v1/salt/enroll/ "$WORK/redeem.json")" || die "portal unreachable"
+if [ -n "$HMAC_FILE" ]; then
+  python3 - "$HMAC_ID" "$HMAC_FILE" <<'PY' >"$WORK/redeem.json"
+import hashlib, hmac, json, secrets, sys, time
+minion_id, secret = sys.argv[1], open(sys.argv[2]).readline().strip()
+ts, nonce = int(time.time()), secrets.token_hex(16)
+sig = hmac.new(secret.encode(), f"{minion_id}|{ts}|{nonce}".encode(), hashlib.sha256).hexdigest()
+print(json.dumps({"minion_id": minion_id, "timestamp": ts, "nonce": nonce, "signature": sig}))
+PY
+  status="$(post /api/v1/salt/enroll/hmac/ "$WORK/redeem.json")" || die "portal unreachable"
+else
+  printf '%s' "$TOKEN" | python3 -c 'import json,sys,time; print(json.dumps({"token": sys.stdin.read().strip(), "timestamp": time.time()}))' >"$WORK/redeem.json"
+  TOKEN=""
+  status="$(post /api/v1/salt/enroll/ "$WORK/redeem.json")" || die "portal unreachable"
+fi
 [ "$status" = 200 ] || die "enrollment refused (HTTP $status): $(cat "$WORK/answer")"
 
 # The answer -> shell-safe values (python quotes them) and files.

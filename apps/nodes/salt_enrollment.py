@@ -39,6 +39,7 @@ from apps.rbac.permissions import can
 
 from .models import Node
 from .salt import check_minion_id
+from .salt import hmac_enroll as hmac_client
 from .salt_models import (EnrollmentMethod, EnrollmentState, HmacNonce, SaltEnrollment, SaltKeyState, SaltMaster,
                           SaltMinion)
 from .salt_services import default_master
@@ -224,13 +225,9 @@ def finish(enrollment: SaltEnrollment, *, ok: bool, detail: str, key=None, actor
 
 
 # --- the seed's HMAC request ------------------------------------------------------------------
-def hmac_message(minion_id: str, timestamp: int, nonce: str) -> bytes:
-    return f"{minion_id}|{int(timestamp)}|{nonce}".encode()
-
-
 def hmac_signature(secret: str, minion_id: str, timestamp: int, nonce: str) -> str:
-    """What a client sends as `signature`: hex HMAC-SHA256 of `minion_id|timestamp|nonce`."""
-    return hmac.new(secret.encode(), hmac_message(minion_id, timestamp, nonce), hashlib.sha256).hexdigest()
+    """What a client sends as `signature` (apps/nodes/salt/hmac_enroll.py computes the same)."""
+    return hmac_client.signature(secret, minion_id, timestamp, nonce)
 
 
 def hmac_enroll(minion_id, timestamp, nonce, signature, ip, *, master: SaltMaster | None = None) -> dict:

@@ -3,7 +3,6 @@ refusals (replayed, expired, forged, wrong purpose; HMAC forged, stale, replayed
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import time
 
 import pytest
@@ -14,6 +13,7 @@ from apps.core.models import AuditEvent
 from apps.jobs.models import Job
 from apps.keyvault.services import create_secret
 from apps.nodes import salt_enrollment
+from apps.nodes.salt import hmac_enroll
 from apps.nodes.salt.results import pem_body_fingerprint
 from apps.nodes.salt_models import EnrollmentState, SaltEnrollment, SaltMaster, SaltMinion
 from apps.nodes.services import create_node
@@ -123,10 +123,8 @@ def test_enrolling_needs_change_on_the_node(api, make_user, master, node):
 
 
 def sign(minion_id="gpu-n1", timestamp=None, nonce=None, secret="s3cret-shared"):
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    nonce = nonce or secrets.token_hex(16)
-    return {"minion_id": minion_id, "timestamp": timestamp, "nonce": nonce,
-            "signature": salt_enrollment.hmac_signature(secret, minion_id, timestamp, nonce)}
+    """The node-side client (apps/nodes/salt/hmac_enroll.py, standard library only)."""
+    return hmac_enroll.signed_request(secret, minion_id, timestamp=timestamp, nonce=nonce)
 
 
 def test_hmac_request_signed_fresh_and_once(api, master, node):
@@ -153,6 +151,8 @@ def test_the_signature_is_hmac_sha256_of_the_seed_message():
 
     expected = hmac.new(b"k", b"n1|1700000000|abcdefabcdefabcd", hashlib.sha256).hexdigest()
     assert salt_enrollment.hmac_signature("k", "n1", 1700000000, "abcdefabcdefabcd") == expected
+    request = hmac_enroll.signed_request("k", "n1", timestamp=1700000000, nonce="abcdefabcdefabcd")
+    assert request == {"minion_id": "n1", "timestamp": 1700000000, "nonce": "abcdefabcdefabcd", "signature": expected}
 
 
 def test_bootstrap_script_is_served(api):

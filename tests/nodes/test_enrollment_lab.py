@@ -78,12 +78,13 @@ def second_minion(salt_lab):
     shutil.rmtree(base_dir, ignore_errors=True)
 
 
-def bootstrap(node, portal_url, token, mine, *, timeout=120):
+def bootstrap(node, portal_url, token, mine, *extra, timeout=120):
     """The node page's command, over SSH as the lab user with sudo; the token on stdin."""
     script = f"/tmp/aimx-salt-bootstrap-{mine['id']}.sh"
     line = (f"curl -fsS {shlex.quote(portal_url)}/api/v1/salt/bootstrap.sh -o {script} && "
             f"sudo -n sh {script} --portal {shlex.quote(portal_url)} --config-dir {mine['conf']} "
-            f"--root-dir {mine['root']} --salt-minion {SALT_MINION}; rc=$?; rm -f {script}; exit $rc")
+            f"--root-dir {mine['root']} --salt-minion {SALT_MINION} {' '.join(map(shlex.quote, extra))}; "
+            f"rc=$?; rm -f {script}; exit $rc")
     return remote.run(node, ["sh", "-c", line], stdin=(token + "\n").encode(), timeout=timeout,
                       purpose="test: Salt bootstrap")
 
@@ -202,3 +203,38 @@ def test_a_pending_key_other_than_the_reported_one_stays_pending(salt_lab, fleet
     keys = [k for k in api.keys(second_minion["id"]) if k.id == second_minion["id"]]
     assert KeyState.ACCEPTED not in {k.state for k in keys}
     assert any(k.state == KeyState.PENDING and k.fingerprint == impostor["fingerprint"] for k in keys)
+
+
+def test_hmac_enrollment_accepted_by_the_refresh(salt_lab, fleet, portal, master, second_minion):
+    """The seed's signed request from the node (the bootstrap's --hmac-secret-file), for a node
+    registered under the minion's id; with no issuer waiting, the next refresh (beat) accepts the
+    key because it is the reported one."""
+    from apps.keyvault.services import create_secret
+    from apps.nodes.salt_jobs import refresh_master
+    from apps.nodes.salt_masters import update_master
+    from apps.nodes.salt_models import EnrollmentState, SaltEnrollment
+    from apps.nodes.services import create_node
+
+    admin, host = fleet["admin"], second_minion["host"]
+    shared = create_secret(admin, name="lab-salt-hmac", kind="other", value="lab-shared-" + "x" * 24,
+                           destinations=[f"{host.address}/32"])
+    update_master(admin, master, hmac_secret=shared)
+    create_node(admin, name=second_minion["id"], address=host.address)
+    secret_file = second_minion["root"].parent / "hmac"
+    secret_file.parent.mkdir(parents=True, exist_ok=True)
+    secret_file.write_text("lab-shared-" + "x" * 24 + "\n")
+    secret_file.chmod(0o600)
+    result = bootstrap(fleet["nodes"][host.name], portal, "", second_minion,
+                       "--hmac-secret-file", str(secret_file), "--minion-id", second_minion["id"])
+    assert result.exit_status == 0, result.stdout + result.stderr
+    enrollment = SaltEnrollment.objects.get(minion_id=second_minion["id"])
+    assert enrollment.method == "hmac" and enrollment.state == EnrollmentState.REPORTED
+    deadline = time.monotonic() + 60
+    while enrollment.state == EnrollmentState.REPORTED and time.monotonic() < deadline:
+        refresh_master(master, actor="test refresh")
+        enrollment.refresh_from_db()
+        time.sleep(1)
+    assert enrollment.state == EnrollmentState.ACCEPTED, enrollment.detail
+    user, password = salt_lab.salt.credentials()
+    api = SaltApi(salt_lab.salt.api_url, user, password, salt_lab.salt.eauth, salt_lab.salt.ca_file, timeout=20)
+    assert api.key(second_minion["id"]).fingerprint == enrollment.reported_fingerprint
