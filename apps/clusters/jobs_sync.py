@@ -25,6 +25,9 @@ from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
+from psycopg.types.json import Jsonb
+
+from apps.core.bulk_copy import insert_new
 
 from . import connection
 from .models import ACTIVE_JOB_STATES, Cluster, ProjectAccount, SlurmJob, SlurmJobState
@@ -159,11 +162,11 @@ def apply_queue(cluster: Cluster, jobs: list, *, client=None, now: dt.datetime |
         values = fields_of(job)
         known = existing.get(job_id)
         if known is None:
-            row = SlurmJob(cluster=cluster, job_id=job_id, project_id=projects.get(values["account"]),
-                           synced_at=now, **values)
-            created.append(row)
-            if row.state not in ACTIVE_JOB_STATES:
-                ended.append(row)
+            project_id = projects.get(values["account"])
+            created.append((job_id, project_id, values))
+            if values["state"] not in ACTIVE_JOB_STATES:
+                ended.append(SlurmJob(cluster=cluster, job_id=job_id, project_id=project_id, synced_at=now,
+                                      **values))
             continue
         project_id = known[2] or projects.get(values["account"])
         held = known[4 + _GPU_INDEXES]
@@ -188,8 +191,7 @@ def apply_queue(cluster: Cluster, jobs: list, *, client=None, now: dt.datetime |
     settled = _settle_gone(cluster, gone, client=client, now=now)
     ended += [row for row in settled if row.state not in ACTIVE_JOB_STATES]
     with transaction.atomic():
-        # ignore_conflicts: a submit may store the same job between the read above and this insert.
-        SlurmJob.objects.bulk_create(created, batch_size=BATCH, ignore_conflicts=True)
+        _insert(cluster, created, now)
         if changed:
             SlurmJob.objects.bulk_update(changed, [*SYNCED, "project", "synced_at"], batch_size=BATCH)
         if settled:
@@ -202,6 +204,27 @@ def apply_queue(cluster: Cluster, jobs: list, *, client=None, now: dt.datetime |
             SlurmJob.objects.filter(cluster=cluster, job_id__in=fresh))
     return {"seen": len(incoming), "created": len(created), "updated": len(changed), "settled": len(settled),
             "ended": ended}
+
+
+# Inserted columns: what a sync knows, plus the portal's own columns at their defaults.
+INSERTED = ("cluster_id", "job_id", "project_id", "synced_at", *SYNCED, "script", "gpu_efficiency")
+
+
+def _insert(cluster: Cluster, created: list[tuple], now) -> None:
+    """New jobs, skipping any a submit stored between the read and now. On PostgreSQL through COPY
+    (10,000 rows in a fraction of bulk_create's time), elsewhere bulk_create."""
+    if not created:
+        return
+    if connections[SlurmJob.objects.db].vendor == "postgresql":
+        json_columns = {"nodes", "gpu_indexes"}
+        rows = [(cluster.pk, job_id, project_id, now,
+                 *(Jsonb(values[name]) if name in json_columns else values[name] for name in SYNCED), "", Jsonb({}))
+                for job_id, project_id, values in created]
+        insert_new(SlurmJob._meta.db_table, INSERTED, rows, conflict=("cluster_id", "job_id"))
+        return
+    SlurmJob.objects.bulk_create([SlurmJob(cluster=cluster, job_id=job_id, project_id=project_id, synced_at=now,
+                                           **values) for job_id, project_id, values in created],
+                                 batch_size=BATCH, ignore_conflicts=True)
 
 
 def _settle_gone(cluster: Cluster, gone: list, *, client, now) -> list:

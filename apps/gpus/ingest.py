@@ -17,6 +17,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from apps.core.audit import record_audit
+from apps.core.bulk_copy import copy_rows
 from apps.core.errors import InvalidInput
 from apps.nodes.models import Node
 
@@ -129,10 +130,10 @@ def _insert_samples(node: Node, clean: Record, by_uuid: dict) -> tuple[int, int,
     duplicates = len(clean.gpu_samples) + len(clean.node_samples) - len(gpu_rows) - len(node_rows)
     if connection.vendor == "postgresql":
         reasons: dict[tuple, Jsonb] = {}  # a few distinct lists per batch: each encoded once
-        _copy(GpuSample._meta.db_table, GPU_SAMPLE_COLUMNS, GPU_SAMPLE_TYPES,
-              [(*row[:-1], reasons.get(key) or reasons.setdefault(key, _encoded_once(row[-1])))
-               for row in gpu_rows for key in (tuple(row[-1]),)])
-        _copy(NodeSample._meta.db_table, NODE_SAMPLE_COLUMNS, NODE_SAMPLE_TYPES, node_rows)
+        copy_rows(GpuSample._meta.db_table, GPU_SAMPLE_COLUMNS,
+                  [(*row[:-1], reasons.get(key) or reasons.setdefault(key, _encoded_once(row[-1])))
+                   for row in gpu_rows for key in (tuple(row[-1]),)], GPU_SAMPLE_TYPES)
+        copy_rows(NodeSample._meta.db_table, NODE_SAMPLE_COLUMNS, node_rows, NODE_SAMPLE_TYPES)
     else:
         GpuSample.objects.bulk_create([GpuSample(**dict(zip(GPU_SAMPLE_COLUMNS, row))) for row in gpu_rows],
                                       batch_size=BATCH)
@@ -160,17 +161,6 @@ def _new_rows(model, owner: str, rows: list[tuple]) -> list[tuple]:
 def _encoded_once(value) -> Jsonb:
     text = json.dumps(value)
     return Jsonb(value, dumps=lambda _: text)
-
-
-def _copy(table: str, columns, types, rows) -> None:
-    """COPY in binary: PostgreSQL reads numbers and times as they are instead of parsing text."""
-    if not rows:
-        return
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(types)
-            for row in rows:
-                copy.write_row(row)
 
 
 def _update_sample_state(gpus: list) -> None:

@@ -50,6 +50,7 @@
 #   LAB_SLURM_DB_PORT       MariaDB port on 127.0.0.1                  (default: 16306)
 #   LAB_SLURM_SLURMD_TIMEOUT  SlurmdTimeout: a dead slurmd shows DOWN after about this (default: 20)
 #   LAB_SLURM_NODE_MEMORY   RealMemory of each node, MB                (default: 1024)
+#   LAB_SLURM_MAX_JOBS      MaxJobCount (pending array tasks count)    (default: 30000)
 #   LAB_SLURM_EXTERNAL      1: also the external cluster               (default: 1)
 #   LAB_SLURM_EXT_CLUSTER   its name, also its hosts' name prefix      (default: ext)
 #   LAB_SLURM_EXT_CTLD_PORT / LAB_SLURM_EXT_SLURMD_PORT                (default: 16827 / 16950)
@@ -74,6 +75,7 @@ LAB_SLURM_DBD_PORT="${LAB_SLURM_DBD_PORT:-16819}"
 LAB_SLURM_DB_PORT="${LAB_SLURM_DB_PORT:-16306}"
 LAB_SLURM_SLURMD_TIMEOUT="${LAB_SLURM_SLURMD_TIMEOUT:-20}"
 LAB_SLURM_NODE_MEMORY="${LAB_SLURM_NODE_MEMORY:-1024}"
+LAB_SLURM_MAX_JOBS="${LAB_SLURM_MAX_JOBS:-30000}"
 LAB_SLURM_EXTERNAL="${LAB_SLURM_EXTERNAL:-1}"
 LAB_SLURM_EXT_CLUSTER="${LAB_SLURM_EXT_CLUSTER:-ext}"
 LAB_SLURM_EXT_CTLD_PORT="${LAB_SLURM_EXT_CTLD_PORT:-16827}"
@@ -89,7 +91,7 @@ for _v in LAB_SLURM_CLUSTER LAB_SLURM_EXT_CLUSTER LAB_SLURM_PARTITION LAB_SLURM_
   [[ "${!_v}" =~ ^[a-z]([a-z0-9-]{0,20}[a-z0-9])?$ ]] || lab_die "$_v must be a short lowercase name ([a-z0-9-]): '${!_v}'"
 done
 for _v in LAB_SLURM_CTLD_PORT LAB_SLURM_SLURMD_PORT LAB_SLURM_DBD_PORT LAB_SLURM_DB_PORT \
-  LAB_SLURM_EXT_CTLD_PORT LAB_SLURM_EXT_SLURMD_PORT LAB_SLURM_SLURMD_TIMEOUT LAB_SLURM_NODE_MEMORY; do
+  LAB_SLURM_EXT_CTLD_PORT LAB_SLURM_EXT_SLURMD_PORT LAB_SLURM_SLURMD_TIMEOUT LAB_SLURM_NODE_MEMORY LAB_SLURM_MAX_JOBS; do
   [[ "${!_v}" =~ ^[0-9]+$ ]] || lab_die "$_v must be a number: '${!_v}'"
 done
 [[ "$LAB_SLURM_ENFORCE" =~ ^[a-z,]*$ ]] || lab_die "bad LAB_SLURM_ENFORCE '$LAB_SLURM_ENFORCE'"
@@ -309,6 +311,7 @@ SlurmdTimeout=$LAB_SLURM_SLURMD_TIMEOUT
 InactiveLimit=0
 KillWait=5
 MinJobAge=300
+MaxJobCount=$LAB_SLURM_MAX_JOBS
 Waittime=0
 GresTypes=gpu
 JobCompType=jobcomp/none
