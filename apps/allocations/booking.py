@@ -22,6 +22,7 @@ RETRIES = 8
 SERIALIZED_RETRIES = 4
 DEADLOCK = "40P01"
 ADVISORY_KEY = 0x616C6C6F63  # "alloc"
+PROJECT_LOCK_SPACE = 0x616C6C71  # two-key advisory locks: ("allq", project id)
 _local_lock = threading.RLock()
 
 
@@ -33,6 +34,22 @@ def process_lock():
     else:
         with _local_lock:
             yield
+
+
+def project_lock(project) -> None:
+    """Serialize quota checks of one project until the transaction ends (PostgreSQL; SQLite has
+    the process lock). Only for projects with a quota: others need no check to be exact."""
+    if connection.vendor != "postgresql" or not quota_applies(project):
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PROJECT_LOCK_SPACE, project.pk])
+
+
+def quota_applies(project) -> bool:
+    from .quotas import limits_of
+
+    limits = limits_of(project)
+    return limits.concurrent_gpus is not None or limits.gpu_hours_per_month is not None
 
 
 def _advisory_lock() -> None:

@@ -2,6 +2,8 @@
 placement of one GPU with the allocation's constraints for the rest of its window)."""
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,6 +15,7 @@ from . import placement
 from .models import Allocation, AllocationGpu
 
 MAX_FLAGS = 20
+logger = logging.getLogger(__name__)
 
 
 def propose_replacement(allocation: Allocation, failed_gpu_id: int, now) -> dict:
@@ -30,8 +33,17 @@ def propose_replacement(allocation: Allocation, failed_gpu_id: int, now) -> dict
 
 
 def on_gpu_health_changed(sender, gpu, before: str, after: str, reason: str, **kwargs) -> None:
+    """Runs after the health change committed, in whatever ingested it: a failure here is logged,
+    never passed on to the telemetry path."""
     if after != GpuHealth.FAILED:
         return
+    try:
+        flag_holders(gpu, reason)
+    except Exception:  # noqa: BLE001
+        logger.exception("allocations: could not flag the holders of failed GPU %s", gpu.pk)
+
+
+def flag_holders(gpu, reason: str) -> None:
     now = timezone.now()
     rows = AllocationGpu.objects.filter(gpu_id=gpu.pk, holds=True, end__gt=now).select_related("allocation")
     for row in rows:

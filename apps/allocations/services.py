@@ -116,16 +116,18 @@ def request_allocation(user, *, project, gpu_count: int, start=None, end=None, d
     _validate(user, project, gpu_count, labels, nodes, cluster, partition)
     start, end = _window(start, end, duration_hours, now)
     requester = _requester(user, requester)
-    excess = quotas.check(project, gpu_count, start, end)
-    if excess and excess.refuse:
-        raise InvalidInput({excess.field: [f"Refused: {excess.message}."]})
     allocation = Allocation(project=project, requester=requester, gpu_count=gpu_count, gpu_model=gpu_model.strip(),
                             min_memory_mib=min_memory_mib, spread_allowed=spread_allowed, cluster=cluster,
                             partition=partition, labels=labels, start=start, end=end, purpose=purpose[:500],
-                            state=S.PENDING, state_changed_at=now,
-                            approval_reason=excess.message[:300] if excess else "")
+                            state=S.PENDING, state_changed_at=now)
     req = request_of(allocation, node_ids=tuple(n.pk for n in nodes))
     with booking.process_lock(), transaction.atomic():
+        # Two requests of one project must not both pass its quota: checked and booked one at a time.
+        booking.project_lock(project)
+        excess = quotas.check(project, gpu_count, start, end)
+        if excess and excess.refuse:
+            raise InvalidInput({excess.field: [f"Refused: {excess.message}."]})
+        allocation.approval_reason = excess.message[:300] if excess else ""
         allocation.save()
         if nodes:
             allocation.nodes.set(nodes)
@@ -223,6 +225,7 @@ def extend(user, allocation: Allocation, *, end=None, hours=None) -> Allocation:
             raise InvalidInput({"end": ["The new end must come after the current end."]})
         if new_end - allocation.start > MAX_DURATION:
             raise InvalidInput({"end": [f"At most {MAX_DURATION.days} days per allocation."]})
+        booking.project_lock(allocation.project)
         excess = quotas.check(allocation.project, allocation.gpu_count, allocation.start, new_end,
                               exclude_id=allocation.pk)
         if excess and not can(user, allocation, "approve"):

@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, connections, transaction
 
 from apps.allocations import services
 from apps.allocations.models import Allocation, AllocationGpu
-from apps.core.errors import ServiceError
+from apps.core.errors import InvalidInput, ServiceError
 
 from .conftest import add_node
 
@@ -103,3 +103,33 @@ def test_one_process_on_sqlite_books_each_gpu_once(team, dev, now, hours):
     with connection.cursor() as cursor:
         cursor.execute(OVERLAPS)
         assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_never_pass_the_quota_together(team, dev, now, hours):
+    """Ten requests at once against a quota of 4 GPUs (refuse mode): 4 granted, the rest refused
+    naming the limit: the quota check and the booking run one at a time per project."""
+    _postgres()
+    from .conftest import set_quota
+
+    add_node("n1", gpus=8)
+    set_quota(team, gpus=4, refuse=True)
+    barrier, granted, refused = threading.Barrier(10), [], []
+
+    def request():
+        try:
+            barrier.wait()
+            granted.append(services.request_allocation(dev, project=team, gpu_count=1, start=now,
+                                                       end=now + hours(1)).pk)
+        except InvalidInput as exc:
+            refused.append(exc.errors["gpu_count"][0])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=request) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(granted) == 4 and len(refused) == 6
+    assert all("quota of 4 GPUs at once" in message for message in refused)
