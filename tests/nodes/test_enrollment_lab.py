@@ -140,6 +140,24 @@ def test_enroll_a_lab_host_with_a_token_end_to_end(salt_lab, fleet, live_worker,
     enrolled.refresh_from_db()
     assert enrolled.last_ping_ok is True and enrolled.node == node
 
+    # grains as a job: the hardware summary is stored on the minion
+    grains = wait_for_job(salt_services.start_run(admin, [enrolled], "grains.items").pk, timeout=60)
+    assert grains.status == "succeeded", grains.error
+    enrolled.refresh_from_db()
+    assert enrolled.hardware["num_cpus"] >= 1 and enrolled.hardware["mem_total_mb"] > 0
+    assert enrolled.salt_version == salt.version
+
+    # reject, then delete: each one audit entry, and the master agrees
+    from apps.core.models import AuditEvent
+
+    salt_services.reject_key(admin, enrolled)
+    assert api.key(second_minion["id"]).state == KeyState.REJECTED
+    salt_services.delete_key(admin, enrolled)
+    assert api.key(second_minion["id"]) is None
+    assert AuditEvent.objects.filter(action="salt.key.reject").count() == 1
+    assert AuditEvent.objects.filter(action="salt.key.delete").count() == 1
+    assert not SaltMinion.objects.filter(minion_id=second_minion["id"]).exists()
+
 
 def Job_of_report(enrollment) -> int:
     """The acceptance job the report started (the report's audit entry names it)."""
