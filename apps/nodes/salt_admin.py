@@ -25,6 +25,20 @@ class SaltMasterAdmin(RestrictedModelAdmin):
     readonly_fields = ["refreshed_at", "refresh_error"]
     choice_actions = {"credential": "use", "hmac_secret": "use"}
 
+    actions = ["refresh"]
+
+    @admin.action(description="Refresh keys and pings", permissions=["change"])
+    def refresh(self, request, queryset):
+        from apps.jobs.services import start_job
+
+        last = None
+        for master in queryset:
+            try:
+                last = start_job(request.user, "salt.refresh", {"master": master.pk})
+            except ServiceError as exc:
+                self.message_user(request, f"{master}: {exc.message}", messages.ERROR)
+        return redirect("jobs:detail", pk=last.pk) if last else None
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         if "fingerprint" in form.base_fields:  # computed from the public key when left empty

@@ -114,3 +114,17 @@ def test_accept_needs_the_fingerprint(api, sre, minion):
     assert r.status_code == 400 and "fingerprint" in r.json()
     r = api(sre).post(f"/api/v1/salt/minions/{minion.pk}/accept/", {"fingerprint": "ab:cd"}, format="json")
     assert r.status_code == 400 and "fingerprint" in r.json()
+
+
+def test_run_on_a_group(api, sre, minion):
+    from apps.nodes.salt_models import SaltMinionGroup
+
+    group = SaltMinionGroup.objects.create(master=minion.master, name="gpu")
+    group.minions.add(minion)
+    r = api(sre).post("/api/v1/salt/minions/run/", {"group": group.pk, "fun": "test.version"}, format="json")
+    assert r.status_code == 202, r.content
+    assert Job.objects.get(pk=r.json()["job"]).params["minions"] == ["gpu-n2"]
+    r = api(sre).post("/api/v1/salt/minions/run/", {"group": group.pk, "fun": "cmd.run", "arg": ["id"]},
+                      format="json")
+    assert r.status_code == 403 and r.json()["function"] == "cmd.run"
+    assert api(sre).post("/api/v1/salt/minions/run/", {"fun": "test.ping"}, format="json").status_code == 400

@@ -30,7 +30,7 @@ from apps.rbac.permissions import restrict
 
 from .. import salt_enrollment, salt_services
 from ..models import Node
-from ..salt_models import SaltMaster, SaltMinion, SaltRun
+from ..salt_models import SaltMaster, SaltMinion, SaltMinionGroup, SaltRun
 
 BOOTSTRAP_FILE = Path(settings.BASE_DIR) / "scripts" / "salt-bootstrap.sh"
 
@@ -61,8 +61,10 @@ class FingerprintSerializer(serializers.Serializer):
 
 
 class RunSerializer(serializers.Serializer):
-    minions = serializers.ListField(child=serializers.CharField(max_length=253), min_length=1, max_length=1000,
-                                    help_text="minion ids")
+    minions = serializers.ListField(child=serializers.CharField(max_length=253), required=False, default=list,
+                                    max_length=1000, help_text="minion ids")
+    group = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1,
+                                     help_text="a minion group (its minions are added to `minions`)")
     fun = serializers.CharField(max_length=100)
     arg = serializers.ListField(required=False, default=list, max_length=20)
     kwarg = serializers.DictField(required=False, default=dict)
@@ -125,10 +127,18 @@ class SaltMinionViewSet(LeanViewSetMixin, RestrictedQuerysetMixin, mixins.ListMo
         data.is_valid(raise_exception=True)
         values = data.validated_data
         ids = salt_services.minion_ids_valid(values["minions"])
-        minions = list(restrict(SaltMinion.objects.select_related("master"), request.user, "view")
-                       .filter(minion_id__in=ids))
+        visible = restrict(SaltMinion.objects.select_related("master"), request.user, "view")
+        minions = list(visible.filter(minion_id__in=ids))
         if len({m.minion_id for m in minions}) != len(set(ids)):
             return Response({"minions": ["Unknown minion."]}, status=400)
+        if values.get("group"):
+            group = SaltMinionGroup.objects.filter(pk=values["group"]).first()
+            members = list(visible.filter(groups=group)) if group else []
+            if group is None or len(members) != group.minions.count():
+                return Response({"group": ["Unknown group, or it has minions you may not see."]}, status=400)
+            minions += [m for m in members if m.pk not in {x.pk for x in minions}]
+        if not minions:
+            return Response({"minions": ["Choose minions or a group."]}, status=400)
         job = salt_services.start_run(request.user, minions, values["fun"], values["arg"], values["kwarg"] or None)
         return accepted(job)
 
