@@ -168,12 +168,20 @@ def Job_of_report(enrollment) -> int:
 
 
 def _stop(root: Path) -> None:
+    """SIGTERM to the minion this test started (its pid file), then wait until it is gone: on its
+    way out it still writes into its configuration directory."""
     pid_file = root / "var" / "run" / "salt-minion.pid"
-    if pid_file.exists():
-        try:
-            os.killpg(os.getpgid(int(pid_file.read_text().strip())), signal.SIGTERM)
-        except (ProcessLookupError, ValueError):
-            pass
+    if not pid_file.exists():
+        return
+    try:
+        pgid = os.getpgid(int(pid_file.read_text().strip()))
+        os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            os.killpg(pgid, 0)
+            time.sleep(0.2)
+    except (ProcessLookupError, ValueError):
+        pass
 
 
 @pytest.fixture
