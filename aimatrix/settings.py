@@ -520,6 +520,18 @@ SALT_POLICY: dict = {}
 # Portal role template (Django group) -> Salt policy role; empty: apps/nodes/salt_roles.py's map.
 SALT_PORTAL_ROLES: dict = {}
 SALT_REFRESH_BUDGET = env_float("AIMATRIX_SALT_REFRESH_BUDGET", 40.0)  # seconds per master per beat round
+# Scaling through Salt (apps/clusters/scaling*.py). The repository's states (salt/states: slurm.node)
+# must be in the master's file_roots: SALT_STATES_DIR says where they are (documentation and checks;
+# the lab's salt.sh adds it). The portal writes each node's pillar (munge key from the vault,
+# slurm.conf, gres.conf) into SALT_PILLAR_DIR, a pillar_roots directory of the master that the
+# portal owns (top.sls included), mode 600, only for the duration of a state run.
+SALT_STATES_DIR = env_str("AIMATRIX_SALT_STATES_DIR", str(BASE_DIR / "salt" / "states"))
+SALT_PILLAR_DIR = env_str("AIMATRIX_SALT_PILLAR_DIR", "")
+# Per cluster name ("*": all) overrides of slurm.node's pillar: install_packages, packages,
+# munge {key_path, user, service}, slurmd {service | start_argv/stop_argv/status_argv ({node})}.
+SLURM_NODE_PILLAR: dict = {}
+SCALE_STATE_TIMEOUT = env_float("AIMATRIX_SCALE_STATE_TIMEOUT", 300.0)  # state.apply slurm.node
+SCALE_IDLE_TIMEOUT = env_float("AIMATRIX_SCALE_IDLE_TIMEOUT", 120.0)  # new nodes idle in Slurm
 
 # --- Health, metrics, self-check ------------------------------------------------------
 HEALTH_WORKER_TIMEOUT = env_float("AIMATRIX_HEALTH_WORKER_TIMEOUT", 1.5)

@@ -27,6 +27,8 @@
 #   LAB_SALT_ACCEPT        1: accept the minion keys with salt-key  (default: 0, keys stay pending)
 #   LAB_SALT_FILE_ROOTS    the master's file_roots (base)           (default: $LAB_DIR/salt/srv/salt)
 #   LAB_SALT_PILLAR_ROOTS  the master's pillar_roots (base)         (default: $LAB_DIR/salt/srv/pillar)
+#   LAB_SALT_STATES        the repository's states (slurm.node), a second file_roots entry
+#                          (SALT_STATES_DIR of the portal)           (default: <repo>/salt/states)
 #   LAB_SALT_WORKERS       master worker_threads                    (default: 3)
 #   LAB_SALT_MINION_LOG_LEVEL  the minions' log file level (minions/NAME/root/var/log/salt/minion) (default: info)
 #   LAB_START_TIMEOUT      seconds to wait for each daemon / the keys (default: 30)
@@ -54,6 +56,7 @@ LAB_SALT_MINIONS="${LAB_SALT_MINIONS//,/ }"
 LAB_SALT_ACCEPT="${LAB_SALT_ACCEPT:-0}"
 LAB_SALT_FILE_ROOTS="${LAB_SALT_FILE_ROOTS:-$LAB_DIR/salt/srv/salt}"
 LAB_SALT_PILLAR_ROOTS="${LAB_SALT_PILLAR_ROOTS:-$LAB_DIR/salt/srv/pillar}"
+LAB_SALT_STATES="${LAB_SALT_STATES:-$LAB_ROOT/salt/states}"
 LAB_SALT_WORKERS="${LAB_SALT_WORKERS:-3}"
 LAB_START_TIMEOUT="${LAB_START_TIMEOUT:-30}"
 
@@ -62,7 +65,7 @@ for _v in LAB_SALT_PUBLISH_PORT LAB_SALT_RET_PORT LAB_SALT_API_PORT LAB_SALT_WOR
 done
 [[ "$LAB_SALT_API_USER" =~ ^[A-Za-z0-9_.-]{1,64}$ ]] || lab_die "bad LAB_SALT_API_USER '$LAB_SALT_API_USER'"
 [[ "$LAB_SALT_API_HOST" =~ ^[0-9.]+$ ]] || lab_die "LAB_SALT_API_HOST must be an IPv4 address: '$LAB_SALT_API_HOST'"
-for _v in LAB_SALT_VENV LAB_SALT_FILE_ROOTS LAB_SALT_PILLAR_ROOTS; do
+for _v in LAB_SALT_VENV LAB_SALT_FILE_ROOTS LAB_SALT_PILLAR_ROOTS LAB_SALT_STATES; do
   # They end up unquoted in YAML configs: keep them plain absolute paths.
   [[ "${!_v}" =~ ^/[A-Za-z0-9._/+-]+$ ]] || lab_die "$_v must be an absolute path of [A-Za-z0-9._/+-]: '${!_v}'"
 done
@@ -209,6 +212,7 @@ log_level_logfile: info
 file_roots:
   base:
     - $LAB_SALT_FILE_ROOTS
+    - $LAB_SALT_STATES
 pillar_roots:
   base:
     - $LAB_SALT_PILLAR_ROOTS
