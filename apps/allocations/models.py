@@ -110,3 +110,6 @@ class ProjectQuota(models.Model):
 
     def __str__(self):
         return f"quota of {self.project}"
+
+
+from .models_binding import AllocationBinding, UserSshKey  # noqa: E402,F401  (fleet bindings, users' keys)
