@@ -18,6 +18,7 @@ from apps.rbac.permissions import can, projects_to_act_in
 
 from . import availability, services
 from .filters import AllocationFilter
+from .fleet_views import fleet_context
 from .forms import DecisionForm, ExtendForm, RequestForm
 from .models import Allocation, AllocationGpu
 from .states import AllocationState as S
@@ -97,6 +98,7 @@ class AllocationDetailView(LoginRequiredMixin, DetailView):
                                                   object_id=str(allocation.pk)).order_by("-timestamp", "-id")
                              [:TRANSITIONS_SHOWN]),
             changes=change_log(user, allocation), active_tab=detail_tab(self.request))
+        ctx.update(fleet_context(allocation))  # fleet bindings and usage
         return ctx
 
 
