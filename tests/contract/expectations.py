@@ -236,6 +236,9 @@ PAGES = {
     **{f"/allocations/{{pk}}/{verb}/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
                                        "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, writes=OPS, body=body)}
        for verb, body in (("approve", {"comment": "ok"}), ("reject", {"comment": "no"}), ("extend", {"hours": "1"}),
+    # Usage report and fleet timeline: every role sees its own projects' allocations only.
+    "/allocations/usage/": {"GET": OPEN},
+    "/allocations/timeline/": {"GET": OPEN},
                           ("release", {"confirm": "yes"}), ("cancel", {"confirm": "yes"}))},
     "/gpus/": {"GET": OPEN},
     "/gpus/{pk}/": {"GET": {SEE: 200, "*": 404}},
@@ -450,6 +453,7 @@ API = {
                            "PATCH": Case({OPS: 200, "*": 403}, body={"labels": ["patched"]}),
                            "PUT": Case({OPS: 200, "*": 403}, body={"labels": ["put"]})},
     "/api/v1/gpus/{pk}/metrics/": {"GET": {SEE: 200, "*": 404}},
+    "/api/v1/allocations/usage/": {"GET": OPEN},
     "/api/v1/gpus/{pk}/status/": {"GET": {SEE: 200, "*": 404}},
     # A user push names the node: gpus.push_telemetry (operators) and `use` on the node. A new GPU
     # in the inventory is the one audit entry (samples alone write none).
