@@ -228,6 +228,9 @@ PAGES = {
     # cancel `cancel`: the plain member sees the allocation and is refused (403).
     "/allocations/": {"GET": OPEN},
     "/allocations/approvals/": {"GET": OPEN},
+    # Usage report and fleet timeline: every role sees its own projects' allocations only.
+    "/allocations/usage/": {"GET": OPEN},
+    "/allocations/timeline/": {"GET": OPEN},
     "/allocations/new/": {"GET": {OPS: 200, OTHER: 200, MEMBER: 200, "*": 403},
                           "POST": Case({OPS: 302, MEMBER: 302, OTHER: 400, "*": 403}, writes=f"{OPS},{MEMBER}",
                                        body={"project": "{project_id}", "gpu_count": "1", "duration_hours": "1",
@@ -236,9 +239,6 @@ PAGES = {
     **{f"/allocations/{{pk}}/{verb}/": {"GET": {OPS: 200, MEMBER: 403, "*": 404},
                                        "POST": Case({OPS: 302, MEMBER: 403, "*": 404}, writes=OPS, body=body)}
        for verb, body in (("approve", {"comment": "ok"}), ("reject", {"comment": "no"}), ("extend", {"hours": "1"}),
-    # Usage report and fleet timeline: every role sees its own projects' allocations only.
-    "/allocations/usage/": {"GET": OPEN},
-    "/allocations/timeline/": {"GET": OPEN},
                           ("release", {"confirm": "yes"}), ("cancel", {"confirm": "yes"}))},
     "/gpus/": {"GET": OPEN},
     "/gpus/{pk}/": {"GET": {SEE: 200, "*": 404}},
@@ -438,6 +438,7 @@ API = {
                              "POST": Case({OPS: 201, MEMBER: 201, "*": 400},
                                           body={"project": "{project}", "gpu_count": 1, "duration_hours": 1})},
     "/api/v1/allocations/availability/": {"GET": OPEN},
+    "/api/v1/allocations/usage/": {"GET": OPEN},
     "/api/v1/allocations/{pk}/": {"GET": {SEE: 200, "*": 404}, "DELETE": {OPS: 200, DATA: 404, "*": 403}},
     **{f"/api/v1/allocations/{{pk}}/{verb}/": {"POST": Case({OPS: 200, MEMBER: 403, "*": 404}, body=body)}
        for verb, body in (("approve", {"comment": "ok"}), ("reject", {"comment": "no"}), ("extend", {"hours": 1}),
@@ -453,7 +454,6 @@ API = {
                            "PATCH": Case({OPS: 200, "*": 403}, body={"labels": ["patched"]}),
                            "PUT": Case({OPS: 200, "*": 403}, body={"labels": ["put"]})},
     "/api/v1/gpus/{pk}/metrics/": {"GET": {SEE: 200, "*": 404}},
-    "/api/v1/allocations/usage/": {"GET": OPEN},
     "/api/v1/gpus/{pk}/status/": {"GET": {SEE: 200, "*": 404}},
     # A user push names the node: gpus.push_telemetry (operators) and `use` on the node. A new GPU
     # in the inventory is the one audit entry (samples alone write none).
