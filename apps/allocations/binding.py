@@ -174,7 +174,7 @@ def _settled(binding: AllocationBinding, allocation: Allocation) -> bool:
 def _step(binding_id: int, allocation: Allocation) -> None:
     """One attempt on one binding, its row locked (a sweep and a queued task never both run it)."""
     with transaction.atomic():
-        binding = (AllocationBinding.objects.select_for_update(skip_locked=True)
+        binding = (AllocationBinding.objects.select_for_update(skip_locked=True, of=("self",))
                    .select_related("cluster__controller", "node").filter(pk=binding_id).first())
         if binding is None or _settled(binding, allocation):
             return
