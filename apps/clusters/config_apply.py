@@ -232,8 +232,9 @@ def verify(client, node_names, partitions, *, deadline_s: float, sleep=time.slee
 
 
 def apply(cluster: Cluster, client, *, log, step=lambda name: None, deadline_s: float | None = None,
-          sleep=time.sleep, actor=None) -> dict:
-    """Write the rendered configuration and make Slurm use it (see the module docstring)."""
+          sleep=time.sleep, actor=None, expect_later=()) -> dict:
+    """Write the rendered configuration and make Slurm use it (see the module docstring).
+    `expect_later`: nodes whose slurmd starts only after this apply (scaling): not awaited by verify."""
     check_writable(cluster)
     deadline_s = settings.SLURM_APPLY_VERIFY_TIMEOUT if deadline_s is None else deadline_s
     step("Render and read the live files")
@@ -242,7 +243,7 @@ def apply(cluster: Cluster, client, *, log, step=lambda name: None, deadline_s: 
     except SlurmError as exc:
         raise ApplyFailed(f"read live files: {exc}") from None
     spec_ = spec(cluster)
-    names = [n.name for n in spec_.nodes]
+    names = [n.name for n in spec_.nodes if n.name not in set(expect_later)]
     partitions = [p.name for p in spec_.partitions]
     for line in (current.slurm_diff + current.gres_diff).splitlines()[:400]:
         log(line)

@@ -208,6 +208,9 @@ hash_type: sha256
 auto_accept: False
 open_mode: False
 keep_jobs_seconds: 86400
+# Pillar carries secrets (the munge key of slurm.node): the master must not keep compiled pillars
+# in its cache (minion_data_cache would store them under cache/salt/master/pillar).
+minion_data_cache: False
 log_level_logfile: info
 file_roots:
   base:
@@ -329,6 +332,9 @@ CONF
   [ "$MODE" = netns ] && [ -n "$ns" ] && launch+=(nsenter "--net=/run/netns/$ns")
   # shellcheck disable=SC2016  # $0/$@ belong to the inner sh
   [ "$UTS" = 1 ] && launch+=(unshare --uts sh -c 'hostname "$0"; exec "$@"' "$name")
+  # Not running (checked above): a minion killed moments ago may still be an unreaped zombie, and
+  # its pid files would make the new one exit at once ("An instance is already running").
+  rm -f "$dir/root/var/run/salt-minion.pid" "$dir/root/var/run/process_responsibility_salt-minion.pid"
   setsid "${launch[@]}" "$SALT_BIN/salt-minion" -c "$dir" -l warning </dev/null >>"$dir/minion.out" 2>&1 &
   echo $! >"$dir/minion.pid"
   STARTED+=("$name")

@@ -156,6 +156,21 @@ PAGES = {
     "/clusters/{pk}/nodes/states/": {"POST": Case({OPS: 302, MEMBER: 302, "*": 404}, writes=OPS, body={
         "action": "drain", "pk": "{clusternode_id}", "reason": "contract", "confirm": "yes"})},
     "/clusters/{pk}/nodes/repair/": {"POST": Case({OPS: 302, MEMBER: 302, "*": 404}, writes=OPS)},
+    # Scaling page: whoever sees the cluster (the world's is external: the forms say why not); the
+    # POSTs report the refusal on the page (302 back), nothing written.
+    "/clusters/{pk}/scaling/": {"GET": {SEE: 200, "*": 404},
+                                "POST": Case({OPS: 302, MEMBER: 302, "*": 404}, body={"nodes": ["{node}"],
+                                                                                     "action": "check"},
+                                             writes=NO_ONE)},
+    "/clusters/{pk}/scaling/down/": {"POST": Case({OPS: 302, MEMBER: 302, "*": 404}, body={"nodes": ["{node}"]},
+                                                  writes=NO_ONE)},
+    # Workflow pages: everyone signed in sees the page (runs they may see); starting one reports any
+    # refusal on the page (the world's cluster is external: nothing starts, nothing written).
+    "/clusters/workflows/": {"GET": OPEN},
+    "/clusters/workflows/deploy/": {"POST": Case({"*": 302}, body={"node": "{node}", "cluster": "{cluster_id}"},
+                                                 writes=NO_ONE)},
+    "/clusters/workflows/cleanup/": {"POST": Case({"*": 302}, body={"node": "{node}", "cluster": "{cluster_id}"},
+                                                  writes=NO_ONE)},
     "/clusters/{pk}/accounting/": {"GET": {SEE: 200, "*": 404}},
     "/clusters/{pk}/accounting/apply/": {"GET": {SEE: 200, "*": 404},
                                          "POST": Case({SEE: 302, "*": 404}, body={"confirm": "yes"}, writes=NO_ONE)},
@@ -401,6 +416,21 @@ API = {
                                                          body={"nodes": ["{node}"], "action": "drain",
                                                                "reason": "contract"})},
     "/api/v1/clusters/{pk}/health/": {"POST": {OPS: 202, MEMBER: 403, "*": 404}},
+    # Scaling through Salt: `manage` on a managed cluster; the world's cluster is external (400 by name).
+    "/api/v1/clusters/{pk}/nodes/check-salt/": {"POST": Case({OPS: 400, MEMBER: 403, "*": 404},
+                                                             body={"nodes": ["{node}"]}, writes=NO_ONE)},
+    "/api/v1/clusters/{pk}/nodes/scale/": {"POST": Case({OPS: 400, MEMBER: 403, "*": 404},
+                                                        body={"nodes": ["{node}"]}, writes=NO_ONE)},
+    "/api/v1/clusters/{pk}/nodes/scale-down/": {"POST": Case({OPS: 400, MEMBER: 403, "*": 404},
+                                                             body={"nodes": ["{node}"]}, writes=NO_ONE)},
+    # Workflows (deploy / cleanup jobs): the list shows the runs each user may see. Starting one names
+    # the cluster in the body: unknown to who does not see it (400), refused (403) to the member who
+    # sees but may not manage it, and 400 for operators (the world's cluster is external).
+    "/api/v1/workflows/": {"GET": OPEN},
+    "/api/v1/workflows/deploy/": {"POST": Case({OPS: 400, MEMBER: 403, "*": 400},
+                                               body={"node": "{node}", "cluster": "{cluster_id}"}, writes=NO_ONE)},
+    "/api/v1/workflows/cleanup/": {"POST": Case({OPS: 400, MEMBER: 403, "*": 400},
+                                                body={"node": "{node}", "cluster": "{cluster_id}"}, writes=NO_ONE)},
     "/api/v1/clusters/{pk}/accounts/": {"GET": {SEE: 200, "*": 404},
                                         "POST": Case({OPS: 201, MEMBER: 403, "*": 404},
                                                      body={"project": "{project}", "account": "acct-{role}",

@@ -16,6 +16,7 @@ from apps.core.api.lists import LeanViewSetMixin
 from apps.keyvault.models import OneTimeToken, RedeemOutcome, TokenRedemption
 from tests.allocations import budget_rows as allocation_rows
 from tests.clusters import job_budget_rows as job_rows
+from tests.clusters import workflow_budget_rows as workflow_rows
 from tests.core.test_list_query_budgets import accesses, audit, jobs, nodes, projects, secrets_, tokens
 from tests.events import budget_rows as ev
 from tests.clusters import budget_rows as cluster_rows
@@ -76,6 +77,7 @@ BUDGETS = {
     "api:allocation-list": (allocation_rows.allocations, (2, 1, 2)),
     "api:salt-minion-list": (salt_rows.minions, (2, 1, 2)),
     "api:salt-run-list": (salt_rows.salt_runs, (2, 1, 2)),
+    "api:workflow-list": (workflow_rows.workflow_runs, (2, 1, 2)),
 }
 MODES = {"page": "", "cursor": "?cursor=", "brief": "?brief=1"}
 

@@ -78,6 +78,7 @@ _FORBIDDEN_KEYS = frozenset({"ret", "ret_config", "ret_kwargs", "module_executor
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+$")
 
 _VIEW = ("test.ping", "test.version", "grains.items", "grains.item", "grains.get", "network.interfaces",
+         "pkg.version",  # read-only: is Slurm installed (scaling's readiness check)
          "runner:jobs.list_job", "runner:jobs.list_jobs", "runner:jobs.lookup_jid",
          "wheel:key.list_all", "wheel:key.finger")
 DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
