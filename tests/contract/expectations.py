@@ -32,6 +32,7 @@ OPEN = {"*": 200}  # every signed-in role; anonymous gets its family default
 NO_ONE = ""  # writes= nobody
 ENG = "engineer,project-member,other-project"  # nodes.view_* (engineer group), no Salt changes
 EVERYONE = "admin,sre,data-developer,model-developer,engineer,other-project,project-member,anonymous"
+SIGNED_IN = "admin,sre,data-developer,model-developer,engineer,other-project,project-member"
 FINGER = ":".join(["1b"] * 32)  # the world's pending minion key
 
 
@@ -246,6 +247,9 @@ PAGES = {
     # Usage report and fleet timeline: every role sees its own projects' allocations only.
     "/allocations/usage/": {"GET": OPEN},
     "/allocations/timeline/": {"GET": OPEN},
+    # Own SSH keys: every signed-in role adds its own (one audit entry each).
+    "/allocations/ssh-keys/": {"GET": OPEN, "POST": Case({"*": 302}, writes=SIGNED_IN, body={
+        "name": "k-{role}", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC3YC+UxM1TxplPGxsWcBCnWpMJyWETtfhRC7WaynIpA"})},
     "/allocations/new/": {"GET": {OPS: 200, OTHER: 200, MEMBER: 200, "*": 403},
                           "POST": Case({OPS: 302, MEMBER: 302, OTHER: 400, "*": 403}, writes=f"{OPS},{MEMBER}",
                                        body={"project": "{project_id}", "gpu_count": "1", "duration_hours": "1",
@@ -469,6 +473,8 @@ API = {
                                           body={"project": "{project}", "gpu_count": 1, "duration_hours": 1})},
     "/api/v1/allocations/availability/": {"GET": OPEN},
     "/api/v1/allocations/usage/": {"GET": OPEN},
+    "/api/v1/allocations/ssh-keys/": {"GET": OPEN, "POST": Case({"*": 201}, body={
+        "name": "k-{role}", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEkEHHLquG2TPcHGjVHbiyB7E0lriV1wez3ZiyS4ShKq"})},
     "/api/v1/allocations/{pk}/": {"GET": {SEE: 200, "*": 404}, "DELETE": {OPS: 200, DATA: 404, "*": 403}},
     **{f"/api/v1/allocations/{{pk}}/{verb}/": {"POST": Case({OPS: 200, MEMBER: 403, "*": 404}, body=body)}
        for verb, body in (("approve", {"comment": "ok"}), ("reject", {"comment": "no"}), ("extend", {"hours": 1}),
