@@ -92,3 +92,38 @@ class TimelineView(LoginRequiredMixin, TemplateView):
         ctx.update(chart=chart, errors=errors, clusters=clusters, projects=_project_choices(allocations),
                    values={k: q.get(k, "") for k in ("start", "days", "cluster", "node", "project")})
         return ctx
+
+
+class SshKeysView(LoginRequiredMixin, TemplateView):
+    """/allocations/ssh-keys/: your SSH public keys, installed on standalone nodes while your
+    allocations there are active. POST adds one (name, public_key) or removes one (delete=<id>)."""
+
+    template_name = "allocations/ssh_keys.html"
+    http_method_names = ["get", "post"]
+
+    def get_context_data(self, **kwargs):
+        from . import ssh_keys
+
+        ctx = super().get_context_data(**kwargs)
+        ctx.setdefault("errors", {})
+        ctx.setdefault("values", {})
+        ctx.update(keys=list(ssh_keys.user_keys(self.request.user)), key_types=", ".join(ssh_keys.KEY_TYPES))
+        return ctx
+
+    def post(self, request, *args, **kwargs):
+        from django.contrib import messages
+        from django.shortcuts import redirect
+
+        from . import ssh_keys
+
+        data = request.POST
+        try:
+            if "delete" in data:
+                ssh_keys.remove_key(request.user, data.get("delete", ""))
+                messages.success(request, "Key removed; allocations that start from now on no longer install it.")
+            else:
+                key = ssh_keys.add_key(request.user, name=data.get("name", ""), public_key=data.get("public_key", ""))
+                messages.success(request, f"Added key {key.name} ({key.fingerprint}).")
+        except InvalidInput as exc:
+            return self.render_to_response(self.get_context_data(errors=exc.errors, values=data), status=400)
+        return redirect("allocations:ssh_keys")

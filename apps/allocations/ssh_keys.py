@@ -131,3 +131,45 @@ def stdin_for(lines: list[str]) -> bytes:
     for line in lines:  # re-checked: only normalized `<type> <base64>` lines leave the portal
         parse_public_key(line)
     return "".join(f"{line}\n" for line in lines).encode()
+
+
+# --- a user's own keys (services used by the page and the API) -----------------------------------------
+def user_keys(user):
+    from .models import UserSshKey
+
+    return UserSshKey.objects.filter(user=user).order_by("name")
+
+
+def add_key(user, *, name: str, public_key: str):
+    """Add one of the user's own keys (one audit entry)."""
+    from django.db import transaction
+
+    from apps.core.audit import record_audit
+
+    from .models import UserSshKey
+
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidInput({"name": ["Give the key a name of 1-100 characters, e.g. laptop."]})
+    line, fingerprint = parse_public_key(public_key)
+    with transaction.atomic():
+        keys = UserSshKey.objects.select_for_update().filter(user=user)
+        if keys.filter(fingerprint=fingerprint).exists():
+            raise InvalidInput({"public_key": [f"You already added this key ({fingerprint})."]})
+        if keys.count() >= MAX_KEYS_PER_USER:
+            raise InvalidInput({"public_key": [f"At most {MAX_KEYS_PER_USER} keys; remove one first."]})
+        key = UserSshKey.objects.create(user=user, name=name, public_key=line, fingerprint=fingerprint)
+        record_audit("allocations.ssh_key_add", actor=user, obj=key, after={"name": name, "fingerprint": fingerprint})
+    return key
+
+
+def remove_key(user, key_id) -> None:
+    """Remove one of the user's own keys (404-like InvalidInput for anyone else's)."""
+    from apps.core.audit import record_audit
+
+    key = user_keys(user).filter(pk=int(key_id) if str(key_id).isdigit() else 0).first()
+    if key is None:
+        raise InvalidInput({"delete": ["No such key of yours."]})
+    before = {"name": key.name, "fingerprint": key.fingerprint}
+    record_audit("allocations.ssh_key_remove", actor=user, obj=key, before=before)
+    key.delete()

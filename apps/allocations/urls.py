@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.RequestView.as_view(), name="new"),
     path("usage/", fleet_views.UsageView.as_view(), name="usage"),
     path("timeline/", fleet_views.TimelineView.as_view(), name="timeline"),
+    path("ssh-keys/", fleet_views.SshKeysView.as_view(), name="ssh_keys"),
     path("<int:pk>/", views.AllocationDetailView.as_view(), name="detail"),
     path("<int:pk>/approve/", views.DecisionView.as_view(verb="approve"), name="approve"),
     path("<int:pk>/reject/", views.DecisionView.as_view(verb="reject"), name="reject"),
