@@ -16,10 +16,12 @@ the allocation itself.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import defaultdict
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.core.audit import record_audit
@@ -243,25 +245,31 @@ def on_extended(sender, allocation, old_end, **kwargs):
 
 SWEEP_BATCH = 50
 GRACE_SECONDS = 60  # a queued task binds first; the sweep catches what it missed
+MAX_BACKOFF_SECONDS = 3600
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait before retrying a failed step: 1, 2, 4 ... minutes, at most an hour (a requester
+    without a key is not retried, audited and evented every minute for days)."""
+    return dt.timedelta(seconds=min(GRACE_SECONDS * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
 
 
 def due(now=None) -> list[int]:
-    """Allocations whose bindings lag: active ones never bound, rows not done, done rows whose end
-    differs from the allocation's, and bindings still present on allocations no longer active."""
-    import datetime as dt
-
-    from django.db.models import F, Q
-
+    """Allocations whose bindings lag: active ones never bound, rows not done (failed ones after
+    their back-off), done rows whose end differs from the allocation's, and bindings still present
+    on allocations no longer active."""
     now = now or timezone.now()
     unbound = (Allocation.objects.filter(state=S.ACTIVE, end__gt=now, bindings__isnull=True,
                                          state_changed_at__lt=now - dt.timedelta(seconds=GRACE_SECONDS))
                .values_list("pk", flat=True)[:SWEEP_BATCH])
-    lagging = (AllocationBinding.objects.filter(
-        Q(state__in=[BindingState.PENDING, BindingState.FAILED], updated_at__lt=now - dt.timedelta(seconds=GRACE_SECONDS))
-        | Q(goal=BindingGoal.PRESENT, state=BindingState.DONE) & (~Q(allocation__state=S.ACTIVE) | Q(allocation__end__lte=now)
-                                                                  | ~Q(applied_end=F("allocation__end"))))
-        .values_list("allocation_id", flat=True).distinct()[:SWEEP_BATCH])
-    return sorted(set(unbound) | set(lagging))
+    stale = (AllocationBinding.objects.filter(goal=BindingGoal.PRESENT, state=BindingState.DONE)
+             .filter(~Q(allocation__state=S.ACTIVE) | Q(allocation__end__lte=now) | ~Q(applied_end=F("allocation__end")))
+             .values_list("allocation_id", flat=True).distinct()[:SWEEP_BATCH])
+    waiting = (AllocationBinding.objects.filter(state__in=[BindingState.PENDING, BindingState.FAILED],
+                                                updated_at__lt=now - dt.timedelta(seconds=GRACE_SECONDS))
+               .order_by("updated_at").values_list("allocation_id", "attempts", "updated_at")[:SWEEP_BATCH * 4])
+    retry = {a for a, attempts, at in waiting if at <= now - backoff(attempts)}
+    return sorted(set(unbound) | set(stale) | retry)
 
 
 def retry_due(now=None) -> int:

@@ -114,6 +114,9 @@ def test_a_failed_step_is_recorded_and_retried_by_the_sweep(team, dev, now):
     assert binding.retry_due(later) == 1
     row.refresh_from_db()
     assert row.attempts == 2 and row.state == BindingState.FAILED
+    # Backed off: the third attempt waits 2 minutes after the second.
+    assert binding.due(row.updated_at + dt.timedelta(seconds=90)) == []
+    assert binding.due(row.updated_at + dt.timedelta(seconds=130)) == [allocation.pk]
 
 
 def test_public_keys_are_validated():
