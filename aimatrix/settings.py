@@ -3,6 +3,7 @@
 Embedded default: SQLite under var/ and Redis on localhost. Production sets DATABASE_URL,
 REDIS_URL and AIMATRIX_SECRET_KEY (see `manage.py gen_prod_env`).
 """
+import json as _json
 import os
 import secrets
 from pathlib import Path
@@ -529,7 +530,8 @@ SALT_STATES_DIR = env_str("AIMATRIX_SALT_STATES_DIR", str(BASE_DIR / "salt" / "s
 SALT_PILLAR_DIR = env_str("AIMATRIX_SALT_PILLAR_DIR", "")
 # Per cluster name ("*": all) overrides of slurm.node's pillar: install_packages, packages,
 # munge {key_path, user, service}, slurmd {service | start_argv/stop_argv/status_argv ({node})}.
-SLURM_NODE_PILLAR: dict = {}
+# JSON in AIMATRIX_SLURM_NODE_PILLAR (workers read it from the environment too).
+SLURM_NODE_PILLAR: dict = _json.loads(env_str("AIMATRIX_SLURM_NODE_PILLAR", "") or "{}")
 SCALE_STATE_TIMEOUT = env_float("AIMATRIX_SCALE_STATE_TIMEOUT", 300.0)  # state.apply slurm.node
 SCALE_IDLE_TIMEOUT = env_float("AIMATRIX_SCALE_IDLE_TIMEOUT", 120.0)  # new nodes idle in Slurm
 

@@ -123,7 +123,8 @@ def apply_state(runner, cluster: Cluster, nodes: list[Node], *, present: bool, s
                                            role=SaltRole.OPERATOR)
             with scaling_pillar.pillar_for(pillars):
                 try:
-                    submitted = api.submit(ids, "state.apply", [STATE], tgt_type="list")
+                    # queue: a run of an earlier (lost) job still going on the minion is waited for
+                    submitted = api.submit(ids, "state.apply", [STATE], {"queue": True}, tgt_type="list")
                 except SaltMinionNoAnswer:
                     submitted = None
                 returns = {}
@@ -192,17 +193,22 @@ def scale_in(runner, cluster: Cluster, nodes: list[Node], *, partitions, secret,
     ones are rolled out again."""
     results: dict[str, tuple[bool, str]] = {}
     runner.step(f"Check the minions of {len(nodes)} node(s)")
-    alive = _answering(runner, nodes, actor, results)
+    alive, gpus = _answering(runner, nodes, actor, results)
     if not alive:
         return results
     runner.step("Add the nodes to the configuration")
     added = []
     for node in alive:
         try:
-            managed.add_node(actor, cluster, node=node, partitions=partitions)
+            member = managed.add_node(actor, cluster, node=node, partitions=partitions)
             added.append(node)
         except Exception as exc:  # InvalidInput: the message names the problem
             results[node.name] = (False, f"not added: {_message(exc)}")
+            continue
+        if not member.gpu_count and gpus.get(node.name):
+            # no GPU inventory in the portal yet: the GPUs the minion's grains report
+            ClusterNode.objects.filter(pk=member.pk).update(gpu_count=gpus[node.name])
+            runner.log(f"{node.name}: {gpus[node.name]} GPU(s) from its Salt grains", host=node.name)
     if not added:
         return results
     names = [_slurm_name(cluster, n) for n in added]
@@ -240,8 +246,9 @@ def scale_in(runner, cluster: Cluster, nodes: list[Node], *, partitions, secret,
     return results
 
 
-def _answering(runner, nodes, actor, results) -> list[Node]:
-    alive = []
+def _answering(runner, nodes, actor, results) -> tuple[list[Node], dict[str, int]]:
+    """The nodes whose minion answers (grains.items: also their GPU count), and those counts."""
+    alive, gpus = [], {}
     by_master: dict = {}
     for node in nodes:
         minion = minion_of(node)
@@ -253,18 +260,19 @@ def _answering(runner, nodes, actor, results) -> list[Node]:
         try:
             api = salt_services.client_for(master, actor=actor, purpose=f"job {runner.job_id} ping",
                                            role=SaltRole.VIEWER)
-            pings = api.ping([m.minion_id for _, m in pairs], tgt_type="list", wait=10.0)
+            found = api.hardware([m.minion_id for _, m in pairs], tgt_type="list", wait=10.0)
         except (SaltError, salt_services.SaltUnavailable) as exc:
             for node, _ in pairs:
                 results[node.name] = (False, f"Salt: {exc}")
             continue
         for node, minion in pairs:
-            r = pings.returns.get(minion.minion_id)
-            if r is not None and r.ret is True:
+            r = found.returns.get(minion.minion_id)
+            if r is not None and r.success:
                 alive.append(node)
+                gpus[node.name] = int(getattr(r.ret, "num_gpus", 0) or 0)
             else:
-                results[node.name] = (False, f"minion {minion.minion_id} did not answer a ping")
-    return alive
+                results[node.name] = (False, f"minion {minion.minion_id} did not answer")
+    return alive, gpus
 
 
 def _roll_out(runner, cluster, client, failed: list[Node], actor) -> None:

@@ -243,11 +243,18 @@ def _enroll(runner, node: Node, fingerprint: str) -> str:
 
 
 def _scale_in(runner, cluster: Cluster, node: Node, params) -> str:
-    if ClusterNode.objects.filter(cluster=cluster, node=node).exists():
-        member = ClusterNode.objects.get(cluster=cluster, node=node)
-        if (member.state or "").lower().startswith(("idle", "mixed", "alloc")):
-            return f"already a node of {cluster.name} ({member.state})"
-        runner.log(f"{node.name} is in the configuration from an earlier run: rolled out and scaled in again")
+    member = ClusterNode.objects.filter(cluster=cluster, node=node).first()
+    if member is not None:  # added by an earlier (lost) run of this workflow, or before it
+        client = connection.controller_client(cluster, purpose=f"job {runner.job_id} workflow", actor=runner.job.requester)
+        try:
+            word = {n.name: scaling_jobs._state_word(n.state) for n in client.nodes([member.slurm_name])}.get(
+                member.slurm_name, "missing")
+        except SlurmError as exc:
+            word = f"unknown ({exc})"
+        if word in scaling_jobs.READY_STATES:
+            return f"already a node of {cluster.name} ({word})"
+        runner.log(f"{node.name} is in the configuration of {cluster.name} but Slurm shows it {word}: "
+                   "it is rolled out and scaled in again")
         scaling_jobs.managed.remove_node(runner.job.requester, member)
     from apps.keyvault.models import Secret
 

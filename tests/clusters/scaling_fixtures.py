@@ -112,6 +112,7 @@ def scaling_lab(slurm_lab, salt_lab, fleet, settings, lab_settings):
                        "stop_argv": [control, "slurmd-stop", "{node}"],
                        "status_argv": [control, "slurmd-status", "{node}"]}}}
         settings.SCALE_IDLE_TIMEOUT = 60.0
+        t.node_pillar = settings.SLURM_NODE_PILLAR
         t.master, t.salt, t.pillar_dir = master, salt, Path(salt.pillar_roots[0])
         t.lab_dir = Path(slurm_lab.lab_dir)
         yield t

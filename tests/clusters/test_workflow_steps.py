@@ -1,0 +1,81 @@
+"""The workflow step machinery: finished steps are recorded at once; a run that continues a lost
+one (retry_of) skips them; a workflow whose worker was lost is started again automatically, at
+most MAX_RESUMES times, and a failure for another reason is not."""
+from __future__ import annotations
+
+import pytest
+
+from apps.clusters import workflows
+from apps.clusters.models import Cluster, ClusterKind
+from apps.jobs.execution import finish
+from apps.jobs.models import Job, JobStatus
+from apps.jobs.runner import JobRunner
+from apps.nodes.models import Node
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the runner logs from its own thread
+
+LOST = "The worker process running it (w@h pid 1) was lost (killed or out of memory)"
+
+
+@pytest.fixture
+def run_of(admin):
+    node = Node.objects.create(name="wf-n1", address="10.9.0.1")
+    cluster = Cluster.objects.create(name="wf", kind=ClusterKind.MANAGED, controller=node, reuse_config=False)
+    params = {"node": node.pk, "cluster": cluster.pk, "pxe": False, "fingerprint": "", "munge_key": None,
+              "partitions": []}
+
+    def make(retry_of=None):
+        return Job.objects.create(kind=workflows.DEPLOY, status=JobStatus.RUNNING, requester=admin, params=params,
+                                  retry_of=retry_of)
+    return make
+
+
+def steps(calls, crash_at=None):
+    def step(name):
+        def run():
+            if name == crash_at:
+                raise RuntimeError("the worker died here")
+            calls.append(name)
+            return f"{name} ok"
+        return name, run
+    return [step(n) for n in ("Power on", "Wait for SSH", "Enroll", "Scale in", "Health check")]
+
+
+def test_a_resumed_run_continues_after_the_last_finished_step(run_of):
+    first, calls = run_of(), []
+    with JobRunner(first) as runner, pytest.raises(RuntimeError):
+        workflows.run_steps(runner, steps(calls, crash_at="Enroll"))
+    assert calls == ["Power on", "Wait for SSH"]
+    assert workflows.steps_done(first) == ["Power on", "Wait for SSH"]
+
+    # the worker was lost: the job fails with that reason and a new run continuing it is queued
+    assert finish(first.pk, JobStatus.FAILED, error=LOST)
+    second = Job.objects.get(retry_of=first)
+    assert second.kind == workflows.DEPLOY and second.params == first.params and second.status == JobStatus.QUEUED
+    assert first.events.filter(data__resumed_as=second.pk).exists()
+
+    Job.objects.filter(pk=second.pk).update(status=JobStatus.RUNNING)
+    second.refresh_from_db()
+    calls.clear()
+    with JobRunner(second) as runner:
+        result = workflows.run_steps(runner, steps(calls))
+    assert calls == ["Enroll", "Scale in", "Health check"]  # nothing done twice
+    assert result["skipped"] == ["Power on", "Wait for SSH"]
+    assert workflows.steps_done(second) == ["Power on", "Wait for SSH", "Enroll", "Scale in", "Health check"]
+    assert workflows.chain(second) == [second.pk, first.pk]
+
+
+def test_resumed_at_most_max_resumes_times_and_never_for_other_failures(run_of):
+    job = run_of()
+    for _ in range(workflows.MAX_RESUMES):
+        assert finish(job.pk, JobStatus.FAILED, error=LOST)
+        job = Job.objects.get(retry_of=job)
+        Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    assert finish(job.pk, JobStatus.FAILED, error=LOST)
+    assert not Job.objects.filter(retry_of=job).exists()
+    assert job.events.filter(message__startswith="not resumed again").exists()
+    assert Job.objects.filter(kind=workflows.DEPLOY).count() == workflows.MAX_RESUMES + 1
+
+    other = run_of()
+    assert finish(other.pk, JobStatus.FAILED, error="lab-node2: power on: BMC refused")
+    assert not Job.objects.filter(retry_of=other).exists()
