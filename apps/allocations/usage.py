@@ -4,8 +4,9 @@ Definitions (also shown on the usage page):
 - allocated GPU-hours: for each booked GPU, the hours of its booking that have passed while the
   allocation held it (start to release, expiry or now), clipped to the report's month;
 - mean utilization: the sample-weighted mean of the GPU's utilization (nvidia-smi
-  utilization.gpu, %) over those hours, from the 1-minute rollups (the 1-hour rollups for hours
-  older than the minute rollups' retention);
+  utilization.gpu, %) over those hours: raw samples for windows up to ALLOCATION_USAGE_RAW_HOURS
+  (default 6), else the 1-minute rollups (minutes overlapping the window), and the 1-hour rollups
+  for hours older than the minute rollups' retention;
 - used GPU-hours: allocated GPU-hours x mean utilization / 100 (a GPU busy at 50 % for 2 h used
   1 GPU-hour); idle GPU-hours: allocated minus used;
 - unmeasured GPU-hours: allocated hours of GPUs without any telemetry in the window: counted as
@@ -21,18 +22,19 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
-from django.db.models import DateTimeField, F, FloatField, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import (Case, Count, DateTimeField, DurationField, ExpressionWrapper, F, FloatField, IntegerField,
+                              OuterRef, Q, Subquery, Sum, Value, When)
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
 from apps.core.errors import InvalidInput
-from apps.gpus.models import GpuRollup1h, GpuRollup1m
+from apps.gpus.models import GpuRollup1h, GpuRollup1m, GpuSample
 
 from .models import AllocationGpu
 from .states import AllocationState as S
 
 DEFINITION = ("Allocated: GPU-hours booked and elapsed while held. Used: allocated x mean GPU utilization "
-              "(1-minute telemetry rollups) / 100. Idle: allocated - used. Unmeasured: allocated hours of "
+              "(from the GPU telemetry) / 100. Idle: allocated - used. Unmeasured: allocated hours of "
               "GPUs without telemetry in the window (neither used nor idle).")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 HELD = (S.ACTIVE, S.RELEASED, S.EXPIRED)
@@ -53,8 +55,10 @@ def this_month(now=None) -> str:
 
 
 def _telemetry(model, lo, hi):
-    """(sum of util x samples, samples with util) of the booking's GPU in [lo, hi)."""
-    rows = (model.objects.filter(gpu_id=OuterRef("gpu_id"), bucket__gte=OuterRef(lo), bucket__lt=OuterRef(hi))
+    """(sum of util x samples, samples with util) of the booking's GPU in the buckets that overlap
+    [lo, hi) (`lo` already moved back by one bucket: a minute that starts before the booking
+    but ends inside it counts)."""
+    rows = (model.objects.filter(gpu_id=OuterRef("gpu_id"), bucket__gt=OuterRef(lo), bucket__lt=OuterRef(hi))
             .order_by().values("gpu_id"))
     weighted = rows.annotate(w=Sum(F("utilization_pct_avg") * F("samples"), output_field=FloatField())).values("w")
     counted = rows.annotate(n=Sum("samples", filter=Q(utilization_pct_avg__isnull=False))).values("n")
@@ -62,17 +66,42 @@ def _telemetry(model, lo, hi):
             Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)))
 
 
+def _raw(lo, hi):
+    """(sum of util, samples with util) of the booking's GPU's raw samples in [lo, hi)."""
+    rows = (GpuSample.objects.filter(gpu_id=OuterRef("gpu_id"), ts__gte=OuterRef(lo), ts__lt=OuterRef(hi))
+            .order_by().values("gpu_id"))
+    weighted = rows.annotate(w=Sum("utilization_pct", output_field=FloatField())).values("w")
+    counted = rows.annotate(n=Count("utilization_pct")).values("n")
+    return (Coalesce(Subquery(weighted, output_field=FloatField()), Value(0.0)),
+            Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)))
+
+
+def _at(expr):
+    return ExpressionWrapper(expr, output_field=DateTimeField())
+
+
 def bookings(queryset_of_rows, start: dt.datetime | None, end: dt.datetime | None, now: dt.datetime):
-    """AllocationGpu rows annotated with the clipped window (ws, we) and telemetry sums."""
+    """AllocationGpu rows annotated with the clipped window (ws, we) and telemetry sums: raw samples
+    for short windows (exact to the second), minute rollups for long ones, hour rollups for the
+    part older than the minute rollups' retention. A source not used gets an empty range."""
     cutoff = (now - dt.timedelta(days=settings.GPU_SAMPLE_RETENTION_DAYS)).replace(minute=0, second=0, microsecond=0)
+    raw_span = dt.timedelta(hours=getattr(settings, "ALLOCATION_USAGE_RAW_HOURS", 6.0))
     ws = Greatest(F("start"), Value(start, output_field=DateTimeField())) if start else F("start")
     we = Least(F("end"), Value(min(end, now) if end else now, output_field=DateTimeField()))
     rows = queryset_of_rows.annotate(ws=ws, we=we)
-    rows = rows.annotate(mlo=Greatest(F("ws"), Value(cutoff, output_field=DateTimeField())),
-                         hhi=Least(F("we"), Value(cutoff, output_field=DateTimeField())))
-    m_w, m_n = _telemetry(GpuRollup1m, "mlo", "we")
-    h_w, h_n = _telemetry(GpuRollup1h, "ws", "hhi")
-    return rows.annotate(m_w=m_w, m_n=m_n, h_w=h_w, h_n=h_n)
+    rows = rows.annotate(span=ExpressionWrapper(F("we") - F("ws"), output_field=DurationField()))
+    short = Q(span__lte=raw_span)
+    rows = rows.annotate(
+        rlo=Case(When(short, then=F("ws")), default=F("we"), output_field=DateTimeField()),
+        mlo_b=Case(When(short, then=F("we")),
+                   default=_at(Greatest(F("ws"), Value(cutoff, output_field=DateTimeField())) - Value(dt.timedelta(minutes=1))),
+                   output_field=DateTimeField()),
+        ws_b=_at(F("ws") - Value(dt.timedelta(hours=1))),
+        hhi=Least(F("we"), Value(cutoff, output_field=DateTimeField())))
+    r_w, r_n = _raw("rlo", "we")
+    m_w, m_n = _telemetry(GpuRollup1m, "mlo_b", "we")
+    h_w, h_n = _telemetry(GpuRollup1h, "ws_b", "hhi")
+    return rows.annotate(r_w=r_w, r_n=r_n, m_w=m_w, m_n=m_n, h_w=h_w, h_n=h_n)
 
 
 @dataclass
@@ -110,8 +139,8 @@ class Usage:
 
 
 def _util(row) -> float | None:
-    n = (row.m_n or 0) + (row.h_n or 0)
-    return ((row.m_w or 0) + (row.h_w or 0)) / n if n else None
+    n = (row.r_n or 0) + (row.m_n or 0) + (row.h_n or 0)
+    return ((row.r_w or 0) + (row.m_w or 0) + (row.h_w or 0)) / n if n else None
 
 
 def _per_allocation(rows) -> dict[int, Usage]:

@@ -6,30 +6,35 @@
   `sbatch --reservation` runs inside it, an extension moves its end, and it is gone after release;
 - a standalone node (no cluster membership): the requester's SSH public key is installed for the
   allocation (a login with that key works, CUDA_VISIBLE_DEVICES is recorded) and removed after
-  release (the login is refused), every other line of authorized_keys untouched.
+  release (the login is refused), every other line of authorized_keys untouched; the usage of
+  that allocation shows the utilization the simulated nvidia-smi gave its GPUs.
 Each step leaves one audit entry and its outcome on the binding row, shown on the allocation page.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
+import time
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
-from apps.allocations import binding, services, ssh_keys, tasks
+from apps.allocations import binding, services, ssh_keys, tasks, usage
 from apps.allocations.models import AllocationBinding, UserSshKey
 from apps.allocations.models_binding import BindingGoal, BindingState
 from apps.clusters import services as cluster_services
 from apps.clusters.models import Cluster, ClusterKind, ClusterNode, ProjectAccount, SlurmUser
 from apps.core.models import AuditEvent
-from apps.gpus import collect
+from apps.gpus import collect, rollups
 from apps.gpus.models import Gpu
 from apps.nodes import ssh
 from apps.rbac.models import ProjectRole
 from apps.rbac.services import _set_membership, create_project
+from devtools import lab_gpus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live,
               pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)")]
@@ -169,6 +174,20 @@ def test_ssh_keys_on_a_standalone_node(lab_inventory, fleet, team, settings, cli
     assert can_login(host, private)  # the requester logs in with their key
     client.force_login(team["dev"])
     assert f"CUDA_VISIBLE_DEVICES={row.devices}" in client.get(f"/allocations/{allocation.pk}/").content.decode()
+
+    # Usage of this lab allocation: the simulated utilization of its GPUs, collected agentlessly.
+    simulated = {indexes[0]: 30.0, indexes[1]: 70.0}
+    try:
+        for index, util in simulated.items():
+            lab_gpus.set_gpu(lab_inventory, host.name, index, utilization_pct=util)
+        time.sleep(1)  # a sample strictly inside the allocation's window
+        assert collect.collect([node], purpose="test")["failed"] == 0
+    finally:
+        lab_gpus.reset(lab_inventory, host.name)
+    rollups.roll_minutes(allocation.start - dt.timedelta(minutes=1), timezone.now() + dt.timedelta(minutes=1))
+    used = usage.of_allocation(allocation)
+    assert used["mean_utilization_pct"] == pytest.approx(50.0) and used["unmeasured_gpu_hours"] == 0
+    assert used["used_gpu_hours"] == pytest.approx(used["allocated_gpu_hours"] * 0.5, abs=0.001)
 
     services.release(team["dev"], allocation)
     binding.sync(allocation.pk)

@@ -62,7 +62,9 @@ def measured(team, dev, now):
     return {"busy": busy, "unmeasured": unmeasured, "month": start.strftime("%Y-%m")}
 
 
-def test_usage_matches_the_simulated_utilization(measured):
+@pytest.mark.parametrize("raw_hours", [6.0, 1.0], ids=["raw-samples", "minute-rollups"])
+def test_usage_matches_the_simulated_utilization(measured, settings, raw_hours):
+    settings.ALLOCATION_USAGE_RAW_HOURS = raw_hours  # the 2-hour window read from either source
     found = usage.of_allocation(measured["busy"])
     assert found["allocated_gpu_hours"] == pytest.approx(4.0)
     assert found["used_gpu_hours"] == pytest.approx(2.0)   # 2 h x 80 % + 2 h x 20 %
