@@ -149,6 +149,16 @@ def munge_secret(actor, cluster: Cluster, value) -> Secret | None:
     return secret
 
 
+def partitions_for(cluster: Cluster, partitions) -> list[str]:
+    """The partitions new nodes join: those named (each must exist), else the default partition."""
+    parts = list(partitions) if partitions else list(
+        cluster.partitions.filter(managed=True, is_default=True).values_list("name", flat=True))
+    unknown = set(parts) - set(cluster.partitions.filter(managed=True).values_list("name", flat=True))
+    if unknown:
+        raise InvalidInput({"partitions": [f"No partition {', '.join(sorted(unknown))} in {cluster.name}."]})
+    return parts
+
+
 def start_scale(actor, cluster: Cluster, nodes, *, munge_key=None, partitions=None, workflow=None):
     """Validate and start `clusters.scale`; one audit entry names the job."""
     check_may_scale(actor, cluster)
@@ -163,11 +173,7 @@ def start_scale(actor, cluster: Cluster, nodes, *, munge_key=None, partitions=No
     if problems:
         raise InvalidInput({"nodes": problems[:20]})
     secret = munge_secret(actor, cluster, munge_key)
-    parts = list(partitions) if partitions is not None else list(
-        cluster.partitions.filter(managed=True, is_default=True).values_list("name", flat=True))
-    unknown = set(parts) - set(cluster.partitions.filter(managed=True).values_list("name", flat=True))
-    if unknown:
-        raise InvalidInput({"partitions": [f"No partition {', '.join(sorted(unknown))} in {cluster.name}."]})
+    parts = partitions_for(cluster, partitions)
     params = {"cluster": cluster.pk, "nodes": [n.pk for n in chosen], "partitions": parts,
               "munge_key": secret.pk if secret else None}
     if workflow:

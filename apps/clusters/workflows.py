@@ -102,7 +102,7 @@ def start_deploy(actor, cluster: Cluster, node: Node, *, pxe: bool = False, fing
         raise InvalidInput({"node": [f"{node.name} has no BMC: the workflow powers it on through one."]})
     secret = scaling.munge_secret(actor, cluster, munge_key)
     params = {"node": node.pk, "cluster": cluster.pk, "pxe": bool(pxe), "fingerprint": (fingerprint or "").strip(),
-              "munge_key": secret.pk if secret else None, "partitions": list(partitions or [])}
+              "munge_key": secret.pk if secret else None, "partitions": scaling.partitions_for(cluster, partitions)}
     with transaction.atomic():
         job = start_job(actor, DEPLOY, params, target=node, audit=False)
         record_audit("workflow.deploy", actor=actor, obj=cluster,
