@@ -174,3 +174,17 @@ def test_key_page_and_api(dev, owner, client, api):
     assert client.post("/allocations/ssh-keys/", {"delete": key.pk}).status_code == 302
     assert not UserSshKey.objects.filter(user=dev).exists()
     assert AuditEvent.objects.filter(action__startswith="allocations.ssh_key_").count() == 2
+
+
+def test_detail_api_shows_bindings_and_usage(team, dev, api, sent):
+    node = add_node("d1", gpus=2)
+    cluster = Cluster.objects.create(name="d", controller=node)
+    ClusterNode.objects.create(cluster=cluster, slurm_name="slurm-d1", node=node, gpu_count=2)
+    ProjectAccount.objects.create(cluster=cluster, project=team, account="team-acct")
+    allocation = services.request_allocation(dev, project=team, gpu_count=1, duration_hours=1)
+    binding.sync(allocation.pk)
+    body = api(dev).get(f"/api/v1/allocations/{allocation.pk}/").json()
+    (bound,) = body["bindings"]
+    assert (bound["kind"], bound["name"], bound["cluster"], bound["slurm_nodes"], bound["state"]) == (
+        "slurm", f"aimx-alloc-{allocation.pk}", "d", ["slurm-d1"], "done")
+    assert body["usage"]["gpus"] == 1 and body["usage"]["mean_utilization_pct"] is None

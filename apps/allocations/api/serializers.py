@@ -8,6 +8,7 @@ from apps.rbac.permissions import restrict
 
 from ..models import Allocation, AllocationGpu
 from ..availability import usable_nodes
+from .fleet_serializers import AllocationBindingSerializer
 from ..services import MAX_GPUS, MAX_LABELS, MAX_NODES, user_by_id_or_name
 
 
@@ -41,15 +42,23 @@ class AllocationSerializer(AllocationListSerializer):
     gpus = AllocationGpuSerializer(many=True, read_only=True)
     decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     nodes = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    # Fleet bindings (Slurm reservation, SSH access) and usage so far (apps.allocations.usage).
+    bindings = AllocationBindingSerializer(many=True, read_only=True)
+    usage = serializers.SerializerMethodField()
 
     eager = {**AllocationListSerializer.eager, "decided_by": select("decided_by"), "nodes": prefetch("nodes"),
-             "gpus": prefetch("gpus__gpu__node")}
+             "gpus": prefetch("gpus__gpu__node"), "bindings": prefetch("bindings")}
 
     class Meta(AllocationListSerializer.Meta):
         fields = AllocationListSerializer.Meta.fields + [
             "min_memory_mib", "spread_allowed", "cluster", "partition", "nodes", "labels", "state_changed_at",
-            "decided_by", "decision_comment", "flags", "gpus", "updated_at"]
+            "decided_by", "decision_comment", "flags", "gpus", "bindings", "usage", "updated_at"]
         read_only_fields = fields
+
+    def get_usage(self, allocation) -> dict:
+        from ..usage import of_allocation
+
+        return of_allocation(allocation)
 
 
 class _Visible(serializers.Field):
