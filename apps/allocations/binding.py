@@ -81,13 +81,16 @@ def plan(allocation: Allocation) -> list[AllocationBinding]:
         else:
             standalone.setdefault(node.pk, {"node": node, "gpus": []})["gpus"].append(row.gpu.index)
     out = []
+    reservation = slurm_reservations.reservation_name(allocation.pk)
     for entry in clusters.values():
         cluster = entry["cluster"]
+        # One row per cluster: the same reservation name on each (GPUs spread over clusters).
+        name = reservation if len(clusters) == 1 else f"{reservation}@{cluster.name}"[:100]
         account = ProjectAccount.objects.filter(cluster=cluster, project_id=allocation.project_id).values_list(
             "account", flat=True).first()
         out.append(AllocationBinding(
             allocation=allocation, kind=BindingKind.SLURM_RESERVATION, cluster=cluster,
-            name=slurm_reservations.reservation_name(allocation.pk), slurm_nodes=sorted(entry["nodes"]),
+            name=name, slurm_nodes=sorted(entry["nodes"]),
             gpu_indexes=[{"node": n, "indexes": sorted(i)} for n, i in sorted(entry["gpus"].items())],
             accounts=[account] if account else [], users=_slurm_users(allocation.project, cluster)))
     login = _login_of(allocation.requester) if standalone else ""
@@ -111,7 +114,7 @@ def _slurm(binding: AllocationBinding):
 def _apply_slurm(binding: AllocationBinding, allocation: Allocation) -> str:
     from apps.clusters.slurm import SlurmError
 
-    name = binding.name
+    name = slurm_reservations.reservation_name(allocation.pk)
     try:
         slurm = _slurm(binding)
         if binding.goal == BindingGoal.ABSENT:
