@@ -177,10 +177,8 @@ def report(allocations, month: str, now=None) -> dict:
     rows = bookings(_held_rows(in_month.values("pk")).filter(start__lt=end, end__gt=start), start, end, now)
     rows = rows.select_related("allocation__project", "allocation__requester").order_by(
         "allocation__project__name", "allocation_id")
-    per = {}
-    meta = {}
-    for row in rows:
-        meta.setdefault(row.allocation_id, row.allocation)
+    rows = list(rows)
+    meta = {row.allocation_id: row.allocation for row in rows}
     per = _per_allocation(rows)
     projects: dict[str, dict] = {}
     for allocation_id, usage in per.items():
