@@ -418,6 +418,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 # How long before an allocation's end its holder is reminded (an allocation.ending event).
 ALLOCATION_REMINDER_MINUTES = env_float("AIMATRIX_ALLOCATION_REMINDER_MINUTES", 60.0)
+# Fleet binding of standalone nodes: where the requester's keys go (sshd tokens %h, %u).
+ALLOCATION_AUTHORIZED_KEYS_FILE = env_str("AIMATRIX_ALLOCATION_AUTHORIZED_KEYS_FILE", "%h/.ssh/authorized_keys")
+# Usage: windows up to this many hours read raw GPU samples; longer ones the rollups.
+ALLOCATION_USAGE_RAW_HOURS = env_float("AIMATRIX_ALLOCATION_USAGE_RAW_HOURS", 6.0)
 CELERY_TASK_ROUTES = {"apps.nodes.tasks.poll_power_states": {"queue": "bmc"}}
 
 # --- Nodes ----------------------------------------------------------------------------
