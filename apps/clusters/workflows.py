@@ -37,7 +37,7 @@ from apps.nodes.salt_models import SaltKeyState
 from apps.nodes.salt_services import SaltUnavailable, client_for
 from apps.rbac.permissions import can
 
-from . import connection, scaling, scaling_jobs
+from . import connection, scaling, scaling_jobs, scaling_pillar
 from .models import Cluster, ClusterNode
 from .slurm.errors import SlurmError
 
@@ -323,12 +323,29 @@ def cleanup(runner, params, target):
     return run_steps(runner, steps)
 
 
+def _forget_pillar(job: Job) -> None:
+    """A run killed inside a Salt state run never removed its nodes' pillar (the munge key): do it now."""
+    ids = job.params.get("nodes") if job.kind == scaling.SCALE_KIND else [job.params.get("node")]
+    for node in Node.objects.filter(pk__in=[i for i in ids or [] if isinstance(i, int)]).select_related("salt_minion"):
+        minion = scaling.minion_of(node)
+        if minion is not None:
+            try:
+                scaling_pillar.remove(minion.minion_id)
+            except (OSError, InvalidInput):
+                pass
+
+
 def resume_lost(sender, job_id, status, error, **kwargs) -> None:
-    """A workflow whose worker was lost continues in a new run (retry_of), at most MAX_RESUMES times."""
+    """A workflow whose worker was lost continues in a new run (retry_of), at most MAX_RESUMES times;
+    the pillar a lost scaling run or workflow left behind is removed."""
     if status != JobStatus.FAILED or not any(text in (error or "") for text in LOST_WORKER):
         return
-    job = Job.objects.filter(pk=job_id, kind__in=KINDS).select_related("requester", "retry_of").first()
-    if job is None or job.requester is None:
+    job = Job.objects.filter(pk=job_id, kind__in=(*KINDS, scaling.SCALE_KIND)).select_related(
+        "requester", "retry_of").first()
+    if job is None:
+        return
+    _forget_pillar(job)
+    if job.kind not in KINDS or job.requester is None:
         return
     if len(chain(job)) > MAX_RESUMES:
         append_event(job_id, EventKind.LOG, f"not resumed again: {MAX_RESUMES} runs were lost already",

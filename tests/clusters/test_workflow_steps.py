@@ -79,3 +79,23 @@ def test_resumed_at_most_max_resumes_times_and_never_for_other_failures(run_of):
     other = run_of()
     assert finish(other.pk, JobStatus.FAILED, error="lab-node2: power on: BMC refused")
     assert not Job.objects.filter(retry_of=other).exists()
+
+
+def test_a_lost_run_leaves_no_pillar_behind(run_of, admin, settings, tmp_path):
+    from apps.clusters import scaling_pillar
+    from apps.keyvault.services import create_secret
+    from apps.nodes.salt.results import pem_body_fingerprint
+    from apps.nodes.salt_models import SaltMaster, SaltMinion
+
+    settings.SALT_PILLAR_DIR = str(tmp_path / "pillar")
+    pub = "-----BEGIN PUBLIC KEY-----\nMIIBwf\n-----END PUBLIC KEY-----\n"
+    credential = create_secret(admin, name="wf-salt", kind="bmc_credentials", value="u:p", destinations=["127.0.0.1/32"])
+    master = SaltMaster.objects.create(name="wf", api_url="https://127.0.0.1:9", eauth="file", credential=credential,
+                                       master_address="127.0.0.1", public_key=pub, fingerprint=pem_body_fingerprint(pub))
+    job = run_of()
+    SaltMinion.objects.create(master=master, minion_id="wf-n1", node_id=job.params["node"], key_state="accepted")
+    scaling_pillar.write("wf-n1", {"slurm": {"munge": {"key_b64": "c2VjcmV0"}}})  # as a killed state run leaves it
+    assert list((tmp_path / "pillar" / scaling_pillar.PILLAR_SUBDIR).glob("*.sls"))
+    assert finish(job.pk, JobStatus.FAILED, error=LOST)
+    assert not list((tmp_path / "pillar" / scaling_pillar.PILLAR_SUBDIR).glob("*.sls"))
+    assert "wf-n1" not in (tmp_path / "pillar" / "top.sls").read_text()
