@@ -19,12 +19,12 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.jobs.api.responses import accepted
 from apps.jobs.api.serializers import JobSerializer
 
 from .. import config_apply, config_jobs, managed, services
 from ..models import ClusterNode, Partition
 from .serializers import ClusterNodeSerializer, NodeChoice, PartitionSerializer
-from .views import accepted
 
 
 def _text(max_length: int, **kw):

@@ -21,6 +21,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.jobs.api.responses import accepted
 from apps.jobs.api.serializers import JobSerializer
 from apps.rbac.models import Project
 from apps.rbac.permissions import restrict
@@ -29,7 +30,6 @@ from .. import accounting_sync, node_health, node_states, services
 from ..models import ProjectAccount
 from ..node_states import NodeStateAction
 from ..validators import SLURM_NAME
-from .views import accepted
 
 
 

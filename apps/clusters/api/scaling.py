@@ -14,11 +14,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from apps.jobs.api.responses import accepted
 from apps.jobs.api.serializers import JobSerializer
 
 from .. import scaling
 from .operations import ClusterScoped
-from .views import accepted
 
 
 class CheckSaltSerializer(serializers.Serializer):

@@ -1,7 +1,7 @@
 """Clusters API: the seed's external-cluster flow (test-connection, connect, info, refresh,
 delete) plus list/detail/update. Actions that run long answer 202 with the job."""
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from apps.core.api.lists import LeanViewSetMixin
 from apps.core.api.permissions import StrictModelPermissions
 from apps.gpus.api.serializers import MetricsParams
+from apps.jobs.api.responses import accepted
 from apps.jobs.api.serializers import JobSerializer
 from apps.rbac.api.mixins import RestrictedQuerysetMixin
 
@@ -16,10 +17,6 @@ from .. import history, services
 from ..filters import ClusterFilter
 from ..models import Cluster
 from .serializers import ClusterListSerializer, ClusterSerializer, ConnectSerializer, TestConnectionSerializer
-
-
-def accepted(job, **extra):
-    return Response({"job": job.pk, **extra, **JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
 
 
 class MayAddClusters(IsAuthenticated):

@@ -16,11 +16,11 @@ from rest_framework.views import APIView
 
 from apps.core.api.lists import LeanViewSetMixin
 from apps.core.errors import InvalidInput
+from apps.jobs.api.responses import accepted
 from apps.jobs.api.serializers import JobListSerializer, JobSerializer
 from apps.nodes.services import visible_nodes
 
 from .. import scaling, services, workflows
-from .views import accepted
 
 
 class WorkflowViewSet(LeanViewSetMixin, mixins.ListModelMixin, viewsets.GenericViewSet):

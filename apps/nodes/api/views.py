@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from apps.core.api.lists import Expansion, LeanViewSetMixin, prefetch, select
 from apps.core.api.parsers import FormParser, JSONParser, MultiPartParser
 from apps.jobs import services as jobs
+from apps.jobs.api.responses import accepted
 from apps.jobs.api.serializers import JobSerializer
 from apps.nodes import importer, services
 from apps.nodes.filters import NodeFilter
@@ -31,10 +32,6 @@ class MayImportNodes(BasePermission):
 
     def has_permission(self, request, view):
         return importer.may_import(request.user)
-
-
-def _accepted(job):
-    return Response({"job": job.pk, **JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
 
 
 def _params(request, **fixed) -> dict:
@@ -82,7 +79,7 @@ class NodeViewSet(LeanViewSetMixin, RestrictedQuerysetMixin, viewsets.ModelViewS
         content, fmt = importer.read_upload(data.validated_data)
         started = importer.start_import(request.user, content, fmt)
         if started.job is not None:
-            return _accepted(started.job)
+            return accepted(started.job)
         return Response(NodeSerializer(started.created, many=True, context={"request": request}).data,
                         status=status.HTTP_201_CREATED)
 
@@ -90,25 +87,25 @@ class NodeViewSet(LeanViewSetMixin, RestrictedQuerysetMixin, viewsets.ModelViewS
     @action(detail=True, methods=["post"], url_path="test-connection", rbac_action="use")
     def test_connection(self, request, pk=None):
         node = self.get_object()
-        return _accepted(jobs.start_job(request.user, "nodes.test_connection", {"nodes": [node.pk]}, target=node))
+        return accepted(jobs.start_job(request.user, "nodes.test_connection", {"nodes": [node.pk]}, target=node))
 
     @extend_schema(request=None, responses={202: JobSerializer})
     @action(detail=True, methods=["post"], rbac_action="use")
     def probe(self, request, pk=None):
         node = self.get_object()
-        return _accepted(jobs.start_job(request.user, "nodes.probe", {"nodes": [node.pk]}, target=node))
+        return accepted(jobs.start_job(request.user, "nodes.probe", {"nodes": [node.pk]}, target=node))
 
     @extend_schema(request=PowerParams, responses={202: JobSerializer})
     @action(detail=True, methods=["post"], rbac_action="manage")
     def power(self, request, pk=None):
         node = self.get_object()
-        return _accepted(jobs.start_job(request.user, "nodes.power", _params(request, node=node.pk), target=node))
+        return accepted(jobs.start_job(request.user, "nodes.power", _params(request, node=node.pk), target=node))
 
     @extend_schema(request=BootParams, responses={202: JobSerializer})
     @action(detail=True, methods=["post"], url_path="boot-device", rbac_action="manage")
     def boot_device(self, request, pk=None):
         node = self.get_object()
-        return _accepted(jobs.start_job(request.user, "nodes.boot_device", _params(request, node=node.pk),
+        return accepted(jobs.start_job(request.user, "nodes.boot_device", _params(request, node=node.pk),
                                         target=node))
 
     @extend_schema(request=BmcWriteSerializer, responses={200: NodeSerializer})
@@ -148,4 +145,4 @@ class NodeViewSet(LeanViewSetMixin, RestrictedQuerysetMixin, viewsets.ModelViewS
     @extend_schema(request=CommandParams, responses={202: JobSerializer})
     @action(detail=False, methods=["post"], url_path="run-command")
     def run_command(self, request):
-        return _accepted(jobs.start_job(request.user, "nodes.run_command", _params(request)))
+        return accepted(jobs.start_job(request.user, "nodes.run_command", _params(request)))
