@@ -94,3 +94,34 @@ lab_unpublish() {
 
 # Monotonic-ish milliseconds for the timings the scripts print.
 lab_now_ms() { date +%s%3N; }
+
+lab_fail_with_log() {  # LOG MESSAGE: the log's tail, then die with the message
+  echo "--- $1 (tail)" >&2
+  tail -n 25 "$1" >&2 2>/dev/null || true
+  lab_die "$2"
+}
+
+lab_write_if_changed() {  # FILE MODE (content on stdin); returns 0 if it changed
+  local new
+  new="$(cat)"
+  if [ -f "$1" ] && [ "$(cat "$1")" = "$new" ]; then chmod "$2" "$1"; return 1; fi
+  printf '%s\n' "$new" >"$1.tmp.$$"
+  chmod "$2" "$1.tmp.$$"
+  mv "$1.tmp.$$" "$1"
+}
+
+lab_make_cert() {  # DIR HOST CN: a self-signed EC certificate DIR/tls.crt + tls.key for HOST (an IP or
+  # a DNS name), made again only when HOST changed; returns 0 if it was made, 1 if kept
+  local dir="$1" host="$2" cn="$3" san
+  if [ -s "$dir/tls.crt" ] && [ -s "$dir/tls.key" ] && [ "$(cat "$dir/tls.host" 2>/dev/null)" = "$host" ]; then
+    return 1
+  fi
+  san="DNS:$host"
+  [[ "$host" =~ ^[0-9.]+$|: ]] && san="IP:$host"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+    -keyout "$dir/tls.key" -out "$dir/tls.crt" -subj "/CN=$cn" -addext "subjectAltName=$san" \
+    >/dev/null 2>&1 || lab_die "openssl could not make the certificate for $host"
+  chmod 600 "$dir/tls.key"
+  chmod 644 "$dir/tls.crt"
+  printf '%s' "$host" >"$dir/tls.host"
+}

@@ -49,18 +49,7 @@ URL="https://$LAB_REDFISH_HOST:$LAB_REDFISH_PORT"
 CERT="$RDIR/tls.crt"
 
 # A self-signed certificate for the emulator's address (the portal refuses plain-http BMCs).
-make_cert() {
-  if [ -s "$CERT" ] && [ -s "$RDIR/tls.key" ] && [ "$(cat "$RDIR/tls.host" 2>/dev/null)" = "$LAB_REDFISH_HOST" ]; then
-    return
-  fi
-  local san="DNS:$LAB_REDFISH_HOST"
-  [[ "$LAB_REDFISH_HOST" =~ ^[0-9.]+$|: ]] && san="IP:$LAB_REDFISH_HOST"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
-    -keyout "$RDIR/tls.key" -out "$CERT" -subj "/CN=aimatrix-lab-bmc" -addext "subjectAltName=$san" \
-    >/dev/null 2>&1 || lab_die "openssl could not make the lab BMC certificate"
-  chmod 600 "$RDIR/tls.key"
-  printf '%s' "$LAB_REDFISH_HOST" >"$RDIR/tls.host"
-}
+make_cert() { lab_make_cert "$RDIR" "$LAB_REDFISH_HOST" aimatrix-lab-bmc || true; }
 
 require_python() {
   "$LAB_PYTHON" -c 'import sushy_tools, sushy, bcrypt' 2>/dev/null ||
