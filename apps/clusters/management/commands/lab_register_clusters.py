@@ -7,14 +7,12 @@ Idempotent: a second run updates what the first created.
 """
 from pathlib import Path, PurePosixPath
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.keyvault.models import Secret
 from apps.keyvault.services import create_secret, update_secret
 from apps.nodes import services as nodes
-from apps.nodes.lab_inventory import Inventory
-from apps.nodes.management.commands.lab_register import publish_networks
+from apps.nodes.management.commands.lab_register import load_lab, publish_networks
 from apps.nodes.models import Node
 
 from ... import services
@@ -52,15 +50,10 @@ class Command(BaseCommand):
         parser.add_argument("--as-user", default="admin", help="the superuser the changes are made as")
 
     def handle(self, *args, lab_dir, as_user, **options):
-        if not (Path(lab_dir) / "inventory.json").exists():
-            raise CommandError(f"{lab_dir}/inventory.json not found: run `make lab` first")
-        inv = Inventory.load(lab_dir)
+        inv, actor = load_lab(lab_dir, as_user)
         if inv.slurm is None:
             self.stdout.write("lab: no Slurm in the inventory; no cluster registered")
             return
-        actor = get_user_model().objects.filter(username=as_user, is_superuser=True).first()
-        if actor is None:
-            raise CommandError(f"no superuser {as_user!r} (run manage.py ensure_admin)")
         if inv.slurm.managed:
             self._managed(actor, inv.slurm.managed)
         if inv.slurm.external:

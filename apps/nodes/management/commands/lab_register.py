@@ -19,6 +19,17 @@ from apps.nodes.lab_inventory import Inventory, read_creds
 from apps.nodes.models import Node
 
 
+def load_lab(lab_dir: str, as_user: str):
+    """(the lab's inventory, the superuser the registration acts as), or a CommandError saying
+    what to run first. Shared by every lab registration command."""
+    if not (Path(lab_dir) / "inventory.json").exists():
+        raise CommandError(f"{lab_dir}/inventory.json not found: run `make lab` first")
+    actor = get_user_model().objects.filter(username=as_user, is_superuser=True).first()
+    if actor is None:
+        raise CommandError(f"no superuser {as_user!r} (run manage.py ensure_admin)")
+    return Inventory.load(lab_dir), actor
+
+
 class Command(BaseCommand):
     help = "Register the lab's hosts, BMCs and credentials from LAB_DIR/inventory.json."
 
@@ -27,12 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--as-user", default="admin", help="the superuser the changes are made as")
 
     def handle(self, *args, lab_dir, as_user, **options):
-        if not (Path(lab_dir) / "inventory.json").exists():
-            raise CommandError(f"{lab_dir}/inventory.json not found: run `make lab` first")
-        inv = Inventory.load(lab_dir)
-        actor = get_user_model().objects.filter(username=as_user, is_superuser=True).first()
-        if actor is None:
-            raise CommandError(f"no superuser {as_user!r} (run manage.py ensure_admin)")
+        inv, actor = load_lab(lab_dir, as_user)
         networks = lab_networks(inv)
         publish_networks(networks)
         self._secret(actor, "lab-ssh-key", "ssh_private_key", Path(inv.client_key_path).read_text(), networks["ssh"])
