@@ -11,6 +11,7 @@ import os
 import pytest
 
 from apps.clusters import workflows
+from apps.clusters.scaling_jobs import STATE
 from apps.clusters.models import ClusterNode
 from apps.jobs.models import EventKind, Job, JobStatus
 from apps.nodes import remote
@@ -80,18 +81,23 @@ def test_worker_killed_during_a_deploy_the_workflow_resumes_after_its_last_step(
     worker = processes.start_worker("wf-resume", queues="slurm", concurrency=1, **env)
     try:
         first = workflows.start_deploy(t.admin, t.cluster, node, munge_key=t.secret.name)
-        wait_for(lambda: Job.objects.get(pk=first.pk).current_step == "Install and scale in", timeout=120,
-                 message="the deploy to reach 'Install and scale in'")
+        # "Install and scale in" runs the scaling steps; the Salt state run takes seconds
+        in_state = f"state.apply {STATE} on the new nodes"
+        wait_for(lambda: (j := Job.objects.get(pk=first.pk)).current_step == in_state or
+                 j.status not in (JobStatus.QUEUED, JobStatus.RUNNING),
+                 timeout=120, interval=0.05, message=f"the deploy to reach '{in_state}'")
+        assert Job.objects.get(pk=first.pk).current_step == in_state, Job.objects.get(pk=first.pk).error
         pid = int(Job.objects.get(pk=first.pk).worker.rsplit(" pid ", 1)[1])
         os.kill(pid, 9)  # the pool process dies mid-step: no cleanup code runs
         resumed = wait_for(lambda: Job.objects.filter(retry_of=first).first(), timeout=90,
                            message="the workflow to be resumed")
-        resumed = wait_for(lambda: (j := Job.objects.get(pk=resumed.pk)).status in JobStatus.FINAL and j,
-                           timeout=300, message="the resumed run to end")
+        ended = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+        resumed = wait_for(lambda: (j := Job.objects.get(pk=resumed.pk)).status in ended and j, timeout=300,
+                           message="the resumed run to end")
     finally:
         worker.stop()
     first.refresh_from_db()
-    assert first.status == JobStatus.FAILED and "was lost" in first.error and "Install and scale in" in first.error
+    assert first.status == JobStatus.FAILED and "was lost" in first.error and in_state in first.error
     assert resumed.status == JobStatus.SUCCEEDED, f"{resumed.error}\n{job_log(resumed)[-3000:]}"
     assert resumed.result["skipped"] == ["Power on", "Wait for SSH", "Enroll (Salt key)"]
     assert set(resumed.result["results"]) == {"Install and scale in", "Health check"}
