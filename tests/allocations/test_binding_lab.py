@@ -36,17 +36,10 @@ from apps.rbac.models import ProjectRole
 from apps.rbac.services import _set_membership, create_project
 from devtools import lab_gpus
 
+from ..labshell import lab_run as on
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live,
               pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)")]
-
-POOL = ssh.SSHPool()
-
-
-def on(inv, host, argv, timeout=90) -> ssh.Result:
-    creds = ssh.Credentials(private_key=Path(inv.client_key_path).read_text())
-    return ssh.run(ssh.Endpoint(host.address, host.port, host.user), creds, [(host.host_key_type, host.host_key)],
-                   argv, timeout=timeout, pool=POOL)
-
 
 def can_login(host, private_key: str) -> bool:
     """A fresh connection with this key (a pooled one would outlive the key's removal)."""
@@ -61,7 +54,7 @@ def can_login(host, private_key: str) -> bool:
 
 
 def ok(inv, host, argv, timeout=90) -> str:
-    result = on(inv, host, argv, timeout)
+    result = on(inv, host, argv, timeout=timeout)
     assert result.ok, f"{argv}: exit {result.exit_status}: {result.stderr or result.stdout}"
     return result.stdout
 

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from apps.clusters.models import Cluster
 from apps.nodes import services as nodes
 
-from ..conftest import wait_for, wait_for_job
+from ..conftest import wait_for
 from .conftest import login
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.live,

@@ -16,24 +16,14 @@ from apps.clusters.management.commands.lab_register_clusters import managed_fiel
 from apps.clusters.models import Cluster, ClusterKind, ClusterNode
 from apps.jobs.execution import execute
 from apps.jobs.models import Job
-from apps.nodes import facts, remote, ssh
+from apps.nodes import facts, remote
 from apps.nodes.models import Node
 
 from ..conftest import wait_for_job
+from ..labshell import lab_out as on
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)"),
               pytest.mark.django_db(transaction=True)]  # the job log is flushed by its own thread
-
-POOL = ssh.SSHPool()
-
-
-def on(inv, host, argv, timeout=60, stdin=None) -> str:
-    creds = ssh.Credentials(private_key=Path(inv.client_key_path).read_text())
-    result = ssh.run(ssh.Endpoint(host.address, host.port, host.user), creds, [(host.host_key_type, host.host_key)],
-                     argv, stdin=stdin, timeout=timeout, pool=POOL)
-    assert result.ok, f"{argv}: exit {result.exit_status}: {result.stderr or result.stdout}"
-    return result.stdout
-
 
 def run_job(t, *options) -> str:
     """sbatch a tiny job (script on stdin) and wait until it completes; returns its node list."""

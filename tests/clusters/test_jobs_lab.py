@@ -21,34 +21,14 @@ from django.contrib.auth.models import Group
 from apps.clusters import jobs_sync, services
 from apps.clusters.models import Cluster, ClusterKind, ProjectAccount, SlurmJob, SlurmJobState, SlurmUser
 from apps.gpus import collect
-from apps.nodes import ssh
 from apps.rbac.models import ProjectRole
 from apps.rbac.services import _set_membership, create_project
 from devtools import lab_gpus
 
+from ..labshell import lab_out as on, poll
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live,
               pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)")]
-
-POOL = ssh.SSHPool()
-
-
-def on(inv, host, argv, timeout=60) -> str:
-    creds = ssh.Credentials(private_key=Path(inv.client_key_path).read_text())
-    result = ssh.run(ssh.Endpoint(host.address, host.port, host.user), creds, [(host.host_key_type, host.host_key)],
-                     argv, timeout=timeout, pool=POOL)
-    assert result.ok, f"{argv}: exit {result.exit_status}: {result.stderr or result.stdout}"
-    return result.stdout
-
-
-def poll(fetch, done, timeout, what):
-    deadline, value = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        value = fetch()
-        if done(value):
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {value!r}")
-
 
 @pytest.fixture
 def lab(slurm_lab, fleet, make_user):

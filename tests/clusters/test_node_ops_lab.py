@@ -12,8 +12,6 @@ keys, with a real worker running the jobs:
 from __future__ import annotations
 
 import os
-import time
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -27,35 +25,15 @@ from apps.gpus import collect
 from apps.gpus import services as gpus
 from apps.gpus.ingest import ingest
 from apps.gpus.models import Gpu, GpuHealth
-from apps.nodes import remote, ssh
+from apps.nodes import remote
 from apps.rbac.models import Membership, Project, ProjectRole
 from devtools import lab_gpus
 
 from ..conftest import wait_for_job
+from ..labshell import lab_out as on, lab_run, poll
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live,
               pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)")]
-
-POOL = ssh.SSHPool()
-
-
-def on(inv, host, argv, stdin=None, timeout=60) -> str:
-    creds = ssh.Credentials(private_key=Path(inv.client_key_path).read_text())
-    result = ssh.run(ssh.Endpoint(host.address, host.port, host.user), creds, [(host.host_key_type, host.host_key)],
-                     argv, stdin=stdin, timeout=timeout, pool=POOL)
-    assert result.ok, f"{argv}: exit {result.exit_status}: {result.stderr or result.stdout}"
-    return result.stdout
-
-
-def poll(fetch, done, timeout, what):
-    deadline, value = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        value = fetch()
-        if done(value):
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {value!r}")
-
 
 def slurm_node(inv, managed, name) -> tuple[str, str]:
     """(state, reason) as `sinfo` prints them: e.g. ('drained', 'aimatrix: GPU 1 failed: ...')."""
@@ -192,9 +170,7 @@ def test_gpus_per_job_limit_set_in_the_portal_is_enforced_by_slurm(api, live_wor
 
         script = "#!/bin/sh\nsleep 30\n"
         argv = ["sbatch", "--parsable", "-A", account, "-p", managed.partition, "--gres=gpu:2", "-J", "over-limit"]
-        creds = ssh.Credentials(private_key=Path(slurm_lab.client_key_path).read_text())
-        result = ssh.run(ssh.Endpoint(login.address, login.port, login.user), creds,
-                         [(login.host_key_type, login.host_key)], argv, stdin=script.encode(), timeout=30, pool=POOL)
+        result = lab_run(slurm_lab, login, argv, stdin=script.encode(), timeout=30)
         if result.ok:  # accepted, then held back by Slurm itself with the limit as its reason
             job_id = result.stdout.strip().split(";")[0]
             try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import time
 from pathlib import Path
 
 import pytest
@@ -18,31 +17,13 @@ import pytest
 from apps.nodes import ssh
 from devtools import lab
 
+from ..labshell import lab_run as on, poll
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)")
-
-POOL = ssh.SSHPool()
-
-
-def on(inv: lab.Inventory, host: lab.LabHost, argv, stdin=None, timeout=30) -> ssh.Result:
-    creds = ssh.Credentials(private_key=Path(inv.client_key_path).read_text())
-    return ssh.run(ssh.Endpoint(host.address, host.port, host.user), creds,
-                   [(host.host_key_type, host.host_key)], argv, stdin=stdin, timeout=timeout, pool=POOL)
-
 
 def ok(result: ssh.Result) -> str:
     assert result.ok, f"exit {result.exit_status}: {result.stderr or result.stdout}"
     return result.stdout
-
-
-def poll(fetch, done, timeout=30.0, what="condition"):
-    """fetch() until done(value); the last value in the failure message."""
-    deadline, value = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        value = fetch()
-        if done(value):
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {value!r}")
 
 
 def node_states(inv, cluster) -> dict[str, tuple[str, str]]:

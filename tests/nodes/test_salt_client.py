@@ -16,21 +16,12 @@ import pytest
 from apps.nodes.salt import (KeyState, SaltApi, SaltAuthFailed, SaltFunctionRefused, SaltKeyRefused, SaltRole,
                              SaltTimeout, SaltUnreachable)
 
+from ..labshell import poll
 from .trickle import TrickleServer
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)")
 
 FIRST_PING_S = 30.0  # after an accept: the minion re-authenticates within 1 s; measured 0.3-4.5 s to a pong
-
-
-def poll(fetch, done, timeout=30.0, what="condition"):
-    deadline, value = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        value = fetch()
-        if done(value):
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}; last: {value!r}")
 
 
 def make_api(salt, **kwargs) -> SaltApi:
