@@ -108,3 +108,24 @@ def test_state_summary():
                                                          "__id__": "slurmd-running", "changes": {}}}
     assert scaling_jobs.state_summary(bad) == (False, "slurmd-running: slurmd failed to start")
     assert scaling_jobs.state_summary(["Rendering SLS 'base:slurm.node' failed"])[0] is False
+
+
+def test_real_host_pillar_renders_packages_services_and_watches(local_salt, settings, tmp_path):
+    """The defaults (no lab overrides): packages installed, munge and slurmd as services that
+    restart when the key or slurm.conf change (rendered only: nothing is installed here)."""
+    settings.SLURM_NODE_PILLAR = {}
+    p = scaling_pillar.node_pillar("prod", "gpu-01", present=True, munge_key=KEY, slurm_conf="ClusterName=prod\n",
+                                   gres_conf="", conf_path="/etc/slurm/slurm.conf", gres_path="/etc/slurm/gres.conf")
+    with scaling_pillar.pillar_for({"node-a": p}):
+        run = subprocess.run([str(SALT_CALL), "-c", str(tmp_path / "conf"), "--local", "--out=json",
+                              "state.show_sls", "slurm.node"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert base64.b64encode(KEY).decode() not in run.stdout  # rendered states name the pillar key, not the value
+    low = json.loads(run.stdout)["local"]
+    assert low["slurm-packages"]["pkg"][0]["pkgs"] == ["slurmd", "munge"]
+    assert {"name": "/etc/munge/munge.key"} in low["munge-key"]["file"]
+    assert {"contents_pillar": "slurm:munge:key_b64"} in low["munge-key"]["file"]
+    assert {"watch": [{"file": "munge-key"}]} in low["munge-running"]["service"]
+    slurmd = low["slurmd-running"]["service"]
+    assert "running" in slurmd and {"name": "slurmd"} in slurmd
+    assert {"watch": [{"file": "slurm-conf"}, {"file": "munge-key"}]} in slurmd
