@@ -23,6 +23,7 @@ from apps.jobs.execution import execute
 from apps.jobs.models import Job
 from apps.nodes.salt import SaltApi
 
+from ..labshell import lab_run
 from .test_apply_lab import on, wait_idle
 
 
@@ -32,12 +33,7 @@ def host(inv, name):
 
 def slurmd_running(t, name) -> bool:
     """lab-slurmctl slurmd-status on that host (exit 1: not running)."""
-    from apps.nodes import ssh
-
-    h = host(t.inv, name)
-    creds = ssh.Credentials(private_key=Path(t.inv.client_key_path).read_text())
-    result = ssh.run(ssh.Endpoint(h.address, h.port, h.user), creds, [(h.host_key_type, h.host_key)],
-                     ["sudo", "-n", t.lab.control["script"], "slurmd-status", name], timeout=60)
+    result = lab_run(t.inv, host(t.inv, name), ["sudo", "-n", t.lab.control["script"], "slurmd-status", name])
     return result.exit_status == 0
 
 
