@@ -126,6 +126,13 @@ class RequestView(KitFormView):
             return self.render_to_response(self.get_context_data(form=form, preview=self.preview(form)))
         return super().form_valid(form)
 
+    def form_invalid(self, form):
+        # The live preview (htmx, on every change) asks before the form is complete: it needs only
+        # the window and the model, so it answers from the fields that are valid so far.
+        if "check" in self.request.POST and not {"start", "end", "duration_hours", "gpu_model"} & set(form.errors):
+            return self.render_to_response(self.get_context_data(form=form, preview=self.preview(form)))
+        return super().form_invalid(form)
+
     def preview(self, form) -> dict:
         data = form.cleaned_data
         start = data.get("start") or timezone.now()

@@ -159,3 +159,18 @@ def test_node_and_gpu_pages_show_the_holding_allocation(client, root, team, dev,
     assert alloc.get_absolute_url() in gpu_page
     held = client.get(reverse("gpus:list") + "?allocated=true").content.decode()
     assert "held-node" in held
+
+
+def test_the_live_preview_answers_from_a_half_filled_form(client, team, dev, now, hours):
+    """The request page's availability card asks again on every change (htmx posts the form with
+    check=1): with only the window and the model filled in it still answers, and books nothing."""
+    add_node("n1", gpus=4)
+    client.force_login(dev)
+    page = client.get(reverse("allocations:new")).content.decode()
+    assert 'hx-post="/allocations/new/"' in page and 'hx-select="#availability"' in page
+    half = {"duration_hours": 2, "gpu_model": "H100", "check": "1"}  # no project, no GPU count yet
+    preview = client.post(reverse("allocations:new"), half, HTTP_HX_REQUEST="true")
+    assert preview.status_code == 200 and b"4 free of 4" in preview.content
+    broken = client.post(reverse("allocations:new"), {**half, "duration_hours": "soon"}, HTTP_HX_REQUEST="true")
+    assert broken.status_code == 400  # a window it cannot read: the card keeps what it showed
+    assert not Allocation.objects.exists()
