@@ -1,4 +1,6 @@
-"""Who gets what, for every route and method the portal answers: THE declarative table.
+"""Who gets what, for every route and method the portal answers: THE declarative table, declared
+per surface in expectations_pages.py, expectations_api.py and expectations_admin.py (role groups in
+expectations_roles.py) and merged here.
 
 Keys are route templates as tests/contract/routes.py names them (`/api/v1/jobs/{pk}/`); values
 map a method (or `ACTION <name>` for an admin action) to a role spec or a Case. A route the URL
