@@ -530,6 +530,15 @@ SALT_REFRESH_BUDGET = env_float("AIMATRIX_SALT_REFRESH_BUDGET", 40.0)  # seconds
 # the lab's salt.sh adds it). The portal writes each node's pillar (munge key from the vault,
 # slurm.conf, gres.conf) into SALT_PILLAR_DIR, a pillar_roots directory of the master that the
 # portal owns (top.sls included), mode 600, only for the duration of a state run.
+# Batch install of minions over SSH (apps/nodes/salt_install.py). Where the minion comes from, JSON
+# in AIMATRIX_SALT_MINION_SOURCE: {"kind": "packages" (the host's package manager; optional
+# "version" pin and "repository": {"apt": sources.list line, "dnf": .repo file, "zypper": .repo file})
+# | "pip" ("version", optional "index_url", venv "prefix") | "shared" ("path" of a salt-minion on a
+# shared filesystem, e.g. the cluster's NFS software tree), "config_dir" (default /etc/salt),
+# "root_dir" (optional; "{minion_id}" is replaced)}.
+SALT_MINION_SOURCE: dict = _json.loads(env_str("AIMATRIX_SALT_MINION_SOURCE", "") or '{"kind": "packages"}')
+# Hosts installed at once (a request may ask for fewer; never more than AIMATRIX_SSH_FANOUT).
+SALT_INSTALL_PARALLEL = env_int("AIMATRIX_SALT_INSTALL_PARALLEL", 10)
 SALT_STATES_DIR = env_str("AIMATRIX_SALT_STATES_DIR", str(BASE_DIR / "salt" / "states"))
 SALT_PILLAR_DIR = env_str("AIMATRIX_SALT_PILLAR_DIR", "")
 # Per cluster name ("*": all) overrides of slurm.node's pillar: install_packages, packages,

@@ -41,7 +41,8 @@ class NodeAdmin(RestrictedModelAdmin):
     search_fields = ["name", "address"]
     inlines = [BmcInline, HostKeyInline]
     readonly_fields = ["state_reason", "last_seen", "facts", "facts_updated_at"]
-    actions = ["test_connection", "probe", "approve_pending_keys", salt_admin.enroll_in_salt]
+    actions = ["test_connection", "probe", "approve_pending_keys", salt_admin.enroll_in_salt,
+               salt_admin.install_salt_minions]
     change_list_template = "admin/nodes/node/change_list.html"
 
     def get_urls(self):

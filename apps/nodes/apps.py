@@ -16,7 +16,7 @@ class NodesConfig(AppConfig):
 
         from . import dashboard as node_panels
         from . import import_job, job_kinds  # noqa: F401  (register the nodes.* job kinds)
-        from . import salt_enrollment, salt_jobs, salt_tasks  # noqa: F401  (salt.* job kinds, the salt-enrollment token purpose)
+        from . import salt_enrollment, salt_install_job, salt_jobs, salt_tasks  # noqa: F401  (salt.* job kinds, the salt-enrollment token purpose)
         from . import services
         from .models import Node
 

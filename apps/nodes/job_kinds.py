@@ -106,7 +106,7 @@ def _requester(runner):
     return runner.job.requester
 
 
-def _fan_out(runner, nodes, work, label):
+def _fan_out(runner, nodes, work, label, max_workers: int = FANOUT):
     """Run work(node) on every node with bounded concurrency; a result per host, job fails if any did."""
     failed = []
     done = 0
@@ -117,7 +117,7 @@ def _fan_out(runner, nodes, work, label):
         finally:
             connection.close()  # each fan-out thread has its own database connection
 
-    for node, outcome in ssh.fan_out(nodes, in_thread, max_workers=FANOUT):
+    for node, outcome in ssh.fan_out(nodes, in_thread, max_workers=max_workers):
         done += 1
         if isinstance(outcome, Exception):
             message = str(outcome) if isinstance(outcome, remote.NodeUnavailable) else f"{type(outcome).__name__}: {outcome}"

@@ -173,3 +173,20 @@ def enroll_in_salt(modeladmin, request, queryset):
 
 
 enroll_in_salt.short_description = "Enroll in Salt (one-time tokens)"
+
+
+def install_salt_minions(modeladmin, request, queryset):
+    """Node admin action: the batch minion install over SSH on the chosen nodes (the defaults of the
+    page: minion id = node name, the only master, the setting's parallelism); the job page follows it."""
+    from . import salt_install_job
+
+    try:
+        job = salt_install_job.start_batch_install(request.user, nodes=list(queryset.values_list("pk", flat=True)),
+                                                   portal_url=request.build_absolute_uri("/"))
+    except ServiceError as exc:
+        modeladmin.message_user(request, exc.message, messages.ERROR)
+        return None
+    return redirect("jobs:detail", pk=job.pk)
+
+
+install_salt_minions.short_description = "Install Salt minions over SSH (batch)"

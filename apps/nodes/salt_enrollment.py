@@ -142,7 +142,7 @@ def bootstrap_command(portal_url: str) -> str:
 
 
 def issue(user, node: Node, *, master: SaltMaster | None = None, minion_id: str = "", ttl: int | None = None,
-          portal_url: str = "") -> dict:
+          portal_url: str = "", method: EnrollmentMethod = EnrollmentMethod.TOKEN) -> dict:
     """Open an enrollment for `node`: {enrollment, token, command, expires_at}. The token string
     exists only in this answer. The key vault's `keyvault.token.issue` is the one audit entry."""
     _node_for(user, node.name)
@@ -162,7 +162,7 @@ def issue(user, node: Node, *, master: SaltMaster | None = None, minion_id: str 
     with transaction.atomic():
         row, token = onetime.issue_token(user, PURPOSE, node.name, ttl=TOKEN_TTL if ttl is None else ttl)
         enrollment = SaltEnrollment.objects.create(master=master, node=node, minion_id=minion_id, token=row,
-                                                   created_by=user)
+                                                   created_by=user, method=method)
     return {"enrollment": enrollment, "token": token, "expires_at": row.expires_at,
             "command": bootstrap_command(portal_url)}
 
@@ -204,7 +204,8 @@ def report(report_token, fingerprint, ip):
     with transaction.atomic():
         enrollment = SaltEnrollment.objects.select_related("master", "node", "created_by").get(report_hash=digest)
         job = None
-        if enrollment.created_by is not None:
+        # A batch install's job waits for this report and accepts the key itself.
+        if enrollment.created_by is not None and enrollment.method != EnrollmentMethod.BATCH:
             job = start_job(enrollment.created_by, "salt.accept_enrolled", {"enrollment": enrollment.pk}, audit=False)
         record_audit("salt.enroll.report", actor=enrollment.created_by, obj=enrollment, after={
             "minion_id": enrollment.minion_id, "fingerprint": enrollment.reported_fingerprint, "from": ip,

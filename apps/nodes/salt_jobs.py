@@ -187,38 +187,59 @@ def _authorize_enrollment(user, params):
 def accept_enrolled(runner, params, target):
     """Waits for the enrolled minion's key to be pending on the master, accepts it only if its
     fingerprint is the one the minion reported, then pings it."""
-    from . import salt_enrollment
-
     enrollment = SaltEnrollment.objects.select_related("master", "node").get(pk=params["enrollment"])
     if enrollment.state != EnrollmentState.REPORTED:
         raise JobFailed(f"Enrollment of {enrollment.minion_id} is {enrollment.get_state_display().lower()}, "
                         "not waiting for its key.")
-    user = runner.job.requester
     runner.step(f"Waiting for the key of {enrollment.minion_id} on {enrollment.master.name}")
     try:
-        api = services.client_for(enrollment.master, actor=user, purpose=f"job {runner.job_id} enrollment",
-                                  role=SaltRole.ADMIN)
+        key, seconds = accept_reported(enrollment, actor=runner.job.requester, purpose=f"job {runner.job_id} enrollment",
+                                       step=runner.step, check_cancelled=runner.check_cancelled)
+    except EnrollmentNotAccepted as exc:
+        if exc.key_refused:
+            runner.host_result(enrollment.minion_id, False, str(exc))
+        raise JobFailed(str(exc)) from None
+    runner.host_result(enrollment.minion_id, True, f"accepted, answered a ping after {seconds:.1f} s")
+    return {"minion": enrollment.minion_id, "fingerprint": key.fingerprint, "ping_s": round(seconds, 2)}
+
+
+class EnrollmentNotAccepted(Exception):
+    """Why a reported minion key was not accepted (or did not answer); `key_refused` when the
+    master holds another key under that id."""
+
+    def __init__(self, message: str, key_refused: bool = False):
+        super().__init__(message)
+        self.key_refused = key_refused
+
+
+def accept_reported(enrollment: SaltEnrollment, *, actor, purpose: str, step=lambda name: None,
+                    check_cancelled=lambda: None):
+    """Wait for the enrolled minion's key on the master, accept it only if its fingerprint is the
+    one the minion reported, then ping it: (key, seconds to the first answer). The enrollment ends
+    accepted or failed (audited either way); EnrollmentNotAccepted says why not."""
+    from . import salt_enrollment
+
+    try:
+        api = services.client_for(enrollment.master, actor=actor, purpose=purpose, role=SaltRole.ADMIN)
         deadline = time.monotonic() + ACCEPT_KEY_WAIT_S
         key = api.key(enrollment.minion_id)
         while (key is None or key.state == "absent") and time.monotonic() < deadline:
-            runner.check_cancelled()
+            check_cancelled()
             time.sleep(1.0)
             key = api.key(enrollment.minion_id)
         if key is None:
             salt_enrollment.finish(enrollment, ok=False, detail="the minion's key never reached the master")
-            raise JobFailed(f"{enrollment.minion_id}: no key on the master after {ACCEPT_KEY_WAIT_S:g} s")
-        runner.step(f"Accepting {enrollment.minion_id} by its reported fingerprint")
+            raise EnrollmentNotAccepted(f"{enrollment.minion_id}: no key on the master after {ACCEPT_KEY_WAIT_S:g} s")
+        step(f"Accepting {enrollment.minion_id} by its reported fingerprint")
         try:
             key = api.accept(enrollment.minion_id, enrollment.reported_fingerprint)
         except SaltKeyRefused as exc:
             salt_enrollment.finish(enrollment, ok=False, detail=str(exc))
-            runner.host_result(enrollment.minion_id, False, str(exc))
-            raise JobFailed(str(exc)) from None
-        salt_enrollment.finish(enrollment, ok=True, detail="key accepted", key=key, actor=user)
-        runner.step(f"Pinging {enrollment.minion_id}")
+            raise EnrollmentNotAccepted(str(exc), key_refused=True) from None
+        salt_enrollment.finish(enrollment, ok=True, detail="key accepted", key=key, actor=actor)
+        step(f"Pinging {enrollment.minion_id}")
         seconds = api.wait_for_ping(enrollment.minion_id, timeout=FIRST_PING_S)
     except (SaltError, services.SaltUnavailable) as exc:
-        raise JobFailed(f"{enrollment.minion_id}: {exc}") from None
+        raise EnrollmentNotAccepted(f"{enrollment.minion_id}: {exc}") from None
     SaltMinion.objects.filter(master=enrollment.master, minion_id=enrollment.minion_id).update(last_ping_ok=True)
-    runner.host_result(enrollment.minion_id, True, f"accepted, answered a ping after {seconds:.1f} s")
-    return {"minion": enrollment.minion_id, "fingerprint": key.fingerprint, "ping_s": round(seconds, 2)}
+    return key, seconds

@@ -87,6 +87,9 @@ class SaltMinionGroup(models.Model):
 class EnrollmentMethod(models.TextChoices):
     TOKEN = "token", "One-time token"
     HMAC = "hmac", "HMAC request"
+    # A batch install over SSH: a one-time token as TOKEN, but the install job itself accepts the
+    # reported key (no separate acceptance job).
+    BATCH = "batch", "Batch install over SSH"
 
 
 class EnrollmentState(models.TextChoices):

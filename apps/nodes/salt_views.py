@@ -68,6 +68,7 @@ class MinionTable(KitTable):
 
 
 class MinionListView(KitListView):
+    template_name = "nodes/salt/minion_list.html"
     filterset_class = MinionFilter
     table_class = MinionTable
     page_title = "Salt minions"
@@ -79,6 +80,11 @@ class MinionListView(KitListView):
 
     def base_queryset(self):
         return salt_services.visible_minions(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["may_install"] = self.request.user.has_perm("nodes.add_saltminion")
+        return ctx
 
 
 class MinionDetailView(LoginRequiredMixin, DetailView):

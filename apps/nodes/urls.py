@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import edit_views, salt_views, views
+from . import edit_views, salt_install_views, salt_views, views
 
 app_name = "nodes"
 urlpatterns = [
@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/actions/", views.NodeActionView.as_view(), name="action"),
     path("<int:pk>/salt-enroll/", salt_views.NodeEnrollView.as_view(), name="salt-enroll"),
     path("salt/", salt_views.MinionListView.as_view(), name="salt-minions"),
+    path("salt/install/", salt_install_views.BatchInstallView.as_view(), name="salt-install"),
     path("salt/runs/", salt_views.RunListView.as_view(), name="salt-runs"),
     path("salt/<int:pk>/", salt_views.MinionDetailView.as_view(), name="salt-minion"),
     path("salt/<int:pk>/accept/", salt_views.MinionAcceptView.as_view(), name="salt-minion-accept"),

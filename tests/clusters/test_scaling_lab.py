@@ -8,8 +8,6 @@ Salt logs."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,33 +17,12 @@ from apps.clusters.models import ClusterNode
 from apps.clusters.slurm.hostlist import expand
 from apps.nodes.salt_models import SaltRun
 
+from ..labshell import ArgvSampler
 from .scaling_fixtures import run, scaling_lab, slurmd_running  # noqa: F401  (fixture)
 from .test_apply_lab import job_log, on, run_job, sinfo, wait_idle
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)"),
               pytest.mark.django_db(transaction=True)]
-
-
-class ArgvSampler(threading.Thread):
-    """Reads /proc/*/cmdline in a loop until stopped; remembers any that holds one of `needles`."""
-
-    def __init__(self, needles: list[bytes]):
-        super().__init__(daemon=True)
-        self.needles, self.hits, self.samples, self.stop = needles, [], 0, threading.Event()
-
-    def run(self):
-        while not self.stop.is_set():
-            for pid in os.listdir("/proc"):
-                if not pid.isdigit():
-                    continue
-                try:
-                    argv = Path(f"/proc/{pid}/cmdline").read_bytes()
-                except OSError:
-                    continue
-                if any(n in argv for n in self.needles):
-                    self.hits.append((pid, argv[:200]))
-            self.samples += 1
-            time.sleep(0.01)
 
 
 def files_containing(root: Path, needle: bytes) -> list[str]:

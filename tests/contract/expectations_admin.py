@@ -130,6 +130,8 @@ ADMIN_MODELS = {
                   actions={"test_connection": _w(OPS, {OPS: 302, DATA: 403, "*": 302}),
                            # tokens shown once on the answer page; project-member may not change the node
                            "enroll_in_salt": _w(OPS, {OPS: 200, DATA: 403, "*": 302}),
+                           # the batch install job (job.start audited); the others may not install minions
+                           "install_salt_minions": _w(OPS, {OPS: 302, DATA: 403, "*": 302}),
                            "probe": _w(OPS, {OPS: 302, DATA: 403, "*": 302}),
                            "approve_pending_keys": _w(OPS, {OPS: 302, DATA: 403, "*": 302}),
                            "delete_selected": _w(OPS, {OPS: 302, DATA: 403, "engineer,project-member": "not offered",

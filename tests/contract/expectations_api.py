@@ -231,6 +231,10 @@ API = {
     "/api/v1/salt/enroll/hmac/": {"POST": Case({"*": 403, "anonymous": 403}, writes=EVERYONE, body={
         "minion_id": "{node}", "timestamp": "{now}", "nonce": "matrixnonce00000", "signature": "0" * 64})},
     "/api/v1/salt/bootstrap.sh": {"GET": {"*": 200, "anonymous": 200}},
+    # The batch minion install: nodes.add_saltminion decided before the body is read, then change on
+    # every node named (the job engine's check); 202 with the job.
+    "/api/v1/salt/batch-install/": {"POST": Case({OPS: 202, "*": 403},
+                                                 body={"nodes": ["{node}"], "portal_url": "http://portal.example"})},
     # The seed's server paths: aliases of the nodes API (same permissions).
     "/api/v1/servers/": {"GET": OPEN, "POST": Case({OPS: 201, "*": 403}, body={"name": "srv-{role}",
                                                                                "address": "10.0.0.9"})},

@@ -14,7 +14,6 @@ import hashlib
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -24,40 +23,11 @@ import requests
 
 from apps.nodes import remote, salt_enrollment, salt_services
 from apps.nodes.salt import KeyState, SaltApi, key_fingerprint
-from devtools import processes as base
-from tests import processes
 from tests.conftest import wait_for_job
 
-ROOT = Path(__file__).resolve().parents[2]
-SALT_MINION = Path(os.environ.get("LAB_SALT_VENV") or ROOT / "var/salt-venv") / "bin" / "salt-minion"
+from .salt_lab import SALT_MINION, master, portal, stop_minion  # noqa: F401  (fixtures)
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)")
-
-
-@pytest.fixture
-def portal(lab_inventory, transactional_db):
-    """daphne on the test database, reachable from the lab's namespaces (the bridge address)."""
-    gateway = lab_inventory.network.get("gateway") or "127.0.0.1"
-    env = processes.child_env(AIMATRIX_ALLOWED_HOSTS=f"localhost,127.0.0.1,{gateway}")
-    proc, url = base.start_daphne("lab-salt-enroll-daphne", env, processes.LOG_DIR, host="0.0.0.0")
-    yield f"http://{gateway}:{url.rsplit(':', 1)[1]}"
-    proc.stop()
-
-
-@pytest.fixture
-def master(salt_lab, fleet):
-    from apps.keyvault.services import create_secret
-    from apps.nodes.salt_masters import create_master
-    from urllib.parse import urlsplit
-
-    salt = salt_lab.salt
-    user, password = salt.credentials()
-    host = urlsplit(salt.api_url).hostname
-    credential = create_secret(fleet["admin"], name="lab-salt-api", kind="bmc_credentials",
-                               value=f"{user}:{password}", destinations=[f"{host}/32"])
-    m = salt.master
-    return create_master(fleet["admin"], name="lab", api_url=salt.api_url, eauth=salt.eauth, credential=credential,
-                         ca_certificate=salt.ca_file, master_address=f"{m['address']}:{m['ret_port']}",
-                         public_key=m["public_key"], fingerprint=m["fingerprint"])
 
 
 @pytest.fixture
@@ -70,7 +40,7 @@ def second_minion(salt_lab):
     shutil.rmtree(base_dir, ignore_errors=True)
     state = {"host": host, "id": f"{host.name}-portal", "root": base_dir / "r", "conf": base_dir / "c"}
     yield state
-    _stop(state["root"])
+    stop_minion(state["root"])
     user, password = salt_lab.salt.credentials()
     api = SaltApi(salt_lab.salt.api_url, user, password, salt_lab.salt.eauth, salt_lab.salt.ca_file)
     if api.key(state["id"]) is not None:
@@ -167,23 +137,6 @@ def Job_of_report(enrollment) -> int:
     return entry.changes["after"]["job"]
 
 
-def _stop(root: Path) -> None:
-    """SIGTERM to the minion this test started (its pid file), then wait until it is gone: on its
-    way out it still writes into its configuration directory."""
-    pid_file = root / "var" / "run" / "salt-minion.pid"
-    if not pid_file.exists():
-        return
-    try:
-        pgid = os.getpgid(int(pid_file.read_text().strip()))
-        os.killpg(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            os.killpg(pgid, 0)
-            time.sleep(0.2)
-    except (ProcessLookupError, ValueError):
-        pass
-
-
 @pytest.fixture
 def impostor(salt_lab, second_minion):
     """Another minion claiming the enrolled id first, with a key of its own (pending on the master)."""
@@ -203,7 +156,7 @@ def impostor(salt_lab, second_minion):
         time.sleep(0.5)
     assert key is not None and key.state == KeyState.PENDING, key
     yield {"root": root, "fingerprint": key.fingerprint}
-    _stop(root)
+    stop_minion(root)
 
 
 def test_a_pending_key_other_than_the_reported_one_stays_pending(salt_lab, fleet, live_worker, portal, master,

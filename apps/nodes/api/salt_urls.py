@@ -3,7 +3,7 @@ from django.urls import path
 
 from apps.core.api.routers import ApiRouter
 
-from . import salt
+from . import salt, salt_install
 
 router = ApiRouter()
 router.register("salt/minions", salt.SaltMinionViewSet, basename="salt-minion")
@@ -14,6 +14,7 @@ urlpatterns = [
     path("salt/enroll/", salt.EnrollRedeemView.as_view(), name="salt-enroll"),
     path("salt/enroll/report/", salt.EnrollReportView.as_view(), name="salt-enroll-report"),
     path("salt/enroll/hmac/", salt.EnrollHmacView.as_view(), name="salt-enroll-hmac"),
+    path("salt/batch-install/", salt_install.BatchInstallView.as_view(), name="salt-batch-install"),
     path("salt/bootstrap.sh", salt.BootstrapScriptView.as_view(), name="salt-bootstrap"),
     *router.urls,
 ]
