@@ -48,3 +48,4 @@ AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.gpu_ingest --out bench/resu
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.gpu_ingest --out bench/results/gpu_chart.json --chart-only
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.clusters --out bench/results/clusters.json
 AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.allocations --out bench/results/allocations.json
+AIMATRIX_LOG_LEVEL=WARNING .venv/bin/python -m bench.salt --out bench/results/salt.json

@@ -41,6 +41,8 @@ ENV
   .venv/bin/python manage.py ensure_admin
   .venv/bin/python manage.py lab_register --lab-dir "$LAB_DIR"
   .venv/bin/python manage.py lab_register_clusters --lab-dir "$LAB_DIR"  # managed `lab`, external controller
+  # scaling through Salt and batch installs on the lab: slurm.node's pillar and the minion source
+  .venv/bin/python manage.py lab_settings --lab-dir "$LAB_DIR" >>"$ENV_FILE"
   echo "lab: up. PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT"
   echo "lab: hosts, Redfish and IPMI in $LAB_DIR/inventory.json, registered as nodes"
   echo "lab: Slurm clusters in $LAB_DIR/inventory.json (section slurm)"

@@ -39,7 +39,7 @@ def _scratch_tree(tmp_path: Path, script: str, stubs: list[str]) -> Path:
     ("run.sh", [], [], ["ensure_admin", "honcho"]),
     ("lab.sh", ["up"], ["scripts/pg.sh", "scripts/redis.sh", "scripts/lab/hosts.sh", "scripts/lab/redfish.sh",
                         "scripts/lab/ipmi.sh", "scripts/lab/slurm.sh", "scripts/lab/salt.sh"],
-     ["ensure_admin", "lab_register", "lab_register_clusters"]),
+     ["ensure_admin", "lab_register", "lab_register_clusters", "lab_settings"]),
     ("screenshots.sh", [], ["scripts/pg.sh", "scripts/redis.sh"], ["devtools.screenshots"]),
 ])
 def test_a_failed_migration_stops_the_script(tmp_path, script, args, stubs, never):

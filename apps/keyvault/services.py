@@ -151,6 +151,15 @@ def update_secret(user, secret: Secret, *, value=_UNSET, **fields) -> Secret:
     return locked
 
 
+def put_secret(user, *, name, kind, value, destinations) -> Secret:
+    """Create the named secret, or give the existing one this value and these destinations (the
+    lab registrations, which run again on every `make lab`)."""
+    existing = Secret.objects.filter(name=name).first()
+    if existing is None:
+        return create_secret(user, name=name, kind=kind, value=value, destinations=destinations)
+    return update_secret(user, existing, value=value, destinations=destinations)
+
+
 def references(secret: Secret, limit: int = 20) -> list[tuple[str, list[str]]]:
     """What keeps `secret` from being deleted: (what, first names) per protecting relation, e.g.
     ("nodes using it as ssh credential", ["gpu01"]). Read from the model's relations, so the vault

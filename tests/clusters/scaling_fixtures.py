@@ -44,12 +44,10 @@ def run(job) -> Job:
 
 @pytest.fixture
 def scaling_lab(slurm_lab, salt_lab, fleet, settings, lab_settings):
-    from urllib.parse import urlsplit
-
-    from apps.keyvault.services import create_secret
+    from apps.clusters import lab_scaling
     from apps.nodes import salt_services
+    from apps.nodes.lab_salt import register_master
     from apps.nodes.management.commands.lab_register import lab_networks
-    from apps.nodes.salt_masters import create_master
     from devtools import lab as labtool
 
     if os.geteuid() != 0:
@@ -77,13 +75,7 @@ def scaling_lab(slurm_lab, salt_lab, fleet, settings, lab_settings):
         for name in spare:
             on(slurm_lab, host(slurm_lab, name), lab.control["slurmd_stop"] + [name])
         # Salt: the lab master in the portal, the spare hosts' keys accepted by their fingerprints
-        api_host = urlsplit(salt.api_url).hostname
-        credential = create_secret(admin, name="lab-salt-api", kind="bmc_credentials", value=f"{user}:{password}",
-                                   destinations=[f"{api_host}/32"])
-        m = salt.master
-        master = create_master(admin, name="lab", api_url=salt.api_url, eauth=salt.eauth, credential=credential,
-                               ca_certificate=salt.ca_file, master_address=f"{m['address']}:{m['ret_port']}",
-                               public_key=m["public_key"], fingerprint=m["fingerprint"])
+        master = register_master(admin, salt_lab)
         salt_services.sync_keys(master, salt_services.client_for(master, actor=admin, purpose="test",
                                                                  role="admin"))
         for name in spare:
@@ -93,20 +85,11 @@ def scaling_lab(slurm_lab, salt_lab, fleet, settings, lab_settings):
             accepted.append(name)
         for name in spare:
             raw_api.wait_for_ping(name, timeout=60)
-        munge_key_path = Path(lab.munge_socket).parent.parent / "munge.key"
-        t.munge_key = munge_key_path.read_bytes()
+        t.munge_key = lab_scaling.munge_key_path(lab).read_bytes()
         t.munge_b64 = base64.b64encode(t.munge_key).decode()
-        t.secret = create_secret(admin, name="lab-munge", kind="munge_key", value=t.munge_b64,
-                                 destinations=lab_networks(slurm_lab)["ssh"])
+        t.secret = lab_scaling.register_munge(admin, lab, lab_networks(slurm_lab)["ssh"])
         settings.SALT_PILLAR_DIR = salt.pillar_roots[0]
-        control = lab.control["script"]
-        settings.SLURM_NODE_PILLAR = {lab.name: {
-            "install_packages": False,  # Slurm is installed on the machine the lab hosts share
-            # the lab's munged runs as root on the machine, and every lab host shares its key file
-            "munge": {"key_path": str(munge_key_path), "user": "root", "service": ""},
-            "slurmd": {"start_argv": [control, "slurmd-start", "{node}"],
-                       "stop_argv": [control, "slurmd-stop", "{node}"],
-                       "status_argv": [control, "slurmd-status", "{node}"]}}}
+        settings.SLURM_NODE_PILLAR = lab_scaling.node_pillar(lab)
         settings.SCALE_IDLE_TIMEOUT = 60.0
         t.node_pillar = settings.SLURM_NODE_PILLAR
         t.master, t.salt, t.pillar_dir = master, salt, Path(salt.pillar_roots[0])

@@ -208,6 +208,20 @@ def test_lab_register_clusters_registers_the_managed_cluster_and_the_external_co
     assert Cluster.objects.filter(name=lab.name).count() == 1
     assert Job.objects.filter(kind="clusters.discover").count() == 2
 
+    # scaling on the lab: its munge key in the vault, slurm.node's lab pillar in var/lab/env's lines
+    import io
+    import json
+    import shlex
+
+    from apps.clusters import lab_scaling
+    from apps.keyvault.models import Secret
+
+    assert Secret.objects.get(name=lab_scaling.MUNGE_SECRET).kind == "munge_key"
+    out = io.StringIO()
+    call_command("lab_settings", lab_dir=str(slurm_lab.lab_dir), stdout=out)
+    values = dict(shlex.split(line)[0].split("=", 1) for line in out.getvalue().splitlines())
+    assert json.loads(values["AIMATRIX_SLURM_NODE_PILLAR"]) == lab_scaling.node_pillar(lab)
+
 
 def test_gres_devices_that_do_not_exist_stop_the_apply_before_any_write(lab_cluster):
     t = lab_cluster

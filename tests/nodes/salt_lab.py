@@ -29,19 +29,10 @@ def portal(lab_inventory, transactional_db):
 
 @pytest.fixture
 def master(salt_lab, fleet):
-    from apps.keyvault.services import create_secret
-    from apps.nodes.salt_masters import create_master
-    from urllib.parse import urlsplit
+    """The lab's Salt master in the portal, as `make lab` registers it."""
+    from apps.nodes.lab_salt import register_master
 
-    salt = salt_lab.salt
-    user, password = salt.credentials()
-    host = urlsplit(salt.api_url).hostname
-    credential = create_secret(fleet["admin"], name="lab-salt-api", kind="bmc_credentials",
-                               value=f"{user}:{password}", destinations=[f"{host}/32"])
-    m = salt.master
-    return create_master(fleet["admin"], name="lab", api_url=salt.api_url, eauth=salt.eauth, credential=credential,
-                         ca_certificate=salt.ca_file, master_address=f"{m['address']}:{m['ret_port']}",
-                         public_key=m["public_key"], fingerprint=m["fingerprint"])
+    return register_master(fleet["admin"], salt_lab)
 
 
 def stop_minion(root: Path) -> None:

@@ -9,13 +9,12 @@ from pathlib import Path, PurePosixPath
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.keyvault.models import Secret
-from apps.keyvault.services import create_secret, update_secret
+from apps.keyvault.services import put_secret
 from apps.nodes import services as nodes
-from apps.nodes.management.commands.lab_register import load_lab, publish_networks
+from apps.nodes.management.commands.lab_register import lab_networks, load_lab, publish_networks
 from apps.nodes.models import Node
 
-from ... import services
+from ... import lab_scaling, services
 from ...models import Cluster, ClusterKind
 
 
@@ -56,6 +55,9 @@ class Command(BaseCommand):
             return
         if inv.slurm.managed:
             self._managed(actor, inv.slurm.managed)
+            secret = lab_scaling.register_munge(actor, inv.slurm.managed, lab_networks(inv)["ssh"])
+            self.stdout.write(f"lab: munge key of {inv.slurm.managed.name} in the key vault as {secret.name} "
+                              "(scaling nodes in through Salt)")
         if inv.slurm.external:
             self._external(actor, inv, inv.slurm.external)
 
@@ -82,11 +84,7 @@ class Command(BaseCommand):
         publish_networks({"ssh": networks}, name=f"lab-slurm-{lab.name}")
         name = f"lab-{lab.name}-ssh-key"
         key_text = Path(inv.client_key_path).read_text()
-        key = Secret.objects.filter(name=name).first()
-        if key is None:
-            key = create_secret(actor, name=name, kind="ssh_private_key", value=key_text, destinations=networks)
-        else:
-            key = update_secret(actor, key, value=key_text, destinations=networks)
+        key = put_secret(actor, name=name, kind="ssh_private_key", value=key_text, destinations=networks)
         fields = {"address": host.address, "ssh_port": host.port, "ssh_user": host.user, "ssh_credential": key,
                   "labels": ["lab", f"slurm-{lab.name}"]}
         node = Node.objects.filter(name=host.name).first()

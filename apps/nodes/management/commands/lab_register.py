@@ -13,8 +13,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.keyvault.models import Secret
-from apps.keyvault.services import create_secret, update_secret
-from apps.nodes import services
+from apps.keyvault.services import put_secret
+from apps.nodes import lab_salt, services
 from apps.nodes.lab_inventory import Inventory, read_creds
 from apps.nodes.models import Node
 
@@ -66,13 +66,13 @@ class Command(BaseCommand):
                 services.set_bmc(actor, node, driver="redfish", address=inv.redfish.url, credential="lab-redfish",
                                  system_id=inv.redfish.systems[host.name], verify_tls=False)
             self.stdout.write(f"lab: node {host.name} {host.address}:{host.port} registered")
+        if inv.salt:
+            master = lab_salt.register_master(actor, inv)
+            self.stdout.write(f"lab: Salt master {master.name} registered (salt-api {master.api_url}); its minions' "
+                              "keys stay pending until accepted by fingerprint")
 
     def _secret(self, actor, name, kind, value, destinations):
-        existing = Secret.objects.filter(name=name).first()
-        if existing is None:
-            create_secret(actor, name=name, kind=kind, value=value, destinations=destinations)
-        else:
-            update_secret(actor, existing, value=value, destinations=destinations)
+        put_secret(actor, name=name, kind=kind, value=value, destinations=destinations)
 
 
 def lab_networks(inv) -> dict[str, list[str]]:
