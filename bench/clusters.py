@@ -43,12 +43,11 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from apps.clusters import connection as slurm_connection  # noqa: E402
 from apps.clusters import jobs_sync, services, submit  # noqa: E402
 from apps.clusters.models import Cluster, ClusterKind, SlurmJob, SlurmUser  # noqa: E402
-from apps.keyvault import services as kv  # noqa: E402
-from apps.nodes import services as nodes  # noqa: E402
 from apps.nodes.management.commands.lab_register import lab_networks, publish_networks  # noqa: E402
 from apps.nodes.models import Node  # noqa: E402
 from devtools import lab  # noqa: E402
 
+from .lab_fleet import register_hosts, superuser
 from .measure import code_info, machine_info, ms_stats, write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,17 +59,8 @@ PREFIX = "bench-clusters"
 def register(inv: lab.Inventory):
     """The lab's hosts as portal nodes and its managed cluster as a portal cluster (external kind:
     the benchmark never rewrites its configuration)."""
-    user_model = get_user_model()
-    user_model.objects.filter(username=PREFIX).delete()
-    admin = user_model.objects.create_user(PREFIX, is_superuser=True, is_staff=True)
-    networks = lab_networks(inv)
-    key = kv.create_secret(admin, name=f"{PREFIX}-ssh", kind="ssh_private_key",
-                           value=Path(inv.client_key_path).read_text(), destinations=networks["ssh"])
-    by_name = {}
-    for host in inv.hosts:
-        by_name[host.name] = nodes.create_node(admin, name=host.name, address=host.address, ssh_port=host.port,
-                                               ssh_user=host.user, ssh_credential=key,
-                                               host_keys=[(host.host_key_type, host.host_key)])
+    admin = superuser(PREFIX)
+    by_name = register_hosts(admin, inv, PREFIX)
     managed = inv.slurm.managed
     cluster = Cluster.objects.create(name=PREFIX, kind=ClusterKind.EXTERNAL,
                                      controller=by_name[managed.controller_host])

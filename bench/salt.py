@@ -2,7 +2,7 @@
 with salt-api and one minion per host): ping fan-out over every minion, the batch minion
 install of every lab host, and scaling 3 nodes into the managed cluster end to end.
 
-    python -m bench.salt --out bench/results/salt.json [--hosts 6] [--pings 40] [--scale 3]
+    python -m bench.salt --out bench/results/salt.json [--hosts 6] [--pings 100] [--scale 3]
 
 Needs root (the lab), DATABASE_URL (PostgreSQL, migrated) and REDIS_URL; `scripts/bench.sh`
 provides the last two. It brings up its own lab with devtools.lab (unique directory, bridge,
@@ -10,7 +10,7 @@ subnet and ports; no external cluster) and tears it down at the end.
 
 - Ping fan-out: every lab minion's key accepted by its fingerprint, then --pings rounds of
   test.ping over all of them through salt-api (the portal's client, as a Salt run uses it):
-  wall time per round (p50/p99), every minion answering each round.
+  wall time per round (p50/p95/p99), every minion answering each round.
 - Batch install: the portal (daphne, reachable from the lab's namespaces) and the job
   `salt.batch_install` run in this process over every lab host, as a second minion per host
   (`<host>-b`, the lab's shared salt-minion: source `shared`): wall time of the whole job, and
@@ -36,6 +36,9 @@ from pathlib import Path
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aimatrix.settings")
+# The jobs run here as a Celery worker runs them: without the connection pool (Procfile), one
+# connection per fan-out thread.
+os.environ["AIMATRIX_DB_POOL"] = "0"
 django.setup()
 
 from django.conf import settings  # noqa: E402
@@ -46,15 +49,14 @@ from apps.clusters.management.commands.lab_register_clusters import managed_fiel
 from apps.clusters.models import Cluster, ClusterKind  # noqa: E402
 from apps.jobs.execution import execute  # noqa: E402
 from apps.jobs.models import Job  # noqa: E402
-from apps.keyvault import services as kv  # noqa: E402
 from apps.nodes import lab_salt, remote, salt_install_job, salt_services  # noqa: E402
-from apps.nodes import services as nodes  # noqa: E402
 from apps.nodes.management.commands.lab_register import lab_networks, publish_networks  # noqa: E402
 from apps.nodes.models import Node  # noqa: E402
 from devtools import lab  # noqa: E402
 from devtools import processes  # noqa: E402
 
-from .measure import code_info, machine_info, ms_stats, write_result  # noqa: E402
+from .lab_fleet import register_hosts, superuser
+from .measure import code_info, machine_info, ms_stats, pct, write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AIMATRIX_VAR_DIR", ROOT / "var" / "bench" / "app")).parent
@@ -63,16 +65,8 @@ STEPS = ("connect", "sudo", "os", "install", "enroll", "accept")
 
 
 def register(inv: lab.Inventory):
-    user_model = get_user_model()
-    user_model.objects.filter(username=PREFIX).delete()
-    admin = user_model.objects.create_user(PREFIX, is_superuser=True, is_staff=True)
-    networks = lab_networks(inv)
-    key = kv.put_secret(admin, name=f"{PREFIX}-ssh", kind="ssh_private_key",
-                        value=Path(inv.client_key_path).read_text(), destinations=networks["ssh"])
-    by_name = {host.name: nodes.create_node(admin, name=host.name, address=host.address, ssh_port=host.port,
-                                            ssh_user=host.user, ssh_credential=key,
-                                            host_keys=[(host.host_key_type, host.host_key)])
-               for host in inv.hosts}
+    admin = superuser(PREFIX)
+    by_name = register_hosts(admin, inv, PREFIX)
     master = lab_salt.register_master(admin, inv)
     return admin, by_name, master
 
@@ -125,7 +119,8 @@ def bench_ping(admin, master, ids: list[str], rounds: int) -> dict:
         result = api.ping(ids, tgt_type="list")
         latencies.append(time.perf_counter() - t0)
         missed += len(result.missing) + sum(1 for r in result.returns.values() if r.ret is not True)
-    return {"minions": len(ids), "rounds": rounds, "missed": missed, "round_ms": ms_stats(latencies)}
+    return {"minions": len(ids), "rounds": rounds, "missed": missed,
+            "round_ms": {**ms_stats(latencies), "p99_ms": pct(latencies, 99), "max_ms": pct(latencies, 100)}}
 
 
 def bench_batch_install(admin, inv, master, node_rows, portal_url: str) -> dict:
@@ -188,7 +183,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="bench/results/salt.json")
     parser.add_argument("--hosts", type=int, default=6)
-    parser.add_argument("--pings", type=int, default=40)
+    parser.add_argument("--pings", type=int, default=100)
     parser.add_argument("--scale", type=int, default=3)
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
@@ -207,7 +202,7 @@ def main(argv=None) -> int:
         clean()
         admin, node_rows, master = register(inv)
         gateway = inv.network.get("gateway") or "127.0.0.1"
-        env = processes.child_env(AIMATRIX_ALLOWED_HOSTS=f"localhost,127.0.0.1,{gateway}")
+        env = processes.child_env(AIMATRIX_ALLOWED_HOSTS=f"localhost,127.0.0.1,{gateway}", AIMATRIX_DB_POOL="1")
         daphne, url = processes.start_daphne(f"{PREFIX}-daphne", env, VAR_DIR / "logs", host="0.0.0.0")
         ids = accept_all(admin, inv, master)
         result["ping"] = bench_ping(admin, master, ids, args.pings)
