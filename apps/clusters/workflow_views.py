@@ -47,7 +47,10 @@ class DeployStartView(LoginRequiredMixin, View):
             job = workflows.start_deploy(request.user, cluster, node, pxe=request.POST.get("pxe") == "on",
                                          fingerprint=request.POST.get("fingerprint", ""),
                                          munge_key=request.POST.get("munge_key") or None,
-                                         partitions=request.POST.getlist("partitions") or None)
+                                         partitions=request.POST.getlist("partitions") or None,
+                                         install_minion=request.POST.get("install_minion") == "on",
+                                         minion_id=request.POST.get("minion_id", "").strip(),
+                                         portal_url=request.build_absolute_uri("/"))
         except ServiceError as exc:
             report_service_error(request, exc)
             return redirect(reverse("clusters:workflows"))

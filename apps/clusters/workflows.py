@@ -2,7 +2,10 @@
 streamed live on the job page, resumable after a worker crash:
 
   deploy   power on through the BMC, optional PXE boot, wait for SSH, enroll (accept the minion's
-           key by the fingerprint given, or check it is accepted already), install and scale into
+           key by the fingerprint given, or check it is accepted already; with `install_minion`, a
+           node without an accepted minion gets one over SSH as the batch install does: OS
+           detected, minion installed, token enrollment, key accepted by its reported
+           fingerprint), install and scale into
            the cluster (state.apply slurm.node + configuration + apply + wait until idle: the
            scaling job's steps), health check (Slurm shows the node idle, the minion answers)
   cleanup  drain and scale down (wait for running jobs, remove, apply, stop slurmd through Salt),
@@ -58,6 +61,19 @@ class DeployParams(serializers.Serializer):
     fingerprint = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     munge_key = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False, allow_null=True)
     partitions = serializers.ListField(child=serializers.CharField(max_length=63), required=False, default=list)
+    install_minion = serializers.BooleanField(required=False)
+    minion_id = serializers.CharField(max_length=253, required=False, allow_blank=True)
+    portal_url = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if attrs.get("install_minion"):
+            from apps.nodes.salt_install_job import check_portal_url
+
+            try:
+                attrs["portal_url"] = check_portal_url(attrs.get("portal_url", ""))
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError({"portal_url": exc.detail}) from None
+        return attrs
 
 
 class CleanupParams(serializers.Serializer):
@@ -92,9 +108,12 @@ def _check(actor, cluster: Cluster, node: Node) -> None:
 
 
 def start_deploy(actor, cluster: Cluster, node: Node, *, pxe: bool = False, fingerprint: str = "",
-                 munge_key=None, partitions=None) -> Job:
+                 munge_key=None, partitions=None, install_minion: bool = False, minion_id: str = "",
+                 portal_url: str = "") -> Job:
     """Validate and start the deploy workflow; one audit entry names its job."""
     _check(actor, cluster, node)
+    if install_minion and not actor.has_perm("nodes.add_saltminion"):
+        raise Forbidden("Installing a Salt minion needs nodes.add_saltminion.")
     member = ClusterNode.objects.filter(node=node).select_related("cluster").first()
     if member is not None and member.cluster_id != cluster.pk:
         raise InvalidInput({"node": [f"{node.name} is a node of {member.cluster.name}."]})
@@ -103,6 +122,8 @@ def start_deploy(actor, cluster: Cluster, node: Node, *, pxe: bool = False, fing
     secret = scaling.munge_secret(actor, cluster, munge_key)
     params = {"node": node.pk, "cluster": cluster.pk, "pxe": bool(pxe), "fingerprint": (fingerprint or "").strip(),
               "munge_key": secret.pk if secret else None, "partitions": scaling.partitions_for(cluster, partitions)}
+    if install_minion:
+        params.update(install_minion=True, minion_id=minion_id or "", portal_url=portal_url)
     with transaction.atomic():
         job = start_job(actor, DEPLOY, params, target=node, audit=False)
         record_audit("workflow.deploy", actor=actor, obj=cluster,
@@ -216,10 +237,33 @@ def _wait_ssh(runner, node: Node) -> str:
         sleep(2.0)
 
 
-def _enroll(runner, node: Node, fingerprint: str) -> str:
+def _install_minion(runner, node: Node, params) -> str:
+    """The batch install's steps for this one node (apps/nodes/salt_install.py)."""
+    from apps.nodes.salt_install import InstallFailed, install_one, minion_source
+    from apps.nodes.salt_services import default_master
+
+    master = default_master()
+    if master is None:
+        raise JobFailed(f"{node.name}: no Salt master to enroll with (none, or several, are configured)")
+    try:
+        out = install_one(node, actor=runner.job.requester, master=master, minion_id=params.get("minion_id") or node.name,
+                          portal_url=params["portal_url"], source=minion_source(),
+                          purpose=f"job {runner.job_id} workflow install minion",
+                          log=lambda step, message: runner.log(f"{step}: {message}", host=node.name, step=str(step)))
+    except InstallFailed as exc:
+        raise JobFailed(f"{node.name}: minion install, {exc.step}: {exc}") from None
+    return (f"salt-minion {out['version']} on {out['os']} enrolled as {out['minion_id']}; key accepted, "
+            f"answered a ping after {out['ping_s']:g} s")
+
+
+def _enroll(runner, node: Node, params) -> str:
+    fingerprint = params.get("fingerprint") or ""
     minion = scaling.minion_of(node)
+    if params.get("install_minion") and (minion is None or minion.key_state != SaltKeyState.ACCEPTED):
+        return _install_minion(runner, node, params)
     if minion is None:
-        raise JobFailed(f"{node.name}: no Salt minion: enroll it first (Salt enrollment with a one-time token)")
+        raise JobFailed(f"{node.name}: no Salt minion: enroll it first (Salt enrollment with a one-time token), "
+                        "or deploy with install_minion")
     try:
         api = client_for(minion.master, actor=runner.job.requester, purpose=f"job {runner.job_id} workflow enroll",
                          role=SaltRole.ADMIN)
@@ -304,7 +348,7 @@ def deploy(runner, params, target):
     if params.get("pxe"):
         steps.append(("PXE boot", lambda: _pxe(runner, node)))
     steps += [("Wait for SSH", lambda: _wait_ssh(runner, node)),
-              ("Enroll (Salt key)", lambda: _enroll(runner, node, params.get("fingerprint") or "")),
+              ("Enroll (Salt key)", lambda: _enroll(runner, node, params)),
               ("Install and scale in", lambda: _scale_in(runner, cluster, node, params)),
               ("Health check", lambda: _health(runner, cluster, node))]
     return run_steps(runner, steps)

@@ -99,3 +99,41 @@ def test_a_lost_run_leaves_no_pillar_behind(run_of, admin, settings, tmp_path):
     assert finish(job.pk, JobStatus.FAILED, error=LOST)
     assert not list((tmp_path / "pillar" / scaling_pillar.PILLAR_SUBDIR).glob("*.sls"))
     assert "wf-n1" not in (tmp_path / "pillar" / "top.sls").read_text()
+
+
+def test_the_enroll_step_installs_a_minion_when_asked_and_none_is_accepted(run_of, monkeypatch):
+    """deploy with install_minion: the batch install's steps for the node (the lab's
+    test_salt_install_lab drives them for real); without it, a node with no minion stops the
+    workflow with what to do."""
+    from apps.nodes import salt_install, salt_services
+
+    job, calls = run_of(), []
+    node = Node.objects.get(pk=job.params["node"])
+    monkeypatch.setattr(salt_services, "default_master", lambda: "the-master")
+
+    def install_one(n, **kw):
+        calls.append((n.name, kw["minion_id"], kw["portal_url"], kw["master"]))
+        kw["log"](salt_install.Step.CONNECT, "connected")
+        return {"version": "3007.1", "os": "Debian 12", "minion_id": kw["minion_id"], "ping_s": 1.5}
+
+    monkeypatch.setattr(salt_install, "install_one", install_one)
+    with JobRunner(job) as runner:
+        text = workflows._enroll(runner, node, {**job.params, "install_minion": True, "minion_id": "",
+                                                "portal_url": "http://portal"})
+    assert calls == [("wf-n1", "wf-n1", "http://portal", "the-master")]
+    assert "enrolled as wf-n1" in text and "3007.1" in text
+    assert job.events.filter(host="wf-n1", data__step="connect").exists()
+
+    with JobRunner(run_of()) as runner, pytest.raises(workflows.JobFailed, match="install_minion"):
+        workflows._enroll(runner, node, job.params)
+
+
+def test_deploy_with_install_minion_needs_the_portal_address():
+    from apps.clusters.workflows import DeployParams
+
+    bad = DeployParams(data={"node": 1, "cluster": 1, "install_minion": True, "portal_url": "file:///x"})
+    assert not bad.is_valid() and "portal_url" in bad.errors
+    good = DeployParams(data={"node": 1, "cluster": 1, "install_minion": True, "portal_url": "http://portal/"})
+    assert good.is_valid() and good.validated_data["portal_url"] == "http://portal"
+    plain = DeployParams(data={"node": 1, "cluster": 1})
+    assert plain.is_valid() and "install_minion" not in plain.validated_data

@@ -46,6 +46,13 @@ class DeploySerializer(_Target):
                                         help_text="The minion key's fingerprint (salt-key -f form), to accept it.")
     munge_key = serializers.CharField(max_length=128, required=False, allow_blank=True, allow_null=True)
     partitions = serializers.ListField(child=serializers.CharField(max_length=63), required=False, max_length=100)
+    install_minion = serializers.BooleanField(required=False, default=False,
+                                              help_text="No accepted minion yet: install and enroll one over SSH.")
+    minion_id = serializers.CharField(max_length=253, required=False, allow_blank=True, default="",
+                                      help_text="With install_minion: the minion id (default: the node's name).")
+    portal_url = serializers.CharField(max_length=300, required=False, allow_blank=True, default="",
+                                       help_text="With install_minion: the portal as the node reaches it "
+                                                 "(default: this request's).")
 
 
 class CleanupSerializer(_Target):
@@ -82,8 +89,10 @@ class DeployView(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         cluster, node = lookup(request.user, v)
-        return accepted(workflows.start_deploy(request.user, cluster, node, pxe=v["pxe"], fingerprint=v["fingerprint"],
-                                               munge_key=v.get("munge_key"), partitions=v.get("partitions")))
+        return accepted(workflows.start_deploy(
+            request.user, cluster, node, pxe=v["pxe"], fingerprint=v["fingerprint"], munge_key=v.get("munge_key"),
+            partitions=v.get("partitions"), install_minion=v["install_minion"], minion_id=v["minion_id"],
+            portal_url=v["portal_url"] or request.build_absolute_uri("/")))
 
 
 class CleanupView(APIView):
