@@ -8,7 +8,7 @@ the credential's destinations; the connection then goes to the address that was 
 """
 from __future__ import annotations
 
-from apps.core import netpolicy
+from apps.core import dbconn, netpolicy
 from apps.keyvault.destinations import DestinationRefused
 from apps.keyvault.services import split_bmc_credentials, use_secret
 
@@ -52,8 +52,10 @@ def run(node: Node, argv: list[str], *, timeout: float, purpose: str, stdin=None
     addresses = _checked(node.name, node.address, node.ssh_port)
     creds = _credentials(node, purpose, actor, addresses)
     endpoint = ssh.Endpoint(str(addresses[0]), node.ssh_port, node.ssh_user)
+    trusted = services.trusted_keys(node)
+    dbconn.release()  # not held through the command (a pooled connection would starve other threads)
     try:
-        result = ssh.run(endpoint, creds, services.trusted_keys(node), argv, stdin=stdin, timeout=timeout,
+        result = ssh.run(endpoint, creds, trusted, argv, stdin=stdin, timeout=timeout,
                          max_output=max_output or ssh.MAX_OUTPUT)
     except ssh.HostKeyUnknown as exc:
         services.record_offered_key(node, exc.key_type, exc.public_key, exc.fingerprint, mismatch=False)

@@ -11,6 +11,7 @@ import time
 
 from rest_framework import serializers
 
+from apps.core import dbconn
 from apps.core.errors import Forbidden, InvalidInput
 from apps.jobs.registry import register
 from apps.jobs.runner import JobFailed
@@ -221,6 +222,7 @@ def accept_reported(enrollment: SaltEnrollment, *, actor, purpose: str, step=lam
 
     try:
         api = services.client_for(enrollment.master, actor=actor, purpose=purpose, role=SaltRole.ADMIN)
+        dbconn.release()  # the waits below are salt-api's, not the database's
         deadline = time.monotonic() + ACCEPT_KEY_WAIT_S
         key = api.key(enrollment.minion_id)
         while (key is None or key.state == "absent") and time.monotonic() < deadline:
@@ -238,6 +240,7 @@ def accept_reported(enrollment: SaltEnrollment, *, actor, purpose: str, step=lam
             raise EnrollmentNotAccepted(str(exc), key_refused=True) from None
         salt_enrollment.finish(enrollment, ok=True, detail="key accepted", key=key, actor=actor)
         step(f"Pinging {enrollment.minion_id}")
+        dbconn.release()
         seconds = api.wait_for_ping(enrollment.minion_id, timeout=FIRST_PING_S)
     except (SaltError, services.SaltUnavailable) as exc:
         raise EnrollmentNotAccepted(f"{enrollment.minion_id}: {exc}") from None

@@ -214,3 +214,30 @@ def test_a_batch_enrollment_report_starts_no_separate_acceptance_job(root, maste
     enrollment, job = salt_enrollment.report(body["report_token"], FINGER, "10.9.0.11")
     assert job is None and enrollment.state == EnrollmentState.REPORTED
     assert not Job.objects.filter(kind="salt.accept_enrolled").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_database_connection_is_held_through_an_ssh_command(root, monkeypatch):
+    """A fan-out thread waiting on SSH (an install can take minutes) holds no database connection:
+    with the pool, three install threads and a pool of 4 starved each other (a host failed with
+    `couldn't get a connection after 10 s`). Inside a transaction nothing is released."""
+    from django.db import connection, transaction
+
+    from apps.keyvault.services import create_secret
+    from apps.nodes import ssh
+
+    key = create_secret(root, name="k", kind="ssh_private_key", value="-----BEGIN OPENSSH PRIVATE KEY-----\nx\n",
+                        destinations=["10.9.0.0/24"])
+    node = create_node(root, name="gpu-n9", address="10.9.0.19", ssh_credential=key)
+    held = []
+
+    def fake_run(endpoint, creds, trusted, argv, **kw):
+        held.append(connection.connection is not None)
+        return Result(0, "", "", 0.01)
+
+    monkeypatch.setattr(ssh, "run", fake_run)
+    remote.run(node, ["true"], timeout=5, purpose="test")
+    with transaction.atomic():
+        remote.run(node, ["true"], timeout=5, purpose="test")
+    assert held == [False, True]
+    assert node.__class__.objects.get(pk=node.pk).last_seen is not None  # and it reconnects afterwards
