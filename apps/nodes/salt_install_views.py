@@ -63,7 +63,8 @@ class BatchInstallView(KitFormView):
         return {"user": self.request.user}
 
     def get_initial(self):
-        return {"portal_url": self.request.build_absolute_uri("/").rstrip("/")}
+        chosen = [pk for pk in self.request.GET.getlist("nodes") if pk.isdigit()][:salt_install_job.MAX_HOSTS]
+        return {"portal_url": self.request.build_absolute_uri("/").rstrip("/"), "nodes": chosen}
 
     def form_valid(self, form):
         data = form.cleaned_data

@@ -1,4 +1,6 @@
 """Pages: node list with bulk actions, node detail, import. Changes go through services/jobs."""
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import get_object_or_404, redirect, render
@@ -56,6 +58,8 @@ class NodeListView(KitListView):
         if self.request.user.has_perm("nodes.manage_node"):
             actions += [(a, f"Power {a.replace('-', ' ')}" if a == "on" else DESTRUCTIVE_ACTIONS[a][0], a != "on")
                         for a in POWER_ACTIONS]
+        if self.request.user.has_perm("nodes.add_saltminion"):
+            actions.append(("salt-install", "Install Salt minions", False))
         if self.request.user.has_perm("nodes.delete_node"):
             actions.append(("delete", "Delete", True))
         return actions
@@ -213,6 +217,7 @@ class NodeBulkView(KitBulkView):
                                         destructive=power in DESTRUCTIVE_ACTIONS, check=check_may_manage)
         actions["delete"] = BulkAction("Delete", self._delete, destructive=True, check=check_may_delete,
                                        consequence=DELETE_CONSEQUENCE)
+        actions["salt-install"] = BulkAction("Install Salt minions", self._salt_install)
         return actions
 
     def confirm_context(self, name, action, objects):
@@ -230,6 +235,10 @@ class NodeBulkView(KitBulkView):
         def run(user, nodes):
             return _jobs_started(self.request, services.start_power_jobs(user, nodes, action))
         return run
+
+    def _salt_install(self, user, nodes):
+        """To the batch install page with these nodes chosen (its options, then Install)."""
+        return redirect(f"{reverse('nodes:salt-install')}?{urlencode([('nodes', n.pk) for n in nodes])}")
 
     def _delete(self, user, nodes):
         count = services.delete_nodes(user, nodes)

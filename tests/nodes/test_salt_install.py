@@ -241,3 +241,16 @@ def test_no_database_connection_is_held_through_an_ssh_command(root, monkeypatch
         remote.run(node, ["true"], timeout=5, purpose="test")
     assert held == [False, True]
     assert node.__class__.objects.get(pk=node.pk).last_seen is not None  # and it reconnects afterwards
+
+
+def test_the_node_list_bulk_bar_opens_the_install_page_with_the_nodes_chosen(client, root, master, node):
+    other = create_node(root, name="gpu-n2", address="10.9.0.12")
+    client.force_login(root)
+    listing = client.get("/nodes/")
+    assert b"Install Salt minions" in listing.content
+    bulk = client.post("/nodes/actions/", {"action": "salt-install", "pk": [node.pk, other.pk]})
+    assert bulk.status_code == 302 and bulk["Location"] == f"/nodes/salt/install/?nodes={node.pk}&nodes={other.pk}"
+    page = client.get(bulk["Location"])
+    chosen = {int(v) for v in page.context["form"].initial["nodes"]}
+    assert chosen == {node.pk, other.pk}
+    assert f'<option value="{node.pk}" selected>'.encode() in page.content
