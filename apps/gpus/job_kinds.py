@@ -3,16 +3,16 @@ from __future__ import annotations
 
 from apps.jobs.registry import register
 from apps.jobs.runner import JobFailed
-from apps.nodes.job_kinds import NodesParams, _authorize, _nodes
+from apps.nodes.job_kinds import NodesParams, authorize_nodes, nodes_of
 
 
 @register("gpus.collect", label="Collect GPU telemetry (agentless)", permission="gpus.push_telemetry",
-          params=NodesParams, queue="ssh", authorize=_authorize("use"))
+          params=NodesParams, queue="ssh", authorize=authorize_nodes("use"))
 def collect(runner, params, target):
     """Runs nvidia-smi and reads /proc on each node over SSH, and stores the GPU inventory and samples."""
     from .collect import collect as collect_nodes
 
-    nodes = _nodes(params)
+    nodes = nodes_of(params)
     runner.step(f"Collecting from {len(nodes)} node(s)")
     finished = 0
 

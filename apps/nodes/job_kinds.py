@@ -36,7 +36,7 @@ class NodeRef(serializers.Field):
         return value
 
 
-def _to_pks(refs: list) -> list[int]:
+def node_pks(refs: list) -> list[int]:
     """Names and ids -> primary keys, in order; unknown ones are named in a 400."""
     names = [r for r in refs if isinstance(r, str)]
     by_name = dict(Node.objects.filter(name__in=names).values_list("name", "pk")) if names else {}
@@ -53,7 +53,7 @@ class NodesParams(serializers.Serializer):
     nodes = serializers.ListField(child=NodeRef(), min_length=1, max_length=1000)
 
     def validate_nodes(self, value):
-        return _to_pks(value)
+        return node_pks(value)
 
 
 class CommandParams(NodesParams):
@@ -66,7 +66,7 @@ class OneNodeParams(serializers.Serializer):
     node = NodeRef()
 
     def validate_node(self, value):
-        return _to_pks([value])[0]
+        return node_pks([value])[0]
 
 
 class PowerParams(OneNodeParams):
@@ -83,7 +83,7 @@ def _pks(params) -> list[int]:
     return params["nodes"] if "nodes" in params else [params["node"]]
 
 
-def _authorize(action: str):
+def authorize_nodes(action: str):
     def check(user, params):
         pks = _pks(params)
         reachable = set(restrict(Node.objects.filter(pk__in=pks), user, action).values_list("pk", flat=True))
@@ -96,17 +96,17 @@ def _authorize(action: str):
     return check
 
 
-def _nodes(params) -> list[Node]:
+def nodes_of(params) -> list[Node]:
     pks = _pks(params)
     by_pk = Node.objects.select_related("ssh_credential").in_bulk(pks)
     return [by_pk[pk] for pk in pks if pk in by_pk]
 
 
-def _requester(runner):
+def requester_of(runner):
     return runner.job.requester
 
 
-def _fan_out(runner, nodes, work, label, max_workers: int = FANOUT):
+def fan_out_hosts(runner, nodes, work, label, max_workers: int = FANOUT):
     """Run work(node) on every node with bounded concurrency; a result per host, job fails if any did."""
     failed = []
     done = 0
@@ -136,12 +136,12 @@ def _fan_out(runner, nodes, work, label, max_workers: int = FANOUT):
 
 
 @register("nodes.test_connection", label="Test SSH connection", permission="nodes.use_node", params=NodesParams,
-          queue="ssh", authorize=_authorize("use"))
+          queue="ssh", authorize=authorize_nodes("use"))
 def test_connection(runner, params, target):
     """Connects to each node with its trusted host keys and runs `true` and `sudo -n true`."""
-    nodes = _nodes(params)
+    nodes = nodes_of(params)
     runner.step(f"Connecting to {len(nodes)} node(s)")
-    purpose, actor = f"job {runner.job_id} nodes.test_connection", _requester(runner)
+    purpose, actor = f"job {runner.job_id} nodes.test_connection", requester_of(runner)
 
     def work(node):
         result = remote.run(node, ["true"], timeout=15, purpose=purpose, actor=actor)
@@ -149,16 +149,16 @@ def test_connection(runner, params, target):
         message = f"connected in {result.duration * 1000:.0f} ms; sudo {'ok' if sudo.exit_status == 0 else 'NOT available'}"
         return result.exit_status == 0, message, {"sudo": sudo.exit_status == 0}
 
-    return _fan_out(runner, nodes, work, "Connection test")
+    return fan_out_hosts(runner, nodes, work, "Connection test")
 
 
 @register("nodes.probe", label="Probe facts", permission="nodes.use_node", params=NodesParams, queue="ssh",
-          authorize=_authorize("use"))
+          authorize=authorize_nodes("use"))
 def probe(runner, params, target):
     """Reads OS, kernel, CPU, memory, disks, NICs and GPUs from each node and stores them as facts."""
-    nodes = _nodes(params)
+    nodes = nodes_of(params)
     runner.step(f"Probing {len(nodes)} node(s)")
-    purpose, actor = f"job {runner.job_id} nodes.probe", _requester(runner)
+    purpose, actor = f"job {runner.job_id} nodes.probe", requester_of(runner)
 
     def work(node):
         outputs = {}
@@ -172,17 +172,17 @@ def probe(runner, params, target):
                   f"{round(found.get('memory_bytes', 0) / 2**30, 1)} GiB, {found.get('gpu_count', 0)} GPU(s)"
         return True, summary, {"facts": found}
 
-    return _fan_out(runner, nodes, work, "Facts probe")
+    return fan_out_hosts(runner, nodes, work, "Facts probe")
 
 
 @register("nodes.run_command", label="Run a command", permission="nodes.run_command_node", params=CommandParams,
-          queue="ssh", authorize=_authorize("use"))
+          queue="ssh", authorize=authorize_nodes("use"))
 def run_command(runner, params, target):
     """Runs one command (an argv list, never a shell string) on each node; output per host."""
-    nodes = _nodes(params)
+    nodes = nodes_of(params)
     argv, timeout = params["argv"], params["timeout"]
     runner.step(f"Running {shlex.join(argv)} on {len(nodes)} node(s)")
-    purpose, actor = f"job {runner.job_id} nodes.run_command", _requester(runner)
+    purpose, actor = f"job {runner.job_id} nodes.run_command", requester_of(runner)
 
     def work(node):
         # timeout(1) on the host bounds the command even where sshd ignores our kill (root sessions).
@@ -195,23 +195,23 @@ def run_command(runner, params, target):
                 runner.log(line, host=node.name, stream=stream)
         return result.exit_status == 0, f"exit status {result.exit_status}", {"exit_status": result.exit_status}
 
-    return _fan_out(runner, nodes, work, "Command")
+    return fan_out_hosts(runner, nodes, work, "Command")
 
 
 @register("nodes.power", label="BMC power", permission="nodes.manage_node", params=PowerParams, queue="bmc",
-          authorize=_authorize("manage"))
+          authorize=authorize_nodes("manage"))
 def power(runner, params, target):
     """Asks the node's BMC for a power action and waits until it reports the requested state."""
     from .bmc import SETTLES_IN, BmcError, PowerAction, wait_for_power
 
-    node = _nodes(params)[0]
+    node = nodes_of(params)[0]
     action = PowerAction(params["action"])
     desired = SETTLES_IN[action].value
     # The deadline covers every word with the BMC (apps/core/deadline.py), however slowly it answers.
     deadline = deadlines.within(params["deadline"], f"power {action.value} of {node.name}")
     try:
         with deadline:
-            client = remote.bmc_client(node, f"job {runner.job_id} nodes.power", _requester(runner))
+            client = remote.bmc_client(node, f"job {runner.job_id} nodes.power", requester_of(runner))
             runner.step(f"{action.value} via {node.bmc.driver}")
             before = client.power_state()
             runner.log(f"power state before: {before}", host=node.name)
@@ -232,14 +232,14 @@ def power(runner, params, target):
 
 
 @register("nodes.boot_device", label="Set boot device", permission="nodes.manage_node", params=BootParams,
-          queue="bmc", authorize=_authorize("manage"))
+          queue="bmc", authorize=authorize_nodes("manage"))
 def boot_device(runner, params, target):
     from .bmc import BmcError, BootDevice
 
-    node = _nodes(params)[0]
+    node = nodes_of(params)[0]
     runner.step(f"Boot from {params['device']} ({'persistent' if params['persistent'] else 'once'})")
     try:
-        client = remote.bmc_client(node, f"job {runner.job_id} nodes.boot_device", _requester(runner))
+        client = remote.bmc_client(node, f"job {runner.job_id} nodes.boot_device", requester_of(runner))
         client.set_boot_device(BootDevice(params["device"]), params["persistent"])
     except (BmcError, remote.NodeUnavailable) as exc:
         raise JobFailed(f"{node.name}: {exc}") from None

@@ -18,7 +18,7 @@ from apps.core.errors import Forbidden, InvalidInput
 from apps.jobs.registry import register
 
 from . import importer
-from .job_kinds import NodeRef, _authorize, _fan_out, _nodes, _requester, _to_pks
+from .job_kinds import NodeRef, authorize_nodes, fan_out_hosts, node_pks, nodes_of, requester_of
 from .models import Node
 from .salt import check_minion_id
 from .salt_install import BOOTSTRAP_S, INSTALL_S, QUICK_S, InstallFailed, minion_source, parallelism
@@ -61,7 +61,7 @@ class BatchInstallParams(serializers.Serializer):
                                         help_text="hosts at once (default: the setting)")
 
     def validate_nodes(self, value):
-        return _to_pks(value)
+        return node_pks(value)
 
     def validate_minion_id(self, value):
         return check_template(value)
@@ -88,7 +88,7 @@ def _master(params) -> SaltMaster:
 def _authorize_install(user, params):
     if not user.has_perm("nodes.add_saltminion"):
         raise Forbidden("Installing Salt minions needs nodes.add_saltminion.")
-    _authorize("change")(user, params)
+    authorize_nodes("change")(user, params)
     _master(params)
 
 
@@ -105,11 +105,11 @@ def batch_install(runner, params, target):
     with a one-time token and accepts its key by the reported fingerprint: each host on its own."""
     from .salt_install import install_one
 
-    nodes, master, source = _nodes(params), _master(params), minion_source()
+    nodes, master, source = nodes_of(params), _master(params), minion_source()
     workers = parallelism(len(nodes), params.get("parallel"))
     runner.step(f"Installing Salt minions on {len(nodes)} host(s), {workers} at a time "
                 f"(source: {source.kind}; master {master.name})")
-    actor, purpose = _requester(runner), f"job {runner.job_id} {KIND}"
+    actor, purpose = requester_of(runner), f"job {runner.job_id} {KIND}"
 
     def work(node):
         def log(step, message):
@@ -124,7 +124,7 @@ def batch_install(runner, params, target):
         return True, (f"salt-minion {out['version']} on {out['os']}; key accepted, "
                       f"answered a ping after {out['ping_s']:g} s"), out
 
-    return {**_fan_out(runner, nodes, work, "Salt minion install", max_workers=workers), "parallel": workers}
+    return {**fan_out_hosts(runner, nodes, work, "Salt minion install", max_workers=workers), "parallel": workers}
 
 
 # --- starting it ------------------------------------------------------------------------------
