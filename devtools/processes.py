@@ -71,6 +71,8 @@ def start_worker(name: str, env: dict, log_dir: Path, queues: str = QUEUES, conc
                  timeout: float = 30) -> Process:
     argv = [str(BIN / "celery"), "-A", "aimatrix", "worker", "-n", f"{name}@%h", "-Q", queues,
             f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "--loglevel=INFO"]
+    # As production runs workers (Procfile, compose): no connection pool, a connection per thread.
+    env = {**env, "AIMATRIX_DB_POOL": env.get("AIMATRIX_DB_POOL", "0")}
     proc = Process(name, argv, env, log_dir)
     wait_for_worker(proc, f"{name}@{socket.gethostname()}", timeout)
     return proc

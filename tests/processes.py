@@ -33,3 +33,27 @@ def start_daphne(name: str = "daphne", **env) -> tuple[Process, str]:
 
 def start_gunicorn(name: str = "gunicorn", workers: int = 2, **env) -> tuple[Process, str]:
     return base.start_gunicorn(name, child_env(**env), LOG_DIR, workers=workers)
+
+
+def only_this_worker_takes(queue: str, name: str) -> list[str]:
+    """Other workers of the test run stop consuming `queue` (give them back with
+    `consume_again`): a job the test starts must run on the worker it started, with its settings."""
+    from aimatrix.celery import app
+
+    queues = {}
+    for _ in range(50):  # the new worker answers the broadcast once it is up
+        queues = app.control.inspect(timeout=2).active_queues() or {}
+        if any(host.startswith(f"{name}@") for host in queues):
+            break
+    others = [host for host, active in queues.items()
+              if not host.startswith(f"{name}@") and any(q["name"] == queue for q in active)]
+    for host in others:
+        app.control.cancel_consumer(queue, destination=[host], reply=True, timeout=10)
+    return others
+
+
+def consume_again(queue: str, hosts: list[str]) -> None:
+    from aimatrix.celery import app
+
+    for host in hosts:
+        app.control.add_consumer(queue, destination=[host], reply=True, timeout=10)

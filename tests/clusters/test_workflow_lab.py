@@ -10,7 +10,6 @@ import os
 
 import pytest
 
-from aimatrix.celery import app as celery_app
 from apps.clusters import workflows
 from apps.clusters.scaling_jobs import STATE
 from apps.clusters.models import ClusterNode
@@ -25,20 +24,6 @@ from .test_apply_lab import job_log, sinfo, wait_idle
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)"),
               pytest.mark.django_db(transaction=True)]
-
-
-def only_this_worker_takes(queue: str, name: str) -> list[str]:
-    """Other workers of the test run stop consuming `queue` (restored by the caller): a job this
-    test kills must run on the worker it started, with its settings."""
-    for _ in range(50):  # the new worker answers the broadcast once it is up
-        queues = celery_app.control.inspect(timeout=2).active_queues() or {}
-        if any(host.startswith(f"{name}@") for host in queues):
-            break
-    others = [host for host, active in queues.items()
-              if not host.startswith(f"{name}@") and any(q["name"] == queue for q in active)]
-    for host in others:
-        celery_app.control.cancel_consumer(queue, destination=[host], reply=True, timeout=10)
-    return others
 
 
 def redfish_node(t):
@@ -94,7 +79,7 @@ def test_worker_killed_during_a_deploy_the_workflow_resumes_after_its_last_step(
            "AIMATRIX_SLURM_NODE_PILLAR": json.dumps(t.node_pillar),
            "AIMATRIX_SCALE_IDLE_TIMEOUT": "60"}
     worker = processes.start_worker("wf-resume", queues="slurm", concurrency=1, **env)
-    others = only_this_worker_takes("slurm", "wf-resume")  # the suite's worker must not run (and lose) it
+    others = processes.only_this_worker_takes("slurm", "wf-resume")  # the suite's worker must not run (and lose) it
     try:
         first = workflows.start_deploy(t.admin, t.cluster, node, munge_key=t.secret.name)
         # "Install and scale in" runs the scaling steps; the Salt state run takes seconds
@@ -111,8 +96,7 @@ def test_worker_killed_during_a_deploy_the_workflow_resumes_after_its_last_step(
         resumed = wait_for(lambda: (j := Job.objects.get(pk=resumed.pk)).status in ended and j, timeout=300,
                            message="the resumed run to end")
     finally:
-        for name in others:
-            celery_app.control.add_consumer("slurm", destination=[name], reply=True, timeout=10)
+        processes.consume_again("slurm", others)
         worker.stop()
     first.refresh_from_db()
     assert first.status == JobStatus.FAILED and "was lost" in first.error and in_state in first.error
