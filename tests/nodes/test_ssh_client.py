@@ -83,10 +83,20 @@ LogLevel VERBOSE
         return self.log.read_text().count("Accepted publickey")
 
     def kill_sessions(self):
-        children = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
-        for pid in children:
-            os.kill(int(pid), signal.SIGKILL)
-        return len(children)
+        """SIGKILL every process below the listener: each connection's monitor ([priv]) and the
+        unprivileged process under it that serves the channels (killing only the monitor left
+        that one able to run one more command, so the connection sometimes survived)."""
+        found, parents = [], [str(self.proc.pid)]
+        while parents:
+            below = subprocess.run(["pgrep", "-P", ",".join(parents)], capture_output=True, text=True).stdout.split()
+            found += below
+            parents = below
+        for pid in found:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return len(found)
 
     def stop(self):
         self.proc.terminate()
