@@ -27,7 +27,6 @@ import argparse
 import hashlib
 import os
 import shutil
-import signal
 import statistics
 import sys
 import time
@@ -137,20 +136,8 @@ def bench_batch_install(admin, inv, master, node_rows, portal_url: str) -> dict:
         return {"hosts": len(hosts), "parallel": job.result["parallel"], "wall_s": job.wall_s,
                 "per_host_step_median_s": per_step, "ok": sum(1 for h in hosts.values() if h["ok"])}
     finally:
-        for minion_id in ids:
-            _stop_minion(base / minion_id / "r")
-        api = salt_services.client_for(master, actor=admin, purpose="bench cleanup", role="admin")
-        for minion_id in ids:
-            if api.key(minion_id) is not None:
-                api.delete(minion_id)
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def _stop_minion(root: Path) -> None:
-    try:
-        os.killpg(os.getpgid(int((root / "var" / "run" / "salt-minion.pid").read_text().strip())), signal.SIGKILL)
-    except (OSError, ValueError):
-        pass
+        lab.remove_salt_minions(salt_services.client_for(master, actor=admin, purpose="bench cleanup", role="admin"),
+                                base, ids)
 
 
 def bench_scale(admin, inv, node_rows, count: int) -> dict:

@@ -165,6 +165,38 @@ def lab_status(components=DEFAULT_COMPONENTS, **settings) -> dict[str, bool]:
     return status
 
 
+def stop_salt_minion(root_dir: Path, timeout: float = 15) -> None:
+    """Stop a salt-minion a test or benchmark started on a lab host (by the pid file under its
+    root_dir): SIGTERM to its process group, then wait until it is gone (on its way out it still
+    writes into its configuration directory)."""
+    import signal
+    import time
+
+    try:
+        pgid = os.getpgid(int((Path(root_dir) / "var" / "run" / "salt-minion.pid").read_text().strip()))
+        os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            os.killpg(pgid, 0)
+            time.sleep(0.2)
+        os.killpg(pgid, signal.SIGKILL)
+    except (OSError, ValueError):  # no pid file, or gone
+        pass
+
+
+def remove_salt_minions(api, base: Path, minion_ids) -> None:
+    """Minions started under base/<id>/r (batch installs on the lab): stopped, their keys deleted on
+    the master, their directories removed."""
+    import shutil
+
+    for minion_id in minion_ids:
+        stop_salt_minion(Path(base) / minion_id / "r")
+    for minion_id in minion_ids:
+        if api.key(minion_id) is not None:
+            api.delete(minion_id)
+    shutil.rmtree(base, ignore_errors=True)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("up", "down", "status"):
         print(__doc__, file=sys.stderr)

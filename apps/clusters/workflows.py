@@ -32,7 +32,7 @@ from apps.jobs.models import EventKind, Job, JobEvent, JobStatus
 from apps.jobs.registry import register
 from apps.jobs.runner import JobFailed
 from apps.jobs.services import start_job
-from apps.nodes import remote
+from apps.nodes import remote, salt_install_job
 from apps.nodes.bmc import SETTLES_IN, BmcError, BootDevice, PowerAction, wait_for_power
 from apps.nodes.models import Bmc, Node
 from apps.nodes.salt import SaltError, SaltKeyRefused, SaltRole
@@ -67,10 +67,8 @@ class DeployParams(serializers.Serializer):
 
     def validate(self, attrs):
         if attrs.get("install_minion"):
-            from apps.nodes.salt_install_job import check_portal_url
-
             try:
-                attrs["portal_url"] = check_portal_url(attrs.get("portal_url", ""))
+                attrs["portal_url"] = salt_install_job.check_portal_url(attrs.get("portal_url", ""))
             except serializers.ValidationError as exc:
                 raise serializers.ValidationError({"portal_url": exc.detail}) from None
         return attrs
@@ -112,8 +110,8 @@ def start_deploy(actor, cluster: Cluster, node: Node, *, pxe: bool = False, fing
                  portal_url: str = "") -> Job:
     """Validate and start the deploy workflow; one audit entry names its job."""
     _check(actor, cluster, node)
-    if install_minion and not actor.has_perm("nodes.add_saltminion"):
-        raise Forbidden("Installing a Salt minion needs nodes.add_saltminion.")
+    if install_minion:
+        salt_install_job.check_may_install(actor)
     member = ClusterNode.objects.filter(node=node).select_related("cluster").first()
     if member is not None and member.cluster_id != cluster.pk:
         raise InvalidInput({"node": [f"{node.name} is a node of {member.cluster.name}."]})

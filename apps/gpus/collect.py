@@ -46,11 +46,9 @@ def agentless_nodes():
 
 
 def _run(node: Node, argv, purpose: str, actor) -> str:
-    result = remote.run(node, ssh.remote_timeout(list(argv), COMMAND_TIMEOUT), timeout=COMMAND_TIMEOUT + 10,
-                        purpose=purpose, actor=actor)
+    result = remote.run_bounded(node, argv, timeout=COMMAND_TIMEOUT, purpose=purpose, actor=actor)
     if result.exit_status != 0:
-        reason = (result.stderr or result.stdout or "").strip().splitlines()[-1:] or [f"exit {result.exit_status}"]
-        raise CollectFailed(f"{node.name}: {' '.join(argv[:1])} failed: {reason[0][:200]}")
+        raise CollectFailed(f"{node.name}: {' '.join(argv[:1])} failed: {result.reason()}")
     return result.stdout
 
 

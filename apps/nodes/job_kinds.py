@@ -185,9 +185,7 @@ def run_command(runner, params, target):
     purpose, actor = f"job {runner.job_id} nodes.run_command", requester_of(runner)
 
     def work(node):
-        # timeout(1) on the host bounds the command even where sshd ignores our kill (root sessions).
-        result = remote.run(node, ssh.remote_timeout(argv, timeout), timeout=timeout + 10, purpose=purpose,
-                            actor=actor)
+        result = remote.run_bounded(node, argv, timeout=timeout, purpose=purpose, actor=actor)
         if result.exit_status == 124:
             return False, f"timed out after {timeout:g} s", {"exit_status": 124}
         for stream in ("stdout", "stderr"):

@@ -76,6 +76,13 @@ def run(node: Node, argv: list[str], *, timeout: float, purpose: str, stdin=None
     return result
 
 
+def run_bounded(node: Node, argv: list[str], *, timeout: float, purpose: str, stdin=None, actor=None) -> ssh.Result:
+    """run() with the command under timeout(1) on the host, which bounds it even where sshd ignores
+    our kill (root sessions); exit status 124 when that fires. The SSH deadline allows 10 s more."""
+    return run(node, ssh.remote_timeout(list(argv), timeout), timeout=timeout + 10, purpose=purpose, stdin=stdin,
+               actor=actor)
+
+
 def bmc_client(node: Node, purpose: str, actor=None):
     """A client for the node's BMC, its address and credential checked as for SSH. IPMI is sent to
     the checked address itself; Redfish keeps its host name (TLS verifies it)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import shlex
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 
@@ -97,7 +97,7 @@ def minion_source(raw: dict | None = None) -> MinionSource:
         kind = SourceKind(raw.pop("kind", SourceKind.PACKAGES))
     except ValueError:
         raise ImproperlyConfigured(f"SALT_MINION_SOURCE kind must be one of {', '.join(SourceKind)}") from None
-    unknown = set(raw) - {"version", "repository", "index_url", "prefix", "path", "config_dir", "root_dir"}
+    unknown = set(raw) - {f.name for f in fields(MinionSource)}
     if unknown:
         raise ImproperlyConfigured(f"SALT_MINION_SOURCE: unknown keys {', '.join(sorted(unknown))}")
     source = MinionSource(kind, **raw)
@@ -200,16 +200,9 @@ def install_commands(source: MinionSource, os_info: OsInfo) -> list[tuple[list[s
 # --- one host -------------------------------------------------------------------------------
 def _run(node, argv, *, timeout: float, step: Step, purpose: str, actor, stdin=None) -> ssh.Result:
     try:
-        # timeout(1) on the host bounds the command even where sshd ignores our kill (root sessions).
-        return remote.run(node, ssh.remote_timeout(argv, timeout), timeout=timeout + 10, purpose=purpose, actor=actor,
-                          stdin=stdin)
+        return remote.run_bounded(node, argv, timeout=timeout, purpose=purpose, actor=actor, stdin=stdin)
     except remote.NodeUnavailable as exc:
         raise InstallFailed(step, str(exc)) from None
-
-
-def _last_line(result: ssh.Result) -> str:
-    lines = (result.stderr or result.stdout).strip().splitlines()
-    return lines[-1][:200] if lines else f"exit status {result.exit_status}"
 
 
 def _installed_version(node, source: MinionSource, **ctx) -> str | None:
@@ -256,7 +249,7 @@ def install_one(node: Node, *, actor, master: SaltMaster, minion_id: str, portal
     done(Step.CONNECT, f"connected as {node.ssh_user} in {first.duration * 1000:.0f} ms")
     sudo = _run(node, ["sudo", "-n", "true"], timeout=QUICK_S, step=Step.SUDO, **ctx)
     if sudo.exit_status != 0:
-        raise InstallFailed(Step.SUDO, f"{node.ssh_user} may not use sudo without a password ({_last_line(sudo)})")
+        raise InstallFailed(Step.SUDO, f"{node.ssh_user} may not use sudo without a password ({sudo.reason()})")
     done(Step.SUDO, "sudo works without a password")
     os_info = parse_os(_run(node, OS_PROBE, timeout=QUICK_S, step=Step.OS, **ctx).stdout)
     done(Step.OS, f"{os_info.pretty} ({os_info.family}; {', '.join(sorted(os_info.tools)) or 'no package manager'})")
@@ -269,7 +262,7 @@ def install_one(node: Node, *, actor, master: SaltMaster, minion_id: str, portal
         for argv, stdin in install_commands(source, os_info):
             result = _run(node, ["sudo", "-n", *argv], timeout=INSTALL_S, step=Step.INSTALL, stdin=stdin, **ctx)
             if result.exit_status != 0:
-                raise InstallFailed(Step.INSTALL, f"`{shlex.join(argv)}` failed: {_last_line(result)}")
+                raise InstallFailed(Step.INSTALL, f"`{shlex.join(argv)}` failed: {result.reason()}")
             log(Step.INSTALL, f"ran {shlex.join(argv)}")
         version = _installed_version(node, source, **ctx)
         if version is None:
@@ -287,8 +280,8 @@ def install_one(node: Node, *, actor, master: SaltMaster, minion_id: str, portal
     enrollment.refresh_from_db()
     if result.exit_status != 0 or enrollment.state != EnrollmentState.REPORTED:
         if enrollment.state in (EnrollmentState.ISSUED, EnrollmentState.REDEEMED):
-            salt_enrollment.finish(enrollment, ok=False, detail=f"bootstrap: {_last_line(result)}", actor=actor)
-        raise InstallFailed(Step.ENROLL, f"the bootstrap failed: {_last_line(result)}")
+            salt_enrollment.finish(enrollment, ok=False, detail=f"bootstrap: {result.reason()}", actor=actor)
+        raise InstallFailed(Step.ENROLL, f"the bootstrap failed: {result.reason()}")
     done(Step.ENROLL, f"minion {minion_id} configured and started; it reported key {enrollment.reported_fingerprint}")
 
     try:

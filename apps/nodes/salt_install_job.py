@@ -85,20 +85,32 @@ def _master(params) -> SaltMaster:
     return master
 
 
+PERMISSION = "nodes.add_saltminion"
+REFUSED = f"Installing Salt minions needs {PERMISSION}."
+
+
+def may_install(user) -> bool:
+    """The one check of the API, the pages, the node list's bulk bar and the deploy workflow."""
+    return user.has_perm(PERMISSION)
+
+
+def check_may_install(user) -> None:
+    if not may_install(user):
+        raise Forbidden(REFUSED)
+
+
 def _authorize_install(user, params):
-    if not user.has_perm("nodes.add_saltminion"):
-        raise Forbidden("Installing Salt minions needs nodes.add_saltminion.")
+    check_may_install(user)
     authorize_nodes("change")(user, params)
     _master(params)
 
 
 def _time_limit(params) -> float:
-    rounds = math.ceil(len(params.get("nodes") or [1]) / parallelism(len(params.get("nodes") or [1]),
-                                                                       params.get("parallel")))
-    return min(rounds * HOST_BUDGET_S, 24 * 3600)
+    hosts = len(params.get("nodes") or [1])
+    return min(math.ceil(hosts / parallelism(hosts, params.get("parallel"))) * HOST_BUDGET_S, 24 * 3600)
 
 
-@register(KIND, label="Install Salt minions over SSH", permission="nodes.add_saltminion", params=BatchInstallParams,
+@register(KIND, label="Install Salt minions over SSH", permission=PERMISSION, params=BatchInstallParams,
           queue="ssh", authorize=_authorize_install, time_limit=_time_limit)
 def batch_install(runner, params, target):
     """Tests SSH and sudo, detects the OS, installs the minion from the configured source, enrolls it
@@ -131,8 +143,7 @@ def batch_install(runner, params, target):
 def nodes_from_inventory(user, content: str, fmt: str) -> list[Node]:
     """The inventory's hosts as nodes: existing names as they are, the others imported first (the
     node import's checks and permission; one bad row imports nothing)."""
-    if not user.has_perm("nodes.add_saltminion"):  # before the file is parsed
-        raise Forbidden("Installing Salt minions needs nodes.add_saltminion.")
+    check_may_install(user)  # before the file is parsed
     rows = importer.parse(content, fmt)
     if len(rows) > MAX_HOSTS:
         raise InvalidInput({"file": [f"At most {MAX_HOSTS} hosts per batch install."]})
@@ -143,12 +154,15 @@ def nodes_from_inventory(user, content: str, fmt: str) -> list[Node]:
     return [existing.get(name) or created[name] for name in names]
 
 
-def start_batch_install(user, *, nodes: list, portal_url: str, master=None, minion_id: str = MINION_ID_TEMPLATE,
-                        parallel: int | None = None):
-    """The one entry point of the API, the page and the admin: validation, permission and audit are
-    the job engine's (start_job)."""
+def start_batch_install(user, *, portal_url: str, nodes: list | None = None, inventory: tuple[str, str] | None = None,
+                        master=None, minion_id: str = MINION_ID_TEMPLATE, parallel: int | None = None):
+    """The one entry point of the API, the page and the admin: `nodes`, or an `inventory` (text,
+    format) whose hosts become nodes first. Validation, permission and audit are the job engine's."""
     from apps.jobs.services import start_job
 
+    check_may_install(user)
+    if inventory is not None:
+        nodes = nodes_from_inventory(user, *inventory)
     params = {"nodes": [n.pk if isinstance(n, Node) else n for n in nodes], "portal_url": portal_url,
               "minion_id": minion_id or MINION_ID_TEMPLATE}
     if master is not None:

@@ -57,7 +57,7 @@ class BatchInstallView(KitFormView):
     submit_label = "Install"
 
     def may_create(self):
-        return self.request.user.has_perm("nodes.add_saltminion")
+        return salt_install_job.may_install(self.request.user)
 
     def form_kwargs(self):
         return {"user": self.request.user}
@@ -69,20 +69,17 @@ class BatchInstallView(KitFormView):
     def form_valid(self, form):
         data = form.cleaned_data
         try:
-            if data["inventory"]:
-                content, fmt = importer.read_upload({"file": data["inventory"]})
-                nodes = salt_install_job.nodes_from_inventory(self.request.user, content, fmt)
-            else:
-                nodes = list(data["nodes"])
             job = salt_install_job.start_batch_install(
-                self.request.user, nodes=nodes, master=data["master"], minion_id=data["minion_id"],
-                parallel=data["parallel"], portal_url=data["portal_url"])
+                self.request.user, nodes=list(data["nodes"]),
+                inventory=importer.read_upload({"file": data["inventory"]}) if data["inventory"] else None,
+                master=data["master"], minion_id=data["minion_id"], parallel=data["parallel"],
+                portal_url=data["portal_url"])
         except ServiceError as exc:
             if exc.status == 403 and not isinstance(exc, InvalidInput):
                 raise PermissionDenied(exc.message)
             add_service_errors(form, _inventory_errors(exc))
             return self.render_to_response(self.get_context_data(form=form), status=exc.status)
-        messages.success(self.request, f"Installing Salt minions on {len(nodes)} host(s): job #{job.pk}.")
+        messages.success(self.request, f"Installing Salt minions on {len(job.params['nodes'])} host(s): job #{job.pk}.")
         return redirect(reverse("jobs:detail", args=[job.pk]))
 
     def get_context_data(self, **kwargs):

@@ -22,7 +22,7 @@ from apps.core.tables import KitTable, TimeColumn
 from apps.rbac.page_views import KitConfirmView, KitDeleteView, KitFormView, ObjectMixin, add_service_errors
 from apps.rbac.permissions import can, restrict
 
-from . import salt_enrollment, salt_services
+from . import salt_enrollment, salt_install_job, salt_services
 from .models import Node
 from .salt_models import SaltKeyState, SaltMaster, SaltMinion, SaltRun
 
@@ -83,7 +83,7 @@ class MinionListView(KitListView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["may_install"] = self.request.user.has_perm("nodes.add_saltminion")
+        ctx["may_install"] = salt_install_job.may_install(self.request.user)
         return ctx
 
 

@@ -131,6 +131,11 @@ class Result:
     def ok(self) -> bool:
         return self.exit_status == 0
 
+    def reason(self) -> str:
+        """Why it failed, in one line: the last line it wrote (stderr first), else its exit status."""
+        lines = (self.stderr or self.stdout or "").strip().splitlines()
+        return lines[-1][:200] if lines else f"exit status {self.exit_status}"
+
 
 def command_line(argv) -> str:
     if isinstance(argv, (str, bytes)) or not argv or not all(isinstance(a, str) for a in argv):

@@ -18,7 +18,7 @@ from apps.core.contenttypes import content_type_for
 from apps.rbac.page_views import CONFIRM_FIELD, MAX_SELECTED, BulkAction, KitBulkView, add_service_errors
 from apps.rbac.permissions import can
 
-from . import importer, services
+from . import importer, salt_install_job, services
 from .forms import ImportForm
 from .filters import NodeFilter
 from .models import HostKey, Node
@@ -58,7 +58,7 @@ class NodeListView(KitListView):
         if self.request.user.has_perm("nodes.manage_node"):
             actions += [(a, f"Power {a.replace('-', ' ')}" if a == "on" else DESTRUCTIVE_ACTIONS[a][0], a != "on")
                         for a in POWER_ACTIONS]
-        if self.request.user.has_perm("nodes.add_saltminion"):
+        if salt_install_job.may_install(self.request.user):
             actions.append(("salt-install", "Install Salt minions", False))
         if self.request.user.has_perm("nodes.delete_node"):
             actions.append(("delete", "Delete", True))

@@ -1,11 +1,8 @@
 """Lab fixtures shared by the Salt enrollment and batch install tests: the portal on daphne
-reachable from the lab's namespaces, the lab's Salt master registered in the portal, and how a
-minion a test started is stopped."""
+reachable from the lab's namespaces, and the lab's Salt master registered in the portal."""
 from __future__ import annotations
 
 import os
-import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -33,20 +30,3 @@ def master(salt_lab, fleet):
     from apps.nodes.lab_salt import register_master
 
     return register_master(fleet["admin"], salt_lab)
-
-
-def stop_minion(root: Path) -> None:
-    """SIGTERM to the minion this test started (its pid file), then wait until it is gone: on its
-    way out it still writes into its configuration directory."""
-    pid_file = root / "var" / "run" / "salt-minion.pid"
-    if not pid_file.exists():
-        return
-    try:
-        pgid = os.getpgid(int(pid_file.read_text().strip()))
-        os.killpg(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            os.killpg(pgid, 0)
-            time.sleep(0.2)
-    except (ProcessLookupError, ValueError):
-        pass

@@ -23,9 +23,10 @@ import requests
 
 from apps.nodes import remote, salt_enrollment, salt_services
 from apps.nodes.salt import KeyState, SaltApi, key_fingerprint
+from devtools import lab
 from tests.conftest import wait_for_job
 
-from .salt_lab import SALT_MINION, master, portal, stop_minion  # noqa: F401  (fixtures)
+from .salt_lab import SALT_MINION, master, portal  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)")
 
@@ -40,7 +41,7 @@ def second_minion(salt_lab):
     shutil.rmtree(base_dir, ignore_errors=True)
     state = {"host": host, "id": f"{host.name}-portal", "root": base_dir / "r", "conf": base_dir / "c"}
     yield state
-    stop_minion(state["root"])
+    lab.stop_salt_minion(state["root"])
     user, password = salt_lab.salt.credentials()
     api = SaltApi(salt_lab.salt.api_url, user, password, salt_lab.salt.eauth, salt_lab.salt.ca_file)
     if api.key(state["id"]) is not None:
@@ -156,7 +157,7 @@ def impostor(salt_lab, second_minion):
         time.sleep(0.5)
     assert key is not None and key.state == KeyState.PENDING, key
     yield {"root": root, "fingerprint": key.fingerprint}
-    stop_minion(root)
+    lab.stop_salt_minion(root)
 
 
 def test_a_pending_key_other_than_the_reported_one_stays_pending(salt_lab, fleet, live_worker, portal, master,

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from apps.jobs.models import Job
+from devtools import lab
 from apps.keyvault import tokens as kv_tokens
 from apps.nodes import salt_install_job
 from apps.nodes.salt import KeyState, SaltApi, key_fingerprint
@@ -27,7 +28,7 @@ from apps.nodes.salt_models import EnrollmentMethod, EnrollmentState, SaltEnroll
 from .. import processes
 from ..conftest import wait_for_job
 from ..labshell import ArgvSampler
-from .salt_lab import SALT_MINION, master, portal, stop_minion  # noqa: F401  (fixtures)
+from .salt_lab import SALT_MINION, master, portal  # noqa: F401  (fixtures)
 
 TOKEN_PREFIX = f"{kv_tokens.VERSION}.".encode()
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (namespaces, users)"),
@@ -55,15 +56,9 @@ def batch(salt_lab):
     finally:
         processes.consume_again("ssh", others)
         worker.stop()
-    for minion_id in ids:
-        stop_minion(base / minion_id / "r")
     salt = salt_lab.salt
     user, password = salt.credentials()
-    api = SaltApi(salt.api_url, user, password, salt.eauth, salt.ca_file, timeout=20)
-    for minion_id in ids:
-        if api.key(minion_id) is not None:
-            api.delete(minion_id)
-    shutil.rmtree(base, ignore_errors=True)
+    lab.remove_salt_minions(SaltApi(salt.api_url, user, password, salt.eauth, salt.ca_file, timeout=20), base, ids)
 
 
 def test_batch_install_two_hosts_in_parallel_one_unreachable(salt_lab, fleet, portal, master, batch):

@@ -17,10 +17,10 @@ from ..job_kinds import NodeRef
 
 
 class MayInstallMinions(BasePermission):
-    message = "Installing Salt minions needs nodes.add_saltminion."
+    message = salt_install_job.REFUSED
 
     def has_permission(self, request, view):
-        return request.user.has_perm("nodes.add_saltminion")
+        return salt_install_job.may_install(request.user)
 
 
 class BatchInstallSerializer(serializers.Serializer):
@@ -51,11 +51,9 @@ class BatchInstallView(APIView):
         data = BatchInstallSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        if values.get("nodes"):
-            nodes = values["nodes"]
-        else:
-            nodes = salt_install_job.nodes_from_inventory(request.user, *importer.read_upload(values))
         job = salt_install_job.start_batch_install(
-            request.user, nodes=nodes, master=values.get("master"), minion_id=values["minion_id"],
+            request.user, nodes=values.get("nodes"),
+            inventory=None if values.get("nodes") else importer.read_upload(values),
+            master=values.get("master"), minion_id=values["minion_id"],
             parallel=values.get("parallel"), portal_url=values.get("portal_url") or request.build_absolute_uri("/"))
         return accepted(job)
